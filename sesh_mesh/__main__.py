@@ -1,0 +1,3 @@
+from sesh_mesh.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""`sesh daemon run|start|stop|restart|ensure|status`, `sesh init` and `sesh doctor`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from sesh_mesh.cli import render
+from sesh_mesh.cli.context import Context
+from sesh_mesh.client import Client, ping, start_daemon
+from sesh_mesh.config import (
+    CONFIG_TEMPLATE_HEAD,
+    check_machine_name,
+    config_path,
+    load_config,
+    resolve_machine,
+)
+from sesh_mesh.errors import DaemonUnreachable, SeshError, UsageError
+
+STOP_TIMEOUT_S = 10.0
+
+
+def _listen_args(ctx: Context) -> list[str]:
+    listen = getattr(ctx.args, "listen", None)
+    return ["--listen", listen] if listen else []
+
+
+def cmd_daemon(ctx: Context) -> int:
+    action = ctx.args.daemon_command
+    return {
+        "run": daemon_run,
+        "start": daemon_start,
+        "stop": daemon_stop,
+        "restart": daemon_restart,
+        "ensure": daemon_ensure,
+        "status": daemon_status,
+    }[action](ctx)
+
+
+def daemon_run(ctx: Context) -> int:
+    from sesh_mesh.daemon.boot import run_daemon
+
+    config = load_config(ctx.home)
+    machine = resolve_machine(config)
+    return run_daemon(ctx.home, machine, config, getattr(ctx.args, "listen", None) or config.listen)
+
+
+def daemon_start(ctx: Context) -> int:
+    answer = ping(ctx.socket)
+    if answer is not None:
+        raise SeshError(
+            f"the daemon already runs (pid {answer['pid']}, machine {answer['machine']})",
+            "use `sesh daemon restart`, or `sesh daemon ensure` in scripts",
+        )
+    answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
+    return _report(ctx, {"started": True, **answer})
+
+
+def daemon_ensure(ctx: Context) -> int:
+    answer = ping(ctx.socket)
+    started = answer is None
+    if answer is None:
+        answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
+    return _report(ctx, {"started": started, **answer})
+
+
+def _report(ctx: Context, answer: dict[str, Any]) -> int:
+    if ctx.json:
+        render.print_json(answer)
+    else:
+        verb = "started" if answer.get("started") else "already running"
+        sys.stdout.write(f"daemon {verb}: machine {answer['machine']}, pid {answer['pid']}\n")
+    return 0
+
+
+def _read_pid(home: Path) -> int | None:
+    try:
+        return int((home / "daemon.lock").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def daemon_stop(ctx: Context) -> int:
+    answer = ping(ctx.socket)
+    pid = answer["pid"] if answer else _read_pid(ctx.home)
+    if ctx.args.force:
+        if pid is None or not _alive(pid):
+            raise SeshError("no daemon process to kill", "nothing to do")
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid)
+        ctx.socket.unlink(missing_ok=True)
+        sys.stdout.write(f"daemon killed (pid {pid})\n")
+        return 0
+    if answer is None:
+        raise DaemonUnreachable("the daemon is not running", "nothing to stop")
+    Client(ctx.socket, ctx.home, auto_start=False).call("daemon-stop")
+    if not _wait_gone(pid):
+        raise SeshError(
+            f"the daemon (pid {pid}) did not stop within {STOP_TIMEOUT_S:.0f}s", "use `sesh daemon stop --force`"
+        )
+    sys.stdout.write(f"daemon stopped (pid {pid})\n")
+    return 0
+
+
+def _wait_gone(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        try:
+            # Reap it when it is our child (tests start daemons as children).
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def daemon_restart(ctx: Context) -> int:
+    if ping(ctx.socket) is not None:
+        ctx.args.force = False
+        daemon_stop(ctx)
+    answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
+    return _report(ctx, {"started": True, **answer})
+
+
+def daemon_status(ctx: Context) -> int:
+    status = Client(ctx.socket, ctx.home, auto_start=False).call("status")
+    if ctx.json:
+        render.print_json(status)
+        return 0
+    lines = [
+        f"machine:        {status['machine']}",
+        f"pid:            {status['pid']}",
+        f"uptime:         {status['uptimeS']}s",
+        f"sessions:       {status['sessions']}",
+        f"schema version: {status['schemaVersion']}",
+        f"store epoch:    {status['epoch']}",
+        f"listen:         {status['listen'] or 'none: peers cannot reach this machine (set [mesh] listen)'}",
+    ]
+    peers = status.get("peers") or []
+    if not peers:
+        lines.append("peers:          none")
+    for peer in peers:
+        state = "connected" if peer.get("connected") else "down"
+        lag = ", ".join(f"{origin}:{n}" for origin, n in (peer.get("lag") or {}).items()) or "0"
+        error = f", last error: {peer['lastError']}" if peer.get("lastError") else ""
+        lines.append(f"peer {peer['name']}: {state} since {peer.get('since') or '-'}, lag {lag}{error}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_init(ctx: Context) -> int:
+    machine = ctx.machine
+    if not machine:
+        raise UsageError("init needs --machine NAME", "e.g. sesh init --machine laptop")
+    check_machine_name(machine, "--machine")
+    path = config_path(ctx.home)
+    if path.exists() and not ctx.args.force:
+        raise SeshError(f"{path} already exists", "pass --force to overwrite it")
+    ctx.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    body = tomli_w.dumps({"machine": machine})
+    path.write_text(CONFIG_TEMPLATE_HEAD + body, encoding="utf-8")
+    load_config(ctx.home)  # what we wrote must read back
+    sys.stdout.write(f"wrote {path} (machine = {machine!r})\n")
+    return 0
+
+
+def cmd_doctor(ctx: Context) -> int:
+    checks: list[dict[str, str]] = []
+
+    def check(name: str, status: str, detail: str, fix: str = "") -> None:
+        checks.append({"check": name, "status": status, "detail": detail, "fix": fix})
+
+    config = None
+    try:
+        config = load_config(ctx.home)
+        check("config", "ok", str(config.path) if config.path.exists() else f"{config.path} (absent: defaults)")
+    except SeshError as exc:
+        check("config", "fail", exc.what, exc.fix)
+    if config is not None:
+        try:
+            check("machine", "ok", resolve_machine(config))
+        except SeshError as exc:
+            check("machine", "fail", exc.what, exc.fix)
+    home_ok = ctx.home.is_dir() and os.access(ctx.home, os.W_OK)
+    if home_ok:
+        check("sesh-home", "ok", f"{ctx.home} is writable")
+    elif not ctx.home.exists():
+        check("sesh-home", "warn", f"{ctx.home} does not exist yet", "`sesh init --machine NAME` creates it")
+    else:
+        check("sesh-home", "fail", f"{ctx.home} is not writable", "fix its permissions")
+    tmux = shutil.which("tmux")
+    check("tmux", "ok" if tmux else "fail", tmux or "tmux not on PATH", "" if tmux else "install tmux")
+    status: dict[str, Any] | None = None
+    try:
+        status = Client(ctx.socket, ctx.home, auto_start=False).call("status")
+    except SeshError as exc:
+        check("daemon", "fail", exc.what, "start it with `sesh daemon start`")
+    if status is not None:
+        check("daemon", "ok", f"pid {status['pid']} on {ctx.socket}")
+        from sesh_mesh.store.schema import SCHEMA_VERSION
+
+        if status["schemaVersion"] == SCHEMA_VERSION:
+            check("store-schema", "ok", f"version {status['schemaVersion']}")
+        else:
+            check("store-schema", "fail", f"daemon runs schema {status['schemaVersion']}, this CLI {SCHEMA_VERSION}",
+                  "run `sesh daemon restart`")
+        if status.get("listen"):
+            check("mesh-listen", "ok", status["listen"])
+        else:
+            check("mesh-listen", "warn", "no listen address: peers cannot reach this machine",
+                  "set [mesh] listen = \"HOST:PORT\" in config.toml")
+        checks.extend(status.get("doctor") or [])
+    if ctx.json:
+        render.print_json(checks)
+    else:
+        for item in checks:
+            fix = f"  → {item['fix']}" if item["fix"] else ""
+            sys.stdout.write(f"{item['status']:<5} {item['check']:<14} {item['detail']}{fix}\n")
+    return 1 if any(item["status"] == "fail" for item in checks) else 0

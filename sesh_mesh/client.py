@@ -1,0 +1,179 @@
+"""A blocking client of the local daemon's Unix socket, with auto-start. Stdlib only.
+
+Used by the CLI (one request per process) and, from a worker thread, by the TUI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sesh_mesh import wire
+from sesh_mesh.errors import DaemonUnreachable, SeshError, from_wire
+
+START_TIMEOUT_S = 15.0
+"""How long `daemon start` waits for the new daemon's socket to answer."""
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+class Client:
+    def __init__(self, path: Path, home: Path, auto_start: bool = True) -> None:
+        self.path = path
+        self.home = home
+        self.auto_start = auto_start
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        try:
+            sock.connect(str(self.path))
+        except OSError:
+            sock.close()
+            raise
+        sock.settimeout(None)
+        return sock
+
+    def connect(self) -> socket.socket:
+        try:
+            return self._connect()
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            if not self.auto_start:
+                raise DaemonUnreachable(
+                    f"the sesh daemon is not running (no answer on {self.path})", "start it with `sesh daemon start`"
+                ) from exc
+        except OSError as exc:
+            raise DaemonUnreachable(f"cannot reach the daemon at {self.path}: {exc}", "check SESH_HOME") from exc
+        start_daemon(self.home, self.path)
+        return self._connect()
+
+    def call(self, op: str, args: dict[str, Any] | None = None, ctx: dict[str, Any] | None = None) -> Any:
+        result: Any = None
+        for kind, value in self.stream(op, args, ctx):
+            if kind == "result":
+                result = value
+        return result
+
+    def stream(
+        self, op: str, args: dict[str, Any] | None = None, ctx: dict[str, Any] | None = None
+    ) -> Iterator[tuple[str, Any]]:
+        """Yields ("item", x) for each streamed item and finally ("result", r)."""
+        sock = self.connect()
+        try:
+            sock.sendall(wire.encode({"op": op, "args": args or {}, "ctx": ctx or caller_context()}))
+            reader = sock.makefile("rb")
+            while True:
+                line = reader.readline(wire.MAX_LINE_BYTES)
+                if not line:
+                    raise DaemonUnreachable("the daemon closed the connection mid-reply", "see $SESH_HOME/daemon.log")
+                message = json.loads(line)
+                if "item" in message:
+                    yield "item", message["item"]
+                    continue
+                if message.get("ok"):
+                    yield "result", message.get("result")
+                    return
+                raise from_wire(message.get("error") or {})
+        finally:
+            sock.close()
+
+
+def caller_context() -> dict[str, Any]:
+    """What the daemon needs to know about the caller (SPEC §6)."""
+    env = os.environ
+    return {
+        "cwd": os.getcwd() if _cwd_exists() else None,
+        "tmux": env.get("TMUX"),
+        "tmuxPane": env.get("TMUX_PANE"),
+        "sessionId": env.get("SESH_SESSION_ID"),
+        "env": {k: v for k, v in env.items() if k in _INHERITED_ENV or k.startswith(("SESH_", "ANTHROPIC_"))},
+    }
+
+
+_INHERITED_ENV = {
+    "PATH",
+    "HOME",
+    "LANG",
+    "TERM",
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "PI_CODING_AGENT_DIR",
+    "FAKE_API_KEY",
+    "OPENAI_API_KEY",
+    "IS_SANDBOX",
+    "DISABLE_AUTOUPDATER",
+    "DISABLE_TELEMETRY",
+    "DISABLE_ERROR_REPORTING",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+    "PI_OFFLINE",
+    "PI_TELEMETRY",
+    "PI_SKIP_VERSION_CHECK",
+    "TMUX_TMPDIR",
+}
+
+
+def _cwd_exists() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def ping(path: Path) -> dict[str, Any] | None:
+    try:
+        return Client(path, path.parent, auto_start=False).call("ping")  # type: ignore[no-any-return]
+    except (SeshError, OSError, ValueError):
+        return None
+
+
+def start_daemon(home: Path, path: Path, extra_args: list[str] | None = None) -> dict[str, Any]:
+    """Spawn `sesh daemon run` detached and wait until its socket answers."""
+    from sesh_mesh.config import load_config, resolve_machine
+
+    resolve_machine(load_config(home))  # fail here, with the config's own message, not in a log
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_path = home / "daemon.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sesh_mesh", "daemon", "run", *(extra_args or [])],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+            env={**os.environ, "SESH_HOME": str(home)},
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        answer = ping(path)
+        if answer is not None:
+            return answer
+        code = process.poll()
+        if code is not None:
+            answer = ping(path)  # another starter may have won the race
+            if answer is not None:
+                return answer
+            raise DaemonUnreachable(
+                f"the daemon exited at start (status {code}): {_last_error(log_path)}",
+                f"see {log_path}",
+            )
+        time.sleep(0.05)
+    raise DaemonUnreachable(f"the daemon did not answer within {START_TIMEOUT_S:.0f}s", f"see {log_path}")
+
+
+def _last_error(log_path: Path) -> str:
+    try:
+        lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        if line.startswith("sesh: "):
+            return line[len("sesh: "):]
+    return lines[-1] if lines else "no log"

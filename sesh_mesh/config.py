@@ -1,0 +1,177 @@
+"""Where sesh keeps its files, which machine this is, and what config.toml says.
+
+Pure of daemon policy: reads the environment and files it is told about and raises `UsageError`
+with the file and line named when something is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sesh_mesh.errors import SeshError, UsageError
+
+MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+KNOWN_AGENTS = ("claude", "codex", "pi")
+
+
+def sesh_home(env: os._Environ[str] | dict[str, str] | None = None) -> Path:
+    source = os.environ if env is None else env
+    raw = source.get("SESH_HOME") or str(Path.home() / ".sesh")
+    return Path(raw).expanduser()
+
+
+def socket_path(home: Path) -> Path:
+    return home / "daemon.sock"
+
+
+def config_path(home: Path) -> Path:
+    return home / "config.toml"
+
+
+class ConfigError(SeshError):
+    pass
+
+
+def check_machine_name(name: str, source: str) -> str:
+    if not MACHINE_NAME_RE.match(name):
+        raise UsageError(
+            f"bad machine name {name!r} in {source}",
+            "use letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    machine: str | None = None
+    models: dict[str, str] = field(default_factory=dict)
+    agents: dict[str, str] = field(default_factory=dict)
+    listen: str | None = None
+    discover_auto: bool = False
+    cwd_rules: tuple[tuple[str, str], ...] = ()
+    autoname: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table", f"fix or remove '{key}' in {path}")
+    return value
+
+
+def _str_map(raw: dict[str, Any], key: str, path: Path) -> dict[str, str]:
+    table = _table(raw, key, path)
+    for name, value in table.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: [{key}].{name} must be a string", f"quote the value in {path}")
+    return dict(table)
+
+
+def load_config(home: Path) -> Config:
+    """The parsed config.toml, or an empty Config when the file does not exist."""
+    path = config_path(home)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config(path=path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", f"fix the syntax at that line of {path}") from exc
+    machine = raw.get("machine")
+    if machine is not None:
+        if not isinstance(machine, str):
+            raise ConfigError(f"{path}: machine must be a string", f'write machine = "laptop" in {path}')
+        check_machine_name(machine, str(path))
+    models = _str_map(raw, "models", path)
+    agents = _str_map(raw, "agents", path)
+    for name in agents:
+        if name not in KNOWN_AGENTS:
+            raise ConfigError(f"{path}: unknown agent {name!r} in [agents]", "use claude, codex or pi")
+    mesh = _table(raw, "mesh", path)
+    listen = mesh.get("listen")
+    if listen is not None and not isinstance(listen, str):
+        raise ConfigError(f"{path}: [mesh].listen must be a string", 'write listen = "127.0.0.1:7433"')
+    discover = _table(raw, "discover", path)
+    auto = discover.get("auto", False)
+    if not isinstance(auto, bool):
+        raise ConfigError(f"{path}: [discover].auto must be true or false", f"fix it in {path}")
+    tui = _table(raw, "tui", path)
+    rules: list[tuple[str, str]] = []
+    for index, rule in enumerate(tui.get("cwd_rules", [])):
+        if not isinstance(rule, dict) or not isinstance(rule.get("match"), str):
+            raise ConfigError(
+                f"{path}: [[tui.cwd_rules]] entry {index + 1} needs match = \"regex\" and label = \"…\"",
+                f"fix it in {path}",
+            )
+        try:
+            re.compile(rule["match"])
+        except re.error as exc:
+            raise ConfigError(f"{path}: bad regex in [[tui.cwd_rules]] {index + 1}: {exc}", "fix the regex") from exc
+        rules.append((rule["match"], str(rule.get("label", ""))))
+    return Config(
+        path=path,
+        machine=machine,
+        models=models,
+        agents=agents,
+        listen=listen,
+        discover_auto=auto,
+        cwd_rules=tuple(rules),
+        autoname=_table(raw, "autoname", path),
+        raw=raw,
+    )
+
+
+def resolve_machine(config: Config, env: os._Environ[str] | dict[str, str] | None = None) -> str:
+    """This machine's name: SESH_MACHINE or config.toml. There is no hostname fallback."""
+    source = os.environ if env is None else env
+    from_env = source.get("SESH_MACHINE") or None
+    if from_env is not None:
+        check_machine_name(from_env, "SESH_MACHINE")
+    if from_env and config.machine and from_env != config.machine:
+        raise ConfigError(
+            f"SESH_MACHINE={from_env!r} disagrees with machine = {config.machine!r} in {config.path}",
+            "make them equal or unset one",
+        )
+    machine = from_env or config.machine
+    if not machine:
+        raise ConfigError(
+            "this machine has no name: SESH_MACHINE is unset and config.toml has no machine",
+            "run `sesh init --machine NAME` or export SESH_MACHINE=NAME",
+        )
+    return machine
+
+
+CONFIG_TEMPLATE_HEAD = """\
+# sesh configuration. Every key is optional except `machine` (or the SESH_MACHINE env var).
+# `machine` names this machine across the mesh; it must be unique and never change.
+#
+# [models]            # --model > [models].<agent> > [models].default
+# default = "opus"
+# claude = "opus"
+# codex = "gpt-5.5"
+# pi = "anthropic/claude-opus-4-7"
+#
+# [agents]            # explicit binary paths when the daemon's PATH lacks them
+# claude = "/opt/tools/claude"
+#
+# [mesh]
+# listen = "127.0.0.1:7433"   # TCP address for peers; none by default
+#
+# [discover]
+# auto = false                # adopt new agent conversations found on disk
+#
+# [[tui.cwd_rules]]           # relabel cwds in the TUI
+# match = "^/home/me/src/"
+# label = "~src/"
+
+"""

@@ -1,0 +1,147 @@
+"""The local API on `$SESH_HOME/daemon.sock`: newline-delimited JSON requests and replies.
+
+A request is `{"op", "args", "ctx"}`; the reply is `{"ok": true, "result"}` or
+`{"ok": false, "error": {what, fix, kind}}`. A stream op sends `{"item": …}` lines before its
+final reply. A malformed request gets an error reply; nothing a client sends crashes the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sesh_mesh import wire
+from sesh_mesh.daemon.service import Service
+from sesh_mesh.errors import SeshError, UsageError
+
+log = logging.getLogger(__name__)
+
+FastPath = dict[str, Any]
+
+
+class ApiServer:
+    def __init__(self, service: Service, path: Path) -> None:
+        self.service = service
+        self.path = path
+        self._server: asyncio.base_events.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.raw_handlers: dict[str, Any] = {}
+        """Ops answered with raw bytes instead of JSON (the status-bar fast path)."""
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._on_client, path=str(self.path), limit=wire.MAX_LINE_BYTES
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._handlers):
+            task.cancel()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=2)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("api: client handler failed")
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                line = await reader.readline()
+            except (asyncio.LimitOverrunError, ValueError):
+                await self._reply(writer, wire.failure(UsageError("request line too long").to_wire()))
+                return
+            if not line:
+                return
+            try:
+                request = json.loads(line)
+            except ValueError:
+                request = None
+            if not isinstance(request, dict):
+                await self._reply(
+                    writer,
+                    wire.failure(
+                        UsageError("malformed request: not a JSON object", "send one JSON object per line")
+                        .to_wire()
+                    ),
+                )
+                continue
+            op = request.get("op")
+            raw = self.raw_handlers.get(op) if isinstance(op, str) else None
+            if raw is not None:
+                writer.write(raw(request))
+                await writer.drain()
+                continue
+            await self._dispatch(request, writer)
+
+    async def _dispatch(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        op = request.get("op")
+        args = request.get("args") or {}
+        ctx = request.get("ctx") or {}
+        if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(ctx, dict):
+            error = UsageError("malformed request: needs op (string), args and ctx (objects)")
+            await self._reply(writer, wire.failure(error.to_wire()))
+            return
+        try:
+            stream = self.service.stream_handler(op)
+            if stream is not None:
+
+                async def emit(item: Any) -> None:
+                    writer.write(wire.encode({"item": item}))
+                    await writer.drain()
+
+                result = await stream(args, ctx, emit)
+            else:
+                handler = self.service.handler(op)
+                if handler is None:
+                    raise UsageError(f"unknown operation {op!r}", "update the sesh CLI or daemon (sesh daemon restart)")
+                result = await handler(args, ctx)
+            await self._reply(writer, wire.ok(result))
+        except SeshError as exc:
+            await self._reply(writer, wire.failure(exc.to_wire()))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("api: bad arguments for %s: %r", op, exc)
+            error = UsageError(f"bad arguments for {op}: {exc}", "see sesh --help")
+            await self._reply(writer, wire.failure(error.to_wire()))
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("api: %s failed", op)
+            failed = SeshError(f"daemon error in {op}: {exc!r}", "see daemon.log")
+            await self._reply(writer, wire.failure(failed.to_wire()))
+
+    @staticmethod
+    async def _reply(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+        writer.write(wire.encode(message))
+        await writer.drain()

@@ -1,0 +1,306 @@
+"""The sequenced session store: one SQLite file in WAL mode, one writer, records cached in memory.
+
+Every local write allocates the next originSeq for this machine inside the same transaction as
+the upsert, so kill -9 leaves the whole write or none of it. Replicated records are applied
+idempotently through `merge.should_apply`, and the per-origin high-water mark moves in the same
+transaction as the data (never ahead of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from sesh_mesh.store import merge
+from sesh_mesh.store.record import Record, clone
+from sesh_mesh.store.schema import migrate
+
+ChangeListener = Callable[[Record], None]
+Mutation = Callable[[Record | None], Record | None]
+"""Takes the current record (or None) and returns the new one, or None for no change."""
+
+
+@dataclass(frozen=True)
+class OriginMark:
+    origin: str
+    epoch: str
+    max_seq: int
+
+
+def _version(record: Record) -> merge.Version:
+    return merge.Version(
+        origin=str(record.get("origin") or record["machine"]),
+        seq=int(record["originSeq"]),
+        deleted=bool(record.get("deleted")),
+        owner=str(record["machine"]),
+    )
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Store:
+    """Open with `await Store.open(path, machine)`; close with `await store.close()`."""
+
+    def __init__(self, db: aiosqlite.Connection, machine: str, epoch: str, schema_version: int) -> None:
+        self._db = db
+        self.machine = machine
+        self.epoch = epoch
+        self.schema_version = schema_version
+        self.records: dict[str, Record] = {}
+        self.marks: dict[str, OriginMark] = {}
+        self._lock = asyncio.Lock()
+        self._listeners: list[ChangeListener] = []
+
+    @classmethod
+    async def open(cls, path: Path, machine: str) -> Store:
+        schema_version, epoch = _prepare(path, machine)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed transaction survives the process being killed;
+        # only an OS crash may lose the last commits, which replication then heals.
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db, machine, epoch, schema_version)
+        await store._load()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _load(self) -> None:
+        async with self._db.execute("SELECT body FROM records") as cursor:
+            async for (body,) in cursor:
+                record = json.loads(body)
+                self.records[record["uuid"]] = record
+        async with self._db.execute("SELECT origin, epoch, max_seq FROM origins") as cursor:
+            async for origin, epoch, max_seq in cursor:
+                self.marks[origin] = OriginMark(origin, epoch, int(max_seq))
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, records: Iterable[Record]) -> None:
+        for record in records:
+            for listener in list(self._listeners):
+                listener(record)
+
+    @property
+    def own_seq(self) -> int:
+        return self.marks[self.machine].max_seq
+
+    # ---- local writes -------------------------------------------------------------------
+
+    async def write_local(self, uuid: str, mutation: Mutation) -> Record | None:
+        """Apply `mutation` to the current version and commit it with the next originSeq."""
+        written = await self.write_local_many([(uuid, mutation)])
+        return written[0] if written else None
+
+    async def write_local_many(self, mutations: Sequence[tuple[str, Mutation]]) -> list[Record]:
+        async with self._lock:
+            next_seq = self.own_seq
+            pending: dict[str, Record] = {}
+            for uuid, mutation in mutations:
+                current = pending.get(uuid) or self.records.get(uuid)
+                new = mutation(clone(current) if current is not None else None)
+                if new is None:
+                    continue
+                next_seq += 1
+                new["uuid"] = uuid
+                new["origin"] = self.machine
+                new["originSeq"] = next_seq
+                pending[uuid] = new
+            if not pending:
+                return []
+            rows = [_row(record) for record in pending.values()]
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.executemany(_UPSERT, rows)
+                await self._db.execute(
+                    "UPDATE origins SET max_seq = ? WHERE origin = ?", (next_seq, self.machine)
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            self.records.update(pending)
+            self.marks[self.machine] = OriginMark(self.machine, self.epoch, next_seq)
+        written = list(pending.values())
+        self._notify(written)
+        return written
+
+    # ---- replication --------------------------------------------------------------------
+
+    def changes_since(self, origin: str, after_seq: int, limit: int | None = None) -> list[Record]:
+        """Every record whose latest write came from `origin` with originSeq > after_seq, ascending."""
+        found = [
+            record
+            for record in self.records.values()
+            if (record.get("origin") or record["machine"]) == origin and record["originSeq"] > after_seq
+        ]
+        found.sort(key=lambda record: int(record["originSeq"]))
+        return found if limit is None else found[:limit]
+
+    def vector(self) -> dict[str, tuple[str, int]]:
+        return {mark.origin: (mark.epoch, mark.max_seq) for mark in self.marks.values()}
+
+    async def apply_remote(
+        self,
+        origin: str,
+        epoch: str,
+        records: Sequence[Record],
+        from_seq: int,
+        to_seq: int,
+    ) -> list[Record]:
+        """Apply a batch of `origin`'s records; returns the ones that changed this store.
+
+        The sender vouches that these records together with everything of `origin` up to
+        `from_seq` are everything up to `to_seq`, so the high-water mark moves to `to_seq` only
+        when ours already reached `from_seq` in the same epoch.
+        """
+        for record in records:
+            if (record.get("origin") or record.get("machine")) != origin:
+                raise ValueError(f"record {record.get('uuid')} is not from origin {origin}")
+            if int(record.get("originSeq", 0)) <= 0:
+                raise ValueError(f"record {record.get('uuid')} has no positive originSeq")
+        async with self._lock:
+            mark = self.marks.get(origin)
+            changed: dict[str, Record] = {}
+            for record in sorted(records, key=lambda r: int(r["originSeq"])):
+                current = changed.get(record["uuid"]) or self.records.get(record["uuid"])
+                if merge.should_apply(None if current is None else _version(current), _version(record)):
+                    changed[record["uuid"]] = clone(record)
+            if origin == self.machine:
+                # Our own records coming back from a peer (a wiped or restored store): the
+                # counter continues above every seq of ours that exists anywhere.
+                seen = max([to_seq, *(int(r["originSeq"]) for r in records)])
+                new_mark = OriginMark(origin, self.epoch, max(self.own_seq, seen))
+            else:
+                new_mark = _advance(mark, origin, epoch, from_seq, to_seq)
+            own_bump = origin == self.machine and new_mark.max_seq > self.own_seq
+            if not changed and new_mark == mark and not own_bump:
+                return []
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if changed:
+                    await self._db.executemany(_UPSERT, [_row(record) for record in changed.values()])
+                await self._db.execute(
+                    "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?) "
+                    "ON CONFLICT(origin) DO UPDATE SET epoch = excluded.epoch, max_seq = excluded.max_seq",
+                    (origin, new_mark.epoch, new_mark.max_seq),
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            self.records.update(changed)
+            self.marks[origin] = new_mark
+        applied = list(changed.values())
+        self._notify(applied)
+        return applied
+
+    # ---- forwarded-call results (idempotency) -------------------------------------------
+
+    async def remember_result(self, key: str, result: Any) -> None:
+        async with self._lock:
+            await self._db.execute(
+                "INSERT OR REPLACE INTO forward_results (key, result, created_at) VALUES (?, ?, ?)",
+                (key, json.dumps(result), time.time()),
+            )
+
+    async def recall_result(self, key: str) -> Any | None:
+        async with self._db.execute("SELECT result FROM forward_results WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else json.loads(row[0])
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def get(self, uuid: str) -> Record | None:
+        return self.records.get(uuid)
+
+    async def integrity_check(self) -> str:
+        async with self._db.execute("PRAGMA integrity_check") as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else "no answer"
+
+
+_UPSERT = (
+    "INSERT INTO records (uuid, origin, origin_seq, machine, deleted, agent, agent_session_id, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(uuid) DO UPDATE SET origin = excluded.origin, "
+    "origin_seq = excluded.origin_seq, machine = excluded.machine, deleted = excluded.deleted, "
+    "agent = excluded.agent, agent_session_id = excluded.agent_session_id, body = excluded.body"
+)
+
+
+def _row(record: Record) -> tuple[Any, ...]:
+    return (
+        record["uuid"],
+        record.get("origin") or record["machine"],
+        int(record["originSeq"]),
+        record["machine"],
+        1 if record.get("deleted") else 0,
+        record.get("agent"),
+        record.get("agentSessionId"),
+        json.dumps(record, separators=(",", ":")),
+    )
+
+
+def _advance(mark: OriginMark | None, origin: str, epoch: str, from_seq: int, to_seq: int) -> OriginMark:
+    """The high-water mark after a batch that covers (from_seq, to_seq] of `origin` in `epoch`."""
+    if mark is None or mark.epoch != epoch:
+        # A new lineage of that origin: start over, keeping every record we hold (never drop).
+        start = OriginMark(origin, epoch, 0)
+        return OriginMark(origin, epoch, to_seq) if from_seq <= 0 else start
+    if mark.max_seq >= from_seq:
+        return OriginMark(origin, epoch, max(mark.max_seq, to_seq))
+    return mark
+
+
+def _prepare(path: Path, machine: str) -> tuple[int, str]:
+    """Create or migrate the file synchronously (before the loop serves anyone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        version = migrate(db)
+        row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        if row is None:
+            epoch = secrets.token_hex(8)
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+            db.execute("INSERT INTO meta (key, value) VALUES ('machine', ?)", (machine,))
+            # A new store starts its counter at the wall clock in microseconds, so a wiped
+            # machine's new writes still sort after its old ones (MESH-NOTES §11).
+            db.execute(
+                "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)", (machine, epoch, _now_us())
+            )
+            db.execute("COMMIT")
+        else:
+            epoch = str(row[0])
+            stored_machine = db.execute("SELECT value FROM meta WHERE key = 'machine'").fetchone()
+            if stored_machine is not None and stored_machine[0] != machine:
+                raise StoreMachineMismatch(str(stored_machine[0]), machine, path)
+            db.execute(
+                "INSERT OR IGNORE INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)",
+                (machine, epoch, _now_us()),
+            )
+        return version, epoch
+    finally:
+        db.close()
+
+
+class StoreMachineMismatch(Exception):
+    def __init__(self, stored: str, asked: str, path: Path) -> None:
+        super().__init__(f"store {path} belongs to machine {stored!r}, not {asked!r}")
+        self.stored, self.asked, self.path = stored, asked, path
