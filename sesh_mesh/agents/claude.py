@@ -1,0 +1,232 @@
+"""Claude Code (2.1.329): paths, pane signals, process recognition and the live session registry."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, PaneProbe
+from sesh_mesh.agents.claude_transcript import ClaudeTranscript
+from sesh_mesh.agents.ids import is_uuid
+from sesh_mesh.agents.pane import RULE_RE, any_contains, any_match, nonblank_tail, pane_is_dead
+from sesh_mesh.agents.procs import basename, has_flag, option_value
+from sesh_mesh.agents.transcript import (
+    TranscriptState,
+    as_int,
+    as_str,
+    context_pct_of,
+    summarize_transcript,
+)
+
+# --- pane patterns (all of claude's screen knowledge lives here) ---
+
+BUSY_MARKERS = ("esc to interrupt",)
+"""Footer (2.1.329) or spinner line (older versions) while a turn runs."""
+
+SPINNER_RE = re.compile(r"^\s*[✻✢✳✶✽✺·*]\s+\S+…")
+"""`✢ Grooving… (4s · ↓ 3 tokens)`; the finished `✻ Sautéed for 7s · done` has no ellipsis."""
+
+READY_MARKERS = ("shift+tab to cycle", "? for shortcuts")
+"""Footer hints of the input box (the first in a non-default permission mode, the second otherwise)."""
+
+INPUT_RE = re.compile(r"^\s*\u276f(?!\s*\d+\.\s)")
+"""The input line: U+276F then a space (an NBSP when empty). U+276F followed by `1. Yes` is a
+dialog option, not the input."""
+
+DIALOG_MARKERS = (
+    "Do you want to proceed?",
+    "Do you want to make this edit",
+    "Do you want to create",
+    "Do you want to allow",
+    "Yes, I trust this folder",
+    "Do you trust the files in this folder?",
+    "Is this a project you created or one you trust?",
+    "Do you want to work in this folder?",
+    "Do you want to use this API key?",
+    "Yes, I accept",  # the bypass-permissions warning
+    "Choose the text style",
+    "Select login method",
+    "Use Claude Code's terminal setup?",
+    "Press Enter to continue",
+)
+"""Trust, permission and onboarding prompts; they replace the input box until answered."""
+
+EXIT_MARKERS = ("Resume this session with:",)
+
+PANE_TAIL_LINES = 25
+"""Dialogs, spinner, input box and footer all sit in the bottom of the screen."""
+
+# --- the rest of claude's specifics ---
+
+CLAUDE_CONTEXT_WINDOW = 200_000
+CLAUDE_1M_CONTEXT_WINDOW = 1_000_000
+"""Models selected with the `[1m]` suffix run with the 1M-token window."""
+
+REGISTRY_STATUSES = frozenset({"busy", "idle", "waiting", "shell"})
+"""`status` values seen across versions of sessions/<pid>.json; others are kept but flagged unknown."""
+
+
+def project_dir_name(cwd: str) -> str:
+    """Claude's per-project transcript dir: every non-alphanumeric character of cwd becomes '-'."""
+    return re.sub(r"[^A-Za-z0-9]", "-", cwd)
+
+
+@dataclass(frozen=True)
+class ClaudeRegistryEntry:
+    """One `sessions/<pid>.json` file: claude's own record of a running interactive session."""
+
+    pid: int
+    session_id: str | None
+    cwd: str | None
+    status: str | None
+    status_updated_at: int | None
+    proc_start: str | None
+    kind: str | None
+    name: str | None
+    tmux: str | None
+    legacy: bool
+    path: Path
+
+    @property
+    def status_known(self) -> bool:
+        return self.status in REGISTRY_STATUSES
+
+
+_REGISTRY_NAME_RE = re.compile(r"^(?:pid-)?(\d+)\.json$")
+
+
+def _registry_entry(path: Path) -> ClaudeRegistryEntry | None:
+    match = _REGISTRY_NAME_RE.match(path.name)
+    if match is None:
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):  # vanished between listing and reading, or half-written
+        return None
+    if not isinstance(data, dict):
+        return None
+    pid = as_int(data.get("pid")) or int(match.group(1))
+    if pid != int(match.group(1)):
+        return None  # a file whose content names another process is not this pid's record
+    updated = data.get("statusUpdatedAt")
+    proc_start = data.get("procStart")
+    return ClaudeRegistryEntry(
+        pid=pid,
+        session_id=as_str(data.get("sessionId")),
+        cwd=as_str(data.get("cwd")),
+        status=as_str(data.get("status")),
+        status_updated_at=as_int(updated) or None,
+        proc_start=str(proc_start) if isinstance(proc_start, str | int) and proc_start != "" else None,
+        kind=as_str(data.get("kind")),
+        name=as_str(data.get("name")),
+        tmux=as_str(data.get("tmux")),
+        legacy=path.name.startswith("pid-"),
+        path=path,
+    )
+
+
+def read_registry(data_dir: Path) -> dict[int, ClaudeRegistryEntry]:
+    """Parse `<data_dir>/sessions/{<pid>,pid-<pid>}.json`; unreadable or foreign files are skipped.
+
+    When both generations exist for one pid, the current `<pid>.json` wins.
+    """
+    entries: dict[int, ClaudeRegistryEntry] = {}
+    try:
+        paths = sorted((data_dir / "sessions").glob("*.json"))
+    except OSError:
+        return entries
+    for path in paths:
+        entry = _registry_entry(path)
+        if entry is None:
+            continue
+        current = entries.get(entry.pid)
+        if current is None or (current.legacy and not entry.legacy):
+            entries[entry.pid] = entry
+    return entries
+
+
+class ClaudeAdapter:
+    kind: ClassVar[AgentKind] = "claude"
+    binary_name: ClassVar[str] = "claude"
+
+    def data_dir(self, env: Mapping[str, str]) -> Path:
+        override = env.get("CLAUDE_CONFIG_DIR")
+        if override:
+            return Path(override).expanduser()
+        return Path(env.get("HOME") or Path.home()) / ".claude"
+
+    def transcript_path_for(self, data_dir: Path, cwd: str, agent_session_id: str) -> Path | None:
+        """The deterministic path (the file appears at the first message); an existing file elsewhere
+        under projects/ wins, because long cwds get a shortened, hashed directory name."""
+        expected = data_dir / "projects" / project_dir_name(cwd) / f"{agent_session_id}.jsonl"
+        if expected.exists():
+            return expected
+        for found in (data_dir / "projects").glob(f"*/{agent_session_id}.jsonl"):
+            return found
+        return expected
+
+    def iter_transcripts(self, data_dir: Path) -> Iterator[Path]:
+        # Only `<uuid>.jsonl` one level down: subagent transcripts are `agent-*.jsonl` or live in
+        # `<uuid>/subagents/`, and are not conversations of their own.
+        for path in sorted((data_dir / "projects").glob("*/*.jsonl")):
+            if is_uuid(path.stem):
+                yield path
+
+    def new_transcript_state(self, *, keep_entries: bool = True) -> TranscriptState:
+        return ClaudeTranscript(keep_entries=keep_entries)
+
+    def context_window(self, model: str | None) -> int:
+        if model and "[1m]" in model.lower():
+            return CLAUDE_1M_CONTEXT_WINDOW
+        return CLAUDE_CONTEXT_WINDOW
+
+    def context_pct(self, state: TranscriptState) -> int | None:
+        return context_pct_of(state, state.context_window or self.context_window(state.model))
+
+    def probe_pane(self, text: str, title: str = "") -> PaneProbe:
+        tail = nonblank_tail(text, PANE_TAIL_LINES)
+        if pane_is_dead(tail) or any_contains(tail[-4:], EXIT_MARKERS):
+            return PaneProbe(busy=None, needs_input=False, ready=False)
+        bottom = tail[-8:]
+        input_box = any(
+            INPUT_RE.match(line) and index > 0 and RULE_RE.match(bottom[index - 1]) for index, line in enumerate(bottom)
+        )
+        ready = input_box or any_contains(bottom[-3:], READY_MARKERS)
+        needs_input = not input_box and any_contains(tail, DIALOG_MARKERS)
+        busy_seen = any_contains(bottom, BUSY_MARKERS) or any_match(bottom, SPINNER_RE)
+        busy = True if busy_seen else (False if ready else None)
+        return PaneProbe(busy=busy, needs_input=needs_input, ready=ready and not needs_input)
+
+    def match_process(self, comm: str, argv: Sequence[str]) -> bool:
+        if comm == "claude":
+            return True
+        # npm installs before the native binary ran `node …/@anthropic-ai/claude-code/cli.js`
+        return comm in ("node", "bun") and any(
+            arg.endswith("claude-code/cli.js") or basename(arg) == "claude" for arg in argv[1:2]
+        )
+
+    def session_id_from_argv(self, argv: Sequence[str]) -> str | None:
+        args = argv[1:]
+        assigned = option_value(args, ("--session-id",))
+        if assigned and is_uuid(assigned):
+            return assigned
+        if has_flag(args, ("--fork-session",)):
+            return None  # a fork gets a fresh id that is not on the command line
+        resumed = option_value(args, ("--resume", "-r"))
+        # --resume without a uuid opens the picker (the value is a search term)
+        return resumed if resumed and is_uuid(resumed) else None
+
+    def read_summary(self, path: Path) -> DiscoveredConversation | None:
+        return summarize_transcript(
+            path, lambda: ClaudeTranscript(keep_entries=False), path.stem if is_uuid(path.stem) else None
+        )
+
+    def read_registry(self, data_dir: Path) -> dict[int, ClaudeRegistryEntry]:
+        return read_registry(data_dir)
+
+
+ADAPTER = ClaudeAdapter()
