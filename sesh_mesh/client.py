@@ -25,10 +25,12 @@ CONNECT_TIMEOUT_S = 5.0
 
 
 class Client:
-    def __init__(self, path: Path, home: Path, auto_start: bool = True) -> None:
+    def __init__(self, path: Path, home: Path, auto_start: bool = True, timeout: float | None = None) -> None:
         self.path = path
         self.home = home
         self.auto_start = auto_start
+        self.timeout = timeout
+        """Bound on each read; None waits as long as the operation takes (send, await)."""
 
     def _connect(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -38,7 +40,7 @@ class Client:
         except OSError:
             sock.close()
             raise
-        sock.settimeout(None)
+        sock.settimeout(self.timeout)
         return sock
 
     def connect(self) -> socket.socket:
@@ -127,9 +129,13 @@ def _cwd_exists() -> bool:
     return True
 
 
+PING_TIMEOUT_S = 2.0
+"""A daemon that accepts but does not answer a ping within this is treated as wedged."""
+
+
 def ping(path: Path) -> dict[str, Any] | None:
     try:
-        return Client(path, path.parent, auto_start=False).call("ping")  # type: ignore[no-any-return]
+        return Client(path, path.parent, auto_start=False, timeout=PING_TIMEOUT_S).call("ping")  # type: ignore[no-any-return]
     except (SeshError, OSError, ValueError):
         return None
 

@@ -33,7 +33,7 @@ def config_path(home: Path) -> Path:
     return home / "config.toml"
 
 
-class ConfigError(SeshError):
+class ConfigError(UsageError):
     pass
 
 

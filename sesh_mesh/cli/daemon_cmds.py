@@ -97,7 +97,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def daemon_stop(ctx: Context) -> int:
+def daemon_stop(ctx: Context, quiet: bool = False) -> int:
     answer = ping(ctx.socket)
     pid = answer["pid"] if answer else _read_pid(ctx.home)
     if ctx.args.force:
@@ -115,8 +115,16 @@ def daemon_stop(ctx: Context) -> int:
         raise SeshError(
             f"the daemon (pid {pid}) did not stop within {STOP_TIMEOUT_S:.0f}s", "use `sesh daemon stop --force`"
         )
-    sys.stdout.write(f"daemon stopped (pid {pid})\n")
+    if not quiet:
+        _say_stop(ctx, {"stopped": True, "pid": pid})
     return 0
+
+
+def _say_stop(ctx: Context, result: dict[str, Any]) -> None:
+    if ctx.json:
+        render.print_json(result)
+    else:
+        sys.stdout.write(f"daemon stopped (pid {result['pid']})\n")
 
 
 def _wait_gone(pid: int | None) -> bool:
@@ -138,7 +146,7 @@ def _wait_gone(pid: int | None) -> bool:
 def daemon_restart(ctx: Context) -> int:
     if ping(ctx.socket) is not None:
         ctx.args.force = False
-        daemon_stop(ctx)
+        daemon_stop(ctx, quiet=True)
     answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
     return _report(ctx, {"started": True, **answer})
 

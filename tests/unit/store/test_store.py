@@ -1,0 +1,162 @@
+"""The sequenced store against a real SQLite file: seqs, idempotent apply, tombstones, epochs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sesh_mesh.store import mutations
+from sesh_mesh.store.record import Record, new_record
+from sesh_mesh.store.store import Store, StoreMachineMismatch
+
+NOW = "2026-11-21T10:00:00Z"
+
+
+def fresh(uuid: str, machine: str = "a") -> Record:
+    return new_record(uuid=uuid, agent="claude", machine=machine, cwd="/tmp", now=NOW, name=uuid[:4])
+
+
+async def insert(store: Store, uuid: str) -> Record:
+    record = fresh(uuid, store.machine)
+    written = await store.write_local(uuid, lambda current: record if current is None else None)
+    assert written is not None
+    return written
+
+
+def uid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+async def test_seq_strictly_increasing_and_never_reused_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = await Store.open(path, "a")
+    seqs = [(await insert(store, uid(i)))["originSeq"] for i in range(5)]
+    rename = mutations.build("rename", {"name": "x"}, NOW)
+    seqs.append((await store.write_local(uid(0), rename) or {})["originSeq"])
+    await store.close()
+    reopened = await Store.open(path, "a")
+    seqs.append((await insert(reopened, uid(99)))["originSeq"])
+    await reopened.close()
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # dense within one store
+
+
+async def test_epoch_is_created_once_and_kept(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    epoch = store.epoch
+    await store.close()
+    again = await Store.open(tmp_path / "s.sqlite", "a")
+    assert again.epoch == epoch and len(epoch) == 16
+    assert again.vector()["a"][0] == epoch
+    await again.close()
+    other = await Store.open(tmp_path / "t.sqlite", "a")
+    assert other.epoch != epoch
+    await other.close()
+
+
+async def test_store_refuses_another_machine_name(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    await store.close()
+    with pytest.raises(StoreMachineMismatch):
+        await Store.open(tmp_path / "s.sqlite", "b")
+
+
+async def test_apply_remote_is_idempotent_and_ignores_lower_or_equal(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    remote = {**fresh(uid(1), "b"), "origin": "b", "originSeq": 10, "name": "ten"}
+    assert len(await store.apply_remote("b", "eb", [remote], 0, 10)) == 1
+    assert await store.apply_remote("b", "eb", [remote], 0, 10) == []  # duplicate
+    older = {**remote, "originSeq": 9, "name": "nine"}
+    assert await store.apply_remote("b", "eb", [older], 0, 10) == []  # lower
+    same = {**remote, "name": "other"}
+    assert await store.apply_remote("b", "eb", [same], 0, 10) == []  # equal
+    newer = {**remote, "originSeq": 11, "name": "eleven"}
+    assert [r["name"] for r in await store.apply_remote("b", "eb", [newer], 10, 11)] == ["eleven"]
+    assert store.get(uid(1))["name"] == "eleven"  # type: ignore[index]
+    assert store.vector()["b"] == ("eb", 11)
+    await store.close()
+
+
+async def test_tombstone_is_never_resurrected(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    live = {**fresh(uid(2), "b"), "origin": "b", "originSeq": 5}
+    dead = {**live, "originSeq": 6, "deleted": True}
+    await store.apply_remote("b", "eb", [dead], 0, 6)
+    await store.apply_remote("b", "eb", [live], 0, 6)  # the older write arrives late
+    assert store.get(uid(2))["deleted"] is True  # type: ignore[index]
+    await store.close()
+    reopened = await Store.open(tmp_path / "s.sqlite", "a")
+    assert reopened.get(uid(2))["deleted"] is True  # type: ignore[index]
+    await reopened.close()
+
+
+async def test_high_water_mark_moves_only_over_contiguous_batches(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    rec = {**fresh(uid(3), "b"), "origin": "b"}
+    await store.apply_remote("b", "eb", [{**rec, "originSeq": 3}], 0, 3)
+    # A push that vouches only for (7, 8]: applied, but the mark must not jump over 4..7.
+    await store.apply_remote("b", "eb", [{**rec, "uuid": uid(4), "originSeq": 8}], 7, 8)
+    assert store.get(uid(4)) is not None
+    assert store.vector()["b"] == ("eb", 3)
+    await store.apply_remote("b", "eb", [{**rec, "uuid": uid(5), "originSeq": 5}], 3, 8)
+    assert store.vector()["b"] == ("eb", 8)
+    await store.close()
+
+
+async def test_epoch_change_restarts_the_mark_and_drops_nothing(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    old = {**fresh(uid(6), "b"), "origin": "b", "originSeq": 40}
+    await store.apply_remote("b", "old", [old], 0, 40)
+    new = {**fresh(uid(7), "b"), "origin": "b", "originSeq": 2}
+    await store.apply_remote("b", "new", [new], 0, 2)
+    assert store.vector()["b"] == ("new", 2)
+    assert store.get(uid(6)) is not None and store.get(uid(7)) is not None
+    await store.close()
+
+
+async def test_own_records_from_a_peer_raise_the_counter(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    start = store.own_seq
+    mine = {**fresh(uid(8), "a"), "origin": "a", "originSeq": start + 1000}
+    await store.apply_remote("a", "previous-life", [mine], 0, start + 1000)
+    written = await insert(store, uid(9))
+    assert written["originSeq"] == start + 1001
+    await store.close()
+
+
+async def test_records_from_the_wrong_origin_are_rejected(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    rec = {**fresh(uid(10), "b"), "origin": "b", "originSeq": 3}
+    with pytest.raises(ValueError, match="not from origin c"):
+        await store.apply_remote("c", "ec", [rec], 0, 3)
+    with pytest.raises(ValueError, match="positive originSeq"):
+        await store.apply_remote("b", "eb", [{**rec, "originSeq": 0}], 0, 3)
+    await store.close()
+
+
+async def test_changes_since_is_ascending_per_origin(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    written = [await insert(store, uid(i)) for i in range(20, 25)]
+    after = written[1]["originSeq"]
+    got = store.changes_since("a", after)
+    assert [r["originSeq"] for r in got] == [r["originSeq"] for r in written[2:]]
+    await store.close()
+
+
+async def test_a_failed_mutation_writes_nothing(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    await insert(store, uid(30))
+    before = store.own_seq
+
+    def boom(current: Record | None) -> Record | None:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        await store.write_local(uid(30), boom)
+    assert store.own_seq == before
+    await store.close()
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert db.execute("SELECT max_seq FROM origins WHERE origin='a'").fetchone()[0] == before
+    db.close()
