@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -142,6 +141,8 @@ def ping(path: Path) -> dict[str, Any] | None:
 
 def start_daemon(home: Path, path: Path, extra_args: list[str] | None = None) -> dict[str, Any]:
     """Spawn `sesh daemon run` detached and wait until its socket answers."""
+    import subprocess
+
     from sesh_mesh.config import load_config, resolve_machine
 
     resolve_machine(load_config(home))  # fail here, with the config's own message, not in a log

@@ -13,24 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.errors import UsageError
+from sesh_mesh.paths import config_path, sesh_home, socket_path
+
+__all__ = ["config_path", "sesh_home", "socket_path"]
 
 MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 KNOWN_AGENTS = ("claude", "codex", "pi")
-
-
-def sesh_home(env: os._Environ[str] | dict[str, str] | None = None) -> Path:
-    source = os.environ if env is None else env
-    raw = source.get("SESH_HOME") or str(Path.home() / ".sesh")
-    return Path(raw).expanduser()
-
-
-def socket_path(home: Path) -> Path:
-    return home / "daemon.sock"
-
-
-def config_path(home: Path) -> Path:
-    return home / "config.toml"
 
 
 class ConfigError(UsageError):

@@ -42,7 +42,7 @@ def eventually(predicate: Callable[[], T], timeout: float = 10.0, interval: floa
             last = exc
         else:
             if last:
-                return last
+                return last  # type: ignore[no-any-return]
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for {what or predicate}: {last!r}")
         time.sleep(interval)
@@ -140,7 +140,7 @@ class Daemon:
             raise RuntimeError(f"daemon {self.machine} exited with {self.process.returncode}: {self.log_tail()}")
         try:
             self.client().call("ping")
-        except Exception:
+        except Exception:  # noqa: BLE001 - not answering yet, whatever the reason: poll again
             return False
         return True
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sesh_mesh.client import Client
-from sesh_mesh.config import sesh_home, socket_path
 from sesh_mesh.errors import UsageError
+from sesh_mesh.paths import sesh_home, socket_path
 
 
 @dataclass

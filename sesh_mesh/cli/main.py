@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from sesh_mesh.cli import daemon_cmds, inventory
 from sesh_mesh.cli.context import Context, make_context
 from sesh_mesh.cli.parser import Handler, build_parser
 from sesh_mesh.errors import ExitCode, NotImplementedYet, SeshError
@@ -15,26 +16,37 @@ def _missing(ctx: Context) -> int:
     raise NotImplementedYet(f"sesh {ctx.args.command_name}", "this command lands with a later milestone")
 
 
+def lazy(target: str) -> Handler:
+    """A handler named "module:function", imported only when its command runs (keeps startup lean)."""
+    module_name, _, function_name = target.partition(":")
+
+    def run(ctx: Context) -> Any:
+        module = importlib.import_module(f"sesh_mesh.cli.{module_name}")
+        return getattr(module, function_name)(ctx)
+
+    return run
+
+
 HANDLERS: dict[str, Handler] = {
     "__missing__": _missing,
-    "list": inventory.cmd_list,
-    "find": inventory.cmd_find,
-    "info": inventory.cmd_info,
-    "state": inventory.cmd_state,
-    "tags": inventory.cmd_tags,
-    "register": inventory.cmd_register,
-    "rename": inventory.cmd_rename,
-    "tag": inventory.cmd_tag,
-    "untag": inventory.cmd_untag,
-    "retag": inventory.cmd_retag,
-    "archive": inventory.cmd_archive,
-    "unarchive": inventory.cmd_unarchive,
-    "autoname-toggle": inventory.cmd_autoname_toggle,
-    "delete": inventory.cmd_delete,
-    "import": inventory.cmd_import,
-    "init": daemon_cmds.cmd_init,
-    "doctor": daemon_cmds.cmd_doctor,
-    "daemon": daemon_cmds.cmd_daemon,
+    "list": lazy("inventory:cmd_list"),
+    "find": lazy("inventory:cmd_find"),
+    "info": lazy("inventory:cmd_info"),
+    "state": lazy("inventory:cmd_state"),
+    "tags": lazy("inventory:cmd_tags"),
+    "register": lazy("inventory:cmd_register"),
+    "rename": lazy("inventory:cmd_rename"),
+    "tag": lazy("inventory:cmd_tag"),
+    "untag": lazy("inventory:cmd_untag"),
+    "retag": lazy("inventory:cmd_retag"),
+    "archive": lazy("inventory:cmd_archive"),
+    "unarchive": lazy("inventory:cmd_unarchive"),
+    "autoname-toggle": lazy("inventory:cmd_autoname_toggle"),
+    "delete": lazy("inventory:cmd_delete"),
+    "import": lazy("inventory:cmd_import"),
+    "init": lazy("daemon_cmds:cmd_init"),
+    "doctor": lazy("daemon_cmds:cmd_doctor"),
+    "daemon": lazy("daemon_cmds:cmd_daemon"),
 }
 
 

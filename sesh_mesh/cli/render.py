@@ -70,7 +70,9 @@ def print_tsv(records: Sequence[Record], columns: Sequence[str]) -> None:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    # Indented for people at a terminal; compact for pipes, where 10,000 records must stay fast.
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent) + "\n")
 
 
 def print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:

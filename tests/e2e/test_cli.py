@@ -195,7 +195,11 @@ def test_stop_force_kills_a_wedged_daemon(cold_home: Path) -> None:
             os.kill(pid, 18)
         except ProcessLookupError:
             pass
-    eventually(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z")
+    def gone() -> bool:
+        stat = Path(f"/proc/{pid}/stat")
+        return not stat.exists() or stat.read_text().split()[2] == "Z"
+
+    eventually(gone, what="the killed daemon to be gone")
 
 
 def test_init_writes_a_config_and_refuses_to_overwrite(cold_home: Path) -> None:
@@ -204,7 +208,8 @@ def test_init_writes_a_config_and_refuses_to_overwrite(cold_home: Path) -> None:
     text = (cold_home / "config.toml").read_text()
     assert 'machine = "laptop"' in text and text.startswith("# sesh configuration")
     again = run_sesh(["init", "--machine", "other"], env)
-    assert (again.code, again.err) == (1, f"sesh: {cold_home}/config.toml already exists (pass --force to overwrite it)\n")
+    line = f"sesh: {cold_home}/config.toml already exists (pass --force to overwrite it)\n"
+    assert (again.code, again.err) == (1, line)
     ok(run_sesh(["init", "--machine", "other", "--force"], env))
     assert ok(run_sesh(["daemon", "start", "--json"], env)).json()["machine"] == "other"
 
@@ -236,8 +241,8 @@ BAD_INPUT = [
     (["tag", A, ""], 2, "sesh: empty tag name (give a tag with at least one non-space character)"),
     (["retag", A, "work="], 2, "sesh: bad retag 'work=' (write old=new with both tags non-empty)"),
     (["list", "--columns", "uuid,colour"], 2,
-     "sesh: unknown column 'colour' (choose from uuid,name,agent,machine,status,cwd,tags,archived,"
-     "tmux-socket,tmux-session,tmux-window,tmux-pane,live)"),
+     ("sesh: unknown column 'colour' (choose from uuid,name,agent,machine,status,cwd,tags,archived,"
+      "tmux-socket,tmux-session,tmux-window,tmux-pane,live)")),
     (["list", "--agent", "gemini"], 2, "sesh: unknown agent 'gemini' (use claude, codex or pi)"),
 ]
 
