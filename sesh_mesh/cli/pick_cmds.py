@@ -1,0 +1,248 @@
+"""`sesh tui`, `sesh pick`, and `sesh resume` without a uuid: the picker's CLI side.
+
+This module never imports textual at import time: `sesh_mesh.tui` is imported only when a UI is
+about to be shown, so `pick --select` stays a fast, scriptable path. Emit contract (SPEC §4):
+`--format kv|json|nul`; exit 0 selected, 130 cancelled, 3 nothing to pick or no match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from sesh_mesh import ids
+from sesh_mesh.cli.context import Context
+from sesh_mesh.errors import ExitCode, NotFound, NotImplementedYet, SeshError, UsageError
+from sesh_mesh.store.record import Record
+
+ActionFn = Callable[[Context, Record], int]
+"""What to do with the picked record; returns the exit code."""
+
+KEYS = (
+    "uuid", "machine", "agent", "cwd", "name", "tmux_socket", "tmux_session", "tmux_window", "tmux_pane", "action",
+)  # fmt: skip
+"""The kv and nul order (SPEC §4)."""
+ENTER_VERBS = ("goto", "resume")
+"""The actions `--enter` can perform; `--action` may name any verb when only printing."""
+TMUX_TIMEOUT_S = 10.0
+
+
+# ---- the emit contract ----------------------------------------------------------------------
+
+
+def default_action(record: Record) -> str:
+    return "goto" if record.get("live") else "resume"
+
+
+def selection(record: Record, action: str) -> dict[str, Any]:
+    """The JSON shape: the kv keys, with tmux nested."""
+    tmux = record.get("tmux") or {}
+    return {
+        "uuid": record["uuid"],
+        "machine": record.get("machine"),
+        "agent": record.get("agent"),
+        "cwd": record.get("cwd"),
+        "name": record.get("name") or "",
+        "tmux": {key: tmux.get(key) for key in ("socket", "session", "window", "pane")},
+        "action": action,
+    }
+
+
+def flat_values(record: Record, action: str) -> list[str]:
+    shown = selection(record, action)
+    tmux = shown.pop("tmux")
+    shown.update({f"tmux_{key}": value for key, value in tmux.items()})
+    return ["" if shown[key] is None else str(shown[key]) for key in KEYS]
+
+
+def emit(record: Record, action: str, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps(selection(record, action), ensure_ascii=False) + "\n")
+    elif fmt == "nul":
+        sys.stdout.write("".join(value + "\0" for value in flat_values(record, action)))
+    else:
+        # One line per key: a newline inside a value would forge a key, so it is escaped.
+        values = flat_values(record, action)
+        sys.stdout.write("".join(f"{key}={_one_line(value)}\n" for key, value in zip(KEYS, values, strict=True)))
+    sys.stdout.flush()
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+
+def cmd_pick(ctx: Context) -> int:
+    return _pick(ctx, title="sesh pick", allow_empty=False)
+
+
+def cmd_tui(ctx: Context) -> int:
+    return _pick(ctx, title="sesh tui", allow_empty=True)
+
+
+def _pick(ctx: Context, *, title: str, allow_empty: bool) -> int:
+    args = ctx.args
+    verb = _check_action(args.action, args.enter)
+    cursor = ids.check_prefix(args.cursor) if args.cursor else None
+    if args.select:
+        record = select(ctx, args.select)
+    else:
+        picked = choose(ctx, cursor=cursor, enter_acts=args.enter, title=title, allow_empty=allow_empty)
+        if picked is None:
+            return int(ExitCode.CANCELLED)
+        record = picked
+    action = verb or default_action(record)
+    if args.enter:
+        return enter(ctx, record, action)
+    emit(record, action, args.format)
+    return 0
+
+
+def _check_action(action: str | None, enter_acts: bool) -> str | None:
+    if action is None:
+        return None
+    if not action.strip() or any(char.isspace() for char in action):
+        raise UsageError(f"bad --action {action!r}", "give one word, e.g. --action goto")
+    if enter_acts and action not in ENTER_VERBS:
+        raise UsageError(f"--enter cannot perform --action {action!r}", "use goto or resume, or drop --enter")
+    return action
+
+
+def select(ctx: Context, text: str) -> Record:
+    """The session `text` names (uuid or unique prefix, resolved by the daemon's `info`);
+    NotFound (exit 3) when nothing matches, so scripts can tell "no match" from a failure."""
+    prefix = ids.check_prefix(text)
+    try:
+        record: Record = ctx.call("info", {"uuid": prefix})
+    except SeshError as exc:
+        # Ambiguity and daemon trouble stay failures; only "nothing matches" is exit 3.
+        if type(exc) is SeshError and not ctx.call("find", {"prefix": prefix}):
+            raise NotFound(exc.what, exc.fix) from exc
+        raise
+    if record.get("deleted"):
+        raise NotFound(f"session {record['uuid']} is deleted", "pick another one; see `sesh list`")
+    return record
+
+
+def choose(
+    ctx: Context, *, cursor: str | None = None, enter_acts: bool = False, title: str = "sesh pick",
+    allow_empty: bool = False,
+) -> Record | None:  # fmt: skip
+    """Show the picker; the chosen record, or None when the user cancelled."""
+    status = ctx.call("status")  # starts the daemon if needed, before the screen is taken over
+    if not allow_empty and not status.get("sessions"):
+        raise NotFound(
+            "no sessions to pick",
+            "start one with `sesh new --agent claude`, or adopt existing ones with `sesh discover --register`",
+        )
+    from sesh_mesh.config import load_config
+    from sesh_mesh.tui.run import run_picker  # textual is imported here, and only here
+
+    rules = load_config(ctx.home).cwd_rules
+    return run_picker(ctx.socket, enter_acts=enter_acts, cursor=cursor, cwd_rules=rules, title=title)
+
+
+def pick_then(ctx: Context, action_fn: ActionFn) -> int:
+    """Open the picker, then hand the chosen record to `action_fn` (exit 130 when cancelled).
+
+    The glue for verbs whose uuid is optional and interactive, like `sesh resume`."""
+    record = choose(ctx, enter_acts=True, title=f"sesh {getattr(ctx.args, 'command_name', 'pick')}")
+    if record is None:
+        return int(ExitCode.CANCELLED)
+    return action_fn(ctx, record)
+
+
+# ---- entering a session ---------------------------------------------------------------------
+
+
+def enter(ctx: Context, record: Record, action: str) -> int:
+    if action == "goto":
+        return goto(ctx, record)
+    return resume_via_cli(ctx, record)
+
+
+def resume_via_cli(ctx: Context, record: Record) -> int:
+    """Run the CLI's `resume` handler on the record (it owns relaunching detached sessions)."""
+    from sesh_mesh.cli.main import HANDLERS  # main imports this module: resolve at call time
+
+    handler = HANDLERS.get("resume")
+    if handler is None or handler is HANDLERS.get("__missing__"):
+        raise NotImplementedYet("resume of a detached session", "`sesh resume` is not available in this build")
+    ctx.args.uuid = record["uuid"]
+    if not hasattr(ctx.args, "target"):
+        ctx.args.target = None
+    return int(handler(ctx))
+
+
+def cmd_resume(ctx: Context) -> int:
+    """`sesh resume [<uuid>]`: without a uuid, pick one first. Live sessions are entered here;
+    relaunching a detached one belongs to the agents layer (`resume_detached`)."""
+    if not ctx.args.uuid:
+        return pick_then(ctx, enter_session)
+    record = ctx.call("info", {"uuid": ids.check_prefix(ctx.args.uuid)})
+    if record.get("deleted"):
+        raise SeshError(f"session {record['uuid']} is deleted", "nothing to resume")
+    return enter_session(ctx, record)
+
+
+def enter_session(ctx: Context, record: Record) -> int:
+    if record.get("live"):
+        return goto(ctx, record)
+    return resume_detached(ctx, record)
+
+
+def resume_detached(ctx: Context, record: Record) -> int:
+    raise NotImplementedYet(
+        "resume of a detached session", f"only live sessions can be entered for now; {record['uuid'][:8]} is not live"
+    )
+
+
+def goto(ctx: Context, record: Record) -> int:
+    """Switch this tmux client to the session's pane, or attach to it from outside tmux."""
+    short = str(record["uuid"])[:8]
+    tmux = record.get("tmux") or {}
+    socket, pane = tmux.get("socket"), tmux.get("pane")
+    if not record.get("live") or not socket or not pane:
+        raise SeshError(f"session {short} is not live in a tmux pane", f"resume it instead: sesh resume {short}")
+    here = ctx.call("ping").get("machine")
+    if record.get("machine") != here:
+        raise NotImplementedYet(
+            f"entering a session on another machine ({record.get('machine')})",
+            f"run `sesh resume {short}` on {record.get('machine')}",
+        )
+    base = ["tmux", "-S", str(socket)]
+    _tmux([*base, "select-window", "-t", str(pane)])
+    _tmux([*base, "select-pane", "-t", str(pane)])
+    inside = os.environ.get("TMUX", "").split(",")[0]
+    if inside and _same_file(inside, str(socket)):
+        _tmux([*base, "switch-client", "-t", str(pane)])
+        return 0
+    # Outside tmux, or inside another tmux server (a client cannot switch servers): attach,
+    # nesting deliberately, which tmux allows only with $TMUX unset.
+    env = {key: value for key, value in os.environ.items() if key != "TMUX"}
+    return subprocess.run([*base, "attach-session", "-t", str(pane)], env=env, check=False).returncode
+
+
+def _tmux(argv: list[str]) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TMUX_TIMEOUT_S, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SeshError(f"cannot run {' '.join(argv)}: {exc}", "is tmux installed and on PATH?") from exc
+    if done.returncode != 0:
+        raise SeshError(
+            f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}",
+            "the pane may have closed; see `sesh info` for the session's current pane",
+        )
+
+
+def _same_file(left: str, right: str) -> bool:
+    try:
+        return os.path.samefile(left, right)
+    except OSError:
+        return left == right

@@ -1,0 +1,376 @@
+"""The sesh TUI: every session in the mesh, live, with keys to filter, manage and pick.
+
+A thin client: the rows come from the daemon's `subscribe` stream and every change goes back
+through the daemon's `mutate` op; the table shows what the daemon says, never a local guess.
+The app exits with the chosen record (Enter) or None (cancelled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Input, Static
+
+from sesh_mesh import ids
+from sesh_mesh.errors import SeshError
+from sesh_mesh.store.record import Record
+from sesh_mesh.tui import clipboard
+from sesh_mesh.tui.cwd_labels import CwdLabels, FormatterFailed
+from sesh_mesh.tui.dialogs import ChooserScreen, ConfirmScreen, PromptScreen
+from sesh_mesh.tui.link import DaemonLink, call
+from sesh_mesh.tui.rows import Row, RowSet, View
+from sesh_mesh.tui.table import SessionTable
+
+AGE_REFRESH_S = 15.0
+"""How often the age column is redrawn; ages are shown in whole units, so this is plenty."""
+
+
+@dataclass
+class Options:
+    socket: Path
+    enter_acts: bool = False
+    """`sesh tui --enter`: Enter enters the session (the caller acts on the result)."""
+    cursor: str | None = None
+    cwd_labels: CwdLabels = field(default_factory=CwdLabels)
+    now: Callable[[], datetime] | None = None
+    """A fixed clock for stable snapshots; None means the wall clock."""
+    title: str = "sesh"
+
+
+class FilterInput(Input):
+    """The `/` prompt: typing filters live; arrows still move the cursor; Esc returns."""
+
+
+class SeshApp(App[Record | None]):
+    CSS = """
+    Screen { layout: vertical; }
+    #filter { height: 1; border: none; padding: 0 1; background: $surface; }
+    #filter:focus { background: $boost; }
+    #status { height: 1; background: $panel; padding: 0 1; }
+    #keys { height: 1; color: $text-muted; padding: 0 1; }
+    """
+    ENABLE_COMMAND_PALETTE = False
+    # Priority bindings, checked by the app as each key arrives, gated by `check_action`: a
+    # non-priority binding runs only after the key reached the focused widget's queue, so keys
+    # typed in one burst after `/` ("/au2" from a paste or tmux send-keys) would still go to
+    # the list as commands instead of into the filter.
+    BINDINGS = [
+        Binding("up,ctrl+k", "move(-1)", "up", show=False, priority=True),
+        Binding("down,ctrl+j", "move(1)", "down", show=False, priority=True),
+        Binding("k", "move(-1)", show=False, priority=True),
+        Binding("j", "move(1)", show=False, priority=True),
+        Binding("pageup", "move_page(-1)", show=False, priority=True),
+        Binding("pagedown", "move_page(1)", show=False, priority=True),
+        Binding("slash", "filter", "filter", show=False, priority=True),
+        Binding("tab", "cycle_view", "view", show=False, priority=True),
+        Binding("i", "toggle_id", "id", show=False, priority=True),
+        Binding("y", "copy_uuid", "copy", show=False, priority=True),
+        Binding("a", "archive", "archive", show=False, priority=True),
+        Binding("u", "unarchive", "unarchive", show=False, priority=True),
+        Binding("r", "rename", "rename", show=False, priority=True),
+        Binding("t", "add_tag", "tag", show=False, priority=True),
+        Binding("x", "remove_tag", "untag", show=False, priority=True),
+        Binding("d", "delete", "delete", show=False, priority=True),
+        Binding("enter", "choose", "enter", show=False, priority=True),
+        Binding("q", "quit_list", "quit", show=False, priority=True),
+        Binding("escape", "escape", show=False, priority=True),
+        Binding("ctrl+c", "cancel", show=False, priority=True),
+    ]
+    ANYWHERE = frozenset({"cancel"})
+    """Actions that work in dialogs too."""
+    WHILE_FILTERING = frozenset({"move", "move_page", "cycle_view", "choose", "escape"})
+    """Actions that keep working while the filter prompt has focus (letters go to the prompt)."""
+
+
+    def __init__(self, options: Options) -> None:
+        super().__init__()
+        self.options = options
+        self.labels = options.cwd_labels
+        self.rowset = RowSet(self.labels.label)
+        self.link = DaemonLink(options.socket, self)
+        self.link_state = "connecting"
+        self.loaded = False
+        self._cursor_pending = options.cursor
+        self._formatter_reported = False
+        # Kept as attributes: `query_one` would search a dialog while one is open.
+        self.filter_input = FilterInput(placeholder="/ to filter", id="filter")
+        self.table = SessionTable(self.rowset, now=options.now, id="table")
+        self.status_line = Static(id="status")
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.filter_input
+        yield self.table
+        yield self.status_line
+        yield Static(self._keys_text(), id="keys")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """List keys act only on the list screen; while filtering, only the non-letter ones."""
+        if action in self.ANYWHERE:
+            return True
+        if len(self.screen_stack) > 1:
+            return False  # a dialog is open: the key is its own
+        if self.focused is self.filter_input:
+            return action in self.WHILE_FILTERING
+        return True
+
+    def on_mount(self) -> None:
+        self.title = self.options.title
+        self.table.focus()
+        self.run_worker(self.link.run(), name="daemon-link", group="link", exit_on_error=False)
+        self.set_interval(AGE_REFRESH_S, self.table.refresh)
+        self._update_status()
+
+    def _keys_text(self) -> str:
+        enter = "go" if self.options.enter_acts else "pick"
+        return (
+            f"↑↓/jk move  / filter  Tab view  i id  y uuid  a/u archive  r rename  t tag  x untag  d delete  "
+            f"Enter {enter}  q quit"
+        )
+
+    def _update_status(self) -> None:
+        counts = self.rowset.counts()
+        view = self.rowset.view
+        shown = len(self.rowset.visible)
+        parts = [f"{shown} of {counts[view.value]} {view.value}" if self.rowset.query else f"{shown} {view.value}"]
+        parts.append(f"{counts['all']} total, {counts['archived']} archived")
+        parts.append(f"view: {view.value}")
+        if self.rowset.query:
+            parts.append(f"filter: {self.rowset.query}")
+        parts.append(f"daemon: {self.link_state}")
+        self.status_line.update(" · ".join(parts))
+
+    def _rows_changed(self) -> None:
+        self.table.connected = self.link.connected
+        self.table.rows_changed()
+        self._update_status()
+
+    # ---- daemon link ----------------------------------------------------------------------
+
+    async def on_daemon_link_connected(self, message: DaemonLink.Connected) -> None:
+        if self.link_state == "unreachable, retrying":
+            self.notify("Connected to the daemon again.", title="Daemon back")
+        self.link_state = "connected"
+        self._update_status()
+
+    async def on_daemon_link_snapshot(self, message: DaemonLink.Snapshot) -> None:
+        await self._label(message.records)
+        self.rowset.replace_all(message.records)
+        self.loaded = True
+        if self._cursor_pending:
+            self._place_initial_cursor(self._cursor_pending)
+            self._cursor_pending = None
+        self._rows_changed()
+
+    async def on_daemon_link_changed(self, message: DaemonLink.Changed) -> None:
+        await self._label(message.records)
+        self.rowset.apply(message.records)
+        self._rows_changed()
+
+    def on_daemon_link_disconnected(self, message: DaemonLink.Disconnected) -> None:
+        self.link_state = "unreachable, retrying"
+        self.notify(
+            f"{message.reason}. Showing the last known sessions; reconnecting when it is back.",
+            title="Daemon unreachable (run sesh daemon start)",
+            severity="error",
+        )
+        self.table.connected = False
+        self._update_status()
+        self.table.refresh()
+
+    async def _label(self, records: list[Record]) -> None:
+        """Ask the cwd formatter about cwds it has not labelled yet (one run per batch)."""
+        unknown = self.labels.unknown(str(r.get("cwd") or "") for r in records if not r.get("deleted"))
+        if not unknown:
+            return
+        try:
+            await self.labels.run_formatter(unknown)
+        except FormatterFailed as exc:
+            if not self._formatter_reported:
+                self._formatter_reported = True
+                self.notify(f"{exc}; showing cwds by the config rules", title="cwd formatter", severity="error")
+
+    def _place_initial_cursor(self, prefix: str) -> None:
+        row = self.rowset.find_prefix(prefix.lower())
+        if row is None:
+            self.notify(f"no session {prefix!r} to put the cursor on", severity="warning")
+            return
+        if not self.rowset.view.shows(row.archived):
+            self.rowset.set_view(View.ALL)
+        self.table.cursor_uuid = row.uuid
+
+    # ---- movement, filter, views ------------------------------------------------------------
+
+    def action_move(self, delta: int) -> None:
+        self.table.move(delta)
+
+    def action_move_page(self, direction: int) -> None:
+        self.table.move(direction * max(1, self.table.size.height - 2))
+
+    def action_filter(self) -> None:
+        # set_focus, not focus(): focus() is deferred, and keys typed right after `/` (a paste,
+        # tmux send-keys) would still reach the list and act as commands.
+        self.screen.set_focus(self.filter_input)
+        self.filter_input.cursor_position = len(self.filter_input.value)
+
+    def action_filter_done(self) -> None:
+        """Esc while editing: keep the filter, go back to the list."""
+        self.screen.set_focus(self.table)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.rowset.set_query(event.value)
+        self.table.cursor = 0  # the best match, nearest the prompt
+        self.table.cursor_uuid = None
+        self._rows_changed()
+
+    def clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.rowset.set_query("")
+        self._rows_changed()
+
+    def action_cycle_view(self) -> None:
+        self.rowset.set_view(self.rowset.view.next())
+        self._rows_changed()
+
+    def action_toggle_id(self) -> None:
+        self.table.toggle_id()
+
+    def action_escape(self) -> None:
+        """SPEC §5 (dialogs close themselves): apply a filter being edited, else clear an
+        applied filter, else quit."""
+        if self.focused is self.filter_input:
+            self.action_filter_done()
+        elif self.rowset.query:
+            self.clear_filter()
+        else:
+            self.exit(None)
+
+    def action_quit_list(self) -> None:
+        self.exit(None)
+
+    def action_cancel(self) -> None:
+        self.exit(None)
+
+    def action_choose(self) -> None:
+        if self.focused is self.filter_input:
+            self.action_filter_done()  # Enter in the prompt picks the best match, like fzf
+        row = self.table.current
+        if row is None:
+            return  # SPEC §5: nothing on an empty list
+        self.exit(row.record)
+
+    # ---- per-session actions ----------------------------------------------------------------
+
+    def _current(self) -> Row | None:
+        row = self.table.current
+        if row is None:
+            self.notify("no session selected", severity="warning")
+        return row
+
+    def action_copy_uuid(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        self.copy_to_clipboard(row.uuid)  # OSC 52
+        self._copy_with_tools(row.uuid)
+        self.notify(row.uuid, title=f"uuid of {row.cells['name']} (copied)", timeout=8)
+
+    @work(thread=True, group="clipboard", exit_on_error=False)
+    def _copy_with_tools(self, text: str) -> None:
+        clipboard.copy(text)
+
+    def action_archive(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.mutate(row.uuid, "archive", {}, f"archived {row.cells['name']}")
+
+    def action_unarchive(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.mutate(row.uuid, "unarchive", {}, f"unarchived {row.cells['name']}")
+
+    def action_rename(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        uuid = row.uuid
+
+        def done(name: str | None) -> None:
+            if name is not None and name != row.record.get("name"):
+                self.mutate(uuid, "rename", {"name": name}, f"renamed to {name.strip()}")
+
+        self.push_screen(PromptScreen(f"Rename {row.cells['name']}", str(row.record.get("name") or "")), done)
+
+    def action_add_tag(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        uuid = row.uuid
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                tags = text.split() or [text]
+                self.mutate(uuid, "tag", {"tags": tags}, f"tagged {' '.join(tags)}")
+
+        prompt = PromptScreen(f"Add tag to {row.cells['name']}", placeholder="tag (spaces separate tags)")
+        self.push_screen(prompt, done)
+
+    def action_remove_tag(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        tags = list(row.record.get("tags") or [])
+        if not tags:
+            self.notify(f"{row.cells['name']} has no tags", severity="warning")
+            return
+        uuid = row.uuid
+
+        def done(tag: str | None) -> None:
+            if tag is not None:
+                self.mutate(uuid, "untag", {"tags": [tag]}, f"removed tag {tag}")
+
+        self.push_screen(ChooserScreen(f"Remove a tag from {row.cells['name']}", tags), done)
+
+    def action_delete(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        uuid = row.uuid
+        detail = f"{uuid}  ({row.cells['agent']} on {row.record.get('machine')})"
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.mutate(uuid, "delete", {}, f"deleted {row.cells['name']}")
+
+        self.push_screen(ConfirmScreen(f"Delete session {row.cells['name']}?", detail), done)
+
+    @work(group="call", exit_on_error=False)
+    async def mutate(self, uuid: str, op: str, op_args: dict[str, Any], done: str) -> None:
+        """Ask the daemon to change a record; the subscription brings the change back."""
+        args = {"uuid": uuid, "op": op, "args": op_args, "key": ids.new_uuid()}
+        try:
+            await call(self.options.socket, "mutate", args)
+        except SeshError as exc:
+            self.notify(exc.what + (f" ({exc.fix})" if exc.fix else ""), title=f"{op} refused", severity="error")
+        except (OSError, ValueError) as exc:
+            self.notify(f"{exc}", title=f"{op} failed: daemon unreachable", severity="error")
+        else:
+            self.notify(done, timeout=3)
+
+    async def settle(self) -> None:
+        """Wait for pending daemon calls (tests and the bench use it, not the UI)."""
+        for worker in list(self.workers):
+            if worker.group in ("call", "clipboard"):
+                await worker.wait()
+
+    def on_session_table_activated(self, message: SessionTable.Activated) -> None:
+        self.action_choose()

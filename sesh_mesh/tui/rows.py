@@ -1,0 +1,256 @@
+"""What one table row shows for a record, and the ordered, filtered view over all rows.
+
+Pure (no textual): the TUI's state lives here so it can be tested with hand-built records and
+so live changes update only the rows they touch.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+
+from sesh_mesh import fuzzy
+from sesh_mesh.store.record import Record
+
+GLYPH_BUSY, GLYPH_IDLE, GLYPH_DETACHED, MARK_NEEDS_INPUT = "●", "◐", "○", "!"
+STALE_MARK = "(stale)"
+"""Appended to the machine of a record whose owner this daemon cannot reach (SPEC §5)."""
+
+SEARCHED_COLUMNS = ("name", "agent", "machine", "cwd", "tags", "id")
+"""The columns the filter matches, in the order they are joined into one searchable line."""
+
+
+class View(Enum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    ALL = "all"
+
+    def next(self) -> View:
+        order = list(View)
+        return order[(order.index(self) + 1) % len(order)]
+
+    def shows(self, archived: bool) -> bool:
+        return self is View.ALL or (self is View.ARCHIVED) == archived
+
+
+def glyph(record: Record) -> str:
+    """● busy, ◐ live and idle, ○ not live; `!` added when the agent waits on a prompt."""
+    if record.get("turnStatus") == "busy":
+        mark = GLYPH_BUSY
+    elif record.get("live"):
+        mark = GLYPH_IDLE
+    else:
+        mark = GLYPH_DETACHED
+    return mark + (MARK_NEEDS_INPUT if record.get("needsInput") else "")
+
+
+def parse_time(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def age(then: datetime | None, now: datetime) -> str:
+    """A compact age: 42s, 5m, 3h, 2d, 6w, 1y ('-' when unknown, 'now' under a second)."""
+    if then is None:
+        return "-"
+    seconds = int((now - then).total_seconds())
+    if seconds < 1:
+        return "now"
+    for unit, size in (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(slots=True)
+class Row:
+    """One record as shown: display strings per column, plus the line the filter searches."""
+
+    record: Record
+    cells: dict[str, str]
+    text: str
+    folded: str
+    spans: dict[str, int]
+    """Start offset of each searched column inside `text`."""
+    sort_key: tuple[str, str]
+    _updated: datetime | None = None
+    _parsed: bool = False
+
+    @property
+    def uuid(self) -> str:
+        return str(self.record["uuid"])
+
+    @property
+    def archived(self) -> bool:
+        return bool(self.record.get("archived"))
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.record.get("stale"))
+
+    @property
+    def updated(self) -> datetime | None:
+        if not self._parsed:
+            record = self.record
+            self._updated = parse_time(record.get("lastActivity") or record.get("updatedAt"))
+            self._parsed = True
+        return self._updated
+
+    def highlights(self, positions: Iterable[int]) -> dict[str, list[int]]:
+        """Matched offsets of `text`, regrouped as offsets inside each column's cell."""
+        out: dict[str, list[int]] = {}
+        starts = [self.spans[column] for column in SEARCHED_COLUMNS]
+        for position in positions:
+            slot = bisect.bisect_right(starts, position) - 1
+            column = SEARCHED_COLUMNS[slot]
+            offset = position - starts[slot]
+            if offset < len(self.cells[column]):
+                out.setdefault(column, []).append(offset)
+        return out
+
+
+def make_row(record: Record, cwd_label: Callable[[str], str]) -> Row:
+    machine = str(record.get("machine") or "")
+    if record.get("stale"):
+        machine = f"{machine} {STALE_MARK}"
+    cells = {
+        "glyph": glyph(record),
+        "id": str(record["uuid"])[:8],
+        "name": str(record.get("name") or "-"),
+        "agent": str(record.get("agent") or ""),
+        "machine": machine,
+        "cwd": cwd_label(str(record.get("cwd") or "")),
+        "tags": ",".join(record.get("tags") or []),
+    }
+    spans: dict[str, int] = {}
+    parts: list[str] = []
+    at = 0
+    for column in SEARCHED_COLUMNS:
+        spans[column] = at
+        parts.append(cells[column])
+        at += len(cells[column]) + 1
+    text = " ".join(parts)
+    updated = str(record.get("lastActivity") or record.get("updatedAt") or "")
+    return Row(record, cells, text, fuzzy.fold(text), spans, (updated, str(record["uuid"])))
+
+
+@dataclass
+class RowSet:
+    """Every non-deleted record as a Row, and the view the table shows: rows of the current view
+    (active / archived / all), filtered and ranked by the query, or newest first without one.
+
+    Changes are applied per record; the filter re-scores only changed rows, and a query that
+    extends the previous one only re-scores the previous matches.
+    """
+
+    cwd_label: Callable[[str], str]
+    view: View = View.ACTIVE
+    query: str = ""
+    rows: dict[str, Row] = field(default_factory=dict)
+    visible: list[Row] = field(default_factory=list)
+    matches: dict[str, fuzzy.Match] = field(default_factory=dict)
+    _scored_query: str = ""
+    _scored: dict[str, fuzzy.Match | None] = field(default_factory=dict)
+
+    def replace_all(self, records: Iterable[Record]) -> None:
+        self.rows = {}
+        self._scored.clear()
+        self.apply(records)
+
+    def apply(self, records: Iterable[Record]) -> None:
+        """Insert, update or (for tombstones) drop each record, then re-derive the view."""
+        for record in records:
+            uuid = str(record["uuid"])
+            self._scored.pop(uuid, None)
+            if record.get("deleted"):
+                self.rows.pop(uuid, None)
+            else:
+                self.rows[uuid] = make_row(record, self.cwd_label)
+        self.refresh()
+
+    def relabel(self) -> None:
+        """Rebuild every row's display strings (the cwd labels changed)."""
+        self.replace_all([row.record for row in self.rows.values()])
+
+    def set_view(self, view: View) -> None:
+        self.view = view
+        self.refresh()
+
+    def set_query(self, query: str) -> None:
+        self.query = query
+        self.refresh()
+
+    def counts(self) -> dict[str, int]:
+        archived = sum(1 for row in self.rows.values() if row.archived)
+        return {"all": len(self.rows), "archived": archived, "active": len(self.rows) - archived}
+
+    def refresh(self) -> None:
+        in_view = [row for row in self.rows.values() if self.view.shows(row.archived)]
+        in_view.sort(key=lambda row: row.sort_key, reverse=True)
+        terms = fuzzy.terms_of(self.query)
+        if not terms:
+            self.visible = in_view
+            self.matches = {}
+            return
+        self._rescore(in_view, terms)
+        scored = [(row, self._scored[row.uuid]) for row in in_view]
+        hits = [(row, found) for row, found in scored if found is not None]
+        # Best first; ties: shorter line, then newer (the sort is stable over newest-first).
+        hits.sort(key=lambda hit: (-hit[1].score, len(hit[0].text)))
+        self.visible = [row for row, _ in hits]
+        self.matches = {row.uuid: found for row, found in hits}
+
+    def _rescore(self, rows: list[Row], terms: list[str]) -> None:
+        query = " ".join(terms)
+        if query != self._scored_query:
+            narrowing = bool(self._scored_query) and _extends(query, self._scored_query)
+            previous = self._scored if narrowing else {}
+            self._scored = {}
+            self._scored_query = query
+            # A row the shorter query rejected cannot match the longer one: keep it rejected.
+            for uuid, found in previous.items():
+                if found is None:
+                    self._scored[uuid] = None
+        sensitive = fuzzy.smart_case(query)
+        folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
+        scored = self._scored
+        for row in rows:
+            if row.uuid not in scored:
+                haystack = row.text if sensitive else row.folded
+                scored[row.uuid] = fuzzy.match_terms(row.text, haystack, folded_terms)
+
+    def index_of(self, uuid: str | None) -> int | None:
+        if uuid is None:
+            return None
+        for index, row in enumerate(self.visible):
+            if row.uuid == uuid:
+                return index
+        return None
+
+    def find_prefix(self, prefix: str) -> Row | None:
+        """The row whose uuid (or agent session id) starts with `prefix`, preferring the view."""
+        for row in [*self.visible, *self.rows.values()]:
+            agent_id = str(row.record.get("agentSessionId") or "")
+            if row.uuid.startswith(prefix) or (agent_id and agent_id.startswith(prefix)):
+                return row
+        return None
+
+
+def _extends(query: str, previous: str) -> bool:
+    """Whether every row matching `query` also matches `previous`, so only previous hits need
+    scoring: same case mode, and each earlier term is a subsequence-prefix of the new term."""
+    if fuzzy.smart_case(query) != fuzzy.smart_case(previous):
+        return False
+    old, new = previous.split(), query.split()
+    if len(new) < len(old):
+        return False
+    return all(new_term.startswith(old_term) for old_term, new_term in zip(old, new, strict=False))
+
