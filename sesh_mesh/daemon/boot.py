@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sesh_mesh.config import Config
-from sesh_mesh.daemon import main
+from sesh_mesh.daemon import agent_ops, main
+
+main.EXTENSIONS.append(agent_ops.install)
 
 
 def run_daemon(home: Path, machine: str, config: Config, listen: str | None) -> int:

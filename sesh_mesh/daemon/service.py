@@ -55,6 +55,8 @@ class Service:
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     extra_handlers: dict[str, Handler] = field(default_factory=dict)
     extra_streams: dict[str, StreamHandler] = field(default_factory=dict)
+    on_register: list[Callable[[Record], Awaitable[None]]] = field(default_factory=list)
+    watcher: Any = None
 
     def handler(self, op: str) -> Handler | None:
         if op in self.extra_handlers:
@@ -202,7 +204,9 @@ class Service:
         written = await self.store.write_local(uuid, lambda current: fresh if current is None else None)
         if written is None:
             raise SeshError(f"session id {uuid} is already in use", "pick another id")
-        return written
+        for hook in self.on_register:
+            await hook(written)
+        return self.store.records.get(uuid, written)
 
     async def op_mutate(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """rename/tag/untag/retag/archive/unarchive/autoname-toggle/delete, at the owner."""

@@ -56,7 +56,7 @@ def test_list_filters_combine(seeded: Daemon) -> None:
 
 def test_list_columns_prints_stable_tsv(seeded: Daemon) -> None:
     out = ok(seeded.sesh("list", "--agent", "claude", "--columns", "uuid,name,agent,machine,status,tags,archived,live"))
-    assert out.out == f"{A}\talpha-one\tclaude\talpha\tunknown\twork\tfalse\tfalse\n"
+    assert out.out == f"{A}\talpha-one\tclaude\talpha\tidle\twork\tfalse\tfalse\n"
 
 
 def test_archive_hides_from_list_and_archived_flag_includes(seeded: Daemon) -> None:
@@ -104,7 +104,7 @@ def test_tag_untag_retag_and_tags(seeded: Daemon) -> None:
 def test_state_shape(seeded: Daemon) -> None:
     state = ok(seeded.sesh("state", A, "--json")).json()
     assert set(state) >= {"uuid", "turnStatus", "stateSource", "needsInput", "contextPct", "model", "lastActivity"}
-    assert state["turnStatus"] == "unknown"
+    assert state["turnStatus"] == "idle" and state["stateSource"] == "pane"  # not live: nothing runs
 
 
 def test_current_session_inferred_from_env_but_never_for_delete(seeded: Daemon) -> None:

@@ -1,0 +1,304 @@
+"""API operations about agents: agents, pane, pane-resolve, pane-capture, tail, transcript,
+discover. Installed into the daemon as an extension that also runs the watcher loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sesh_mesh import ids
+from sesh_mesh.agents.registry import ADAPTERS, get_adapter
+from sesh_mesh.agents.tmux import TmuxError, capture, socket_from_name, socket_from_tmux_env
+from sesh_mesh.agents.transcript import first_line, render_entry
+from sesh_mesh.daemon import lookup
+from sesh_mesh.daemon.api import ApiServer
+from sesh_mesh.daemon.service import Emit, Service
+from sesh_mesh.daemon.transcripts import read_all
+from sesh_mesh.daemon.watcher import Watcher
+from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.store.record import AGENTS, Record
+
+log = logging.getLogger(__name__)
+
+DISCOVER_AUTO_S = 10.0
+"""With `[discover] auto = true`, new conversations on disk are adopted this often."""
+
+FOLLOW_POLL_S = 0.2
+
+GLYPHS = {"busy": "●", "live": "◐", "detached": "○"}
+
+
+def status_glyph(record: Record) -> str:
+    if record.get("turnStatus") == "busy":
+        glyph = GLYPHS["busy"]
+    elif record.get("live"):
+        glyph = GLYPHS["live"]
+    else:
+        glyph = GLYPHS["detached"]
+    return glyph + ("!" if record.get("needsInput") else "")
+
+
+class AgentOps:
+    def __init__(self, service: Service, watcher: Watcher) -> None:
+        self.service = service
+        self.watcher = watcher
+
+    def install(self, api: ApiServer) -> None:
+        s = self.service
+        s.extra_handlers.update(
+            {
+                "agents": self.op_agents,
+                "pane-resolve": self.op_pane_resolve,
+                "pane-owner": self.op_pane_owner,
+                "pane-capture": self.op_pane_capture,
+                "transcript": self.op_transcript,
+                "discover": self.op_discover,
+                "rescan": self.op_rescan,
+            }
+        )
+        s.extra_streams["tail"] = self.stream_tail
+        api.raw_handlers["pane"] = self.raw_pane
+        s.on_register.append(self._registered)
+
+    async def _registered(self, record: Record) -> None:
+        self.watcher.wake.set()
+        await self.watcher.tick(force_scan=True)
+
+    def _record(self, uuid: str) -> Record:
+        return lookup.resolve(self.service.store.records, uuid)
+
+    async def _forward_if_remote(self, record: Record, op: str, args: dict[str, Any]) -> tuple[bool, Any]:
+        if record["machine"] == self.service.machine:
+            return False, None
+        return True, await self.service.forward(record["machine"], op, {**args, "uuid": record["uuid"]})
+
+    # ---- panes -----------------------------------------------------------------------------
+
+    async def op_rescan(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        await self.watcher.tick(force_scan=True)
+        return {"agents": len(self.watcher.live)}
+
+    async def op_agents(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        await self.watcher.tick(force_scan=True)
+        return self.watcher.agents()
+
+    async def op_pane_resolve(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        pane = str(args.get("pane") or "")
+        socket = socket_from_name(str(args.get("socket") or ""))
+        if not pane.startswith("%"):
+            raise UsageError(f"bad pane id {pane!r}", "pass --pane %ID (see tmux display -p '#{pane_id}')")
+        await self.watcher.tick(force_scan=True)
+        if socket not in self.watcher.sockets():
+            # An explicit socket is scanned even when SESH_TMUX_SOCKETS does not list it.
+            from sesh_mesh.agents import proctree
+            from sesh_mesh.agents.identify import find_agent, resolve_conversation
+            from sesh_mesh.agents.tmux import list_panes
+
+            panes = [p for p in await list_panes(socket) if p.pane == pane]
+            tree = await asyncio.to_thread(proctree.snapshot)
+            agent = await asyncio.to_thread(find_agent, panes[0], tree) if panes else None
+            if agent is not None:
+                await asyncio.to_thread(resolve_conversation, agent, tree)
+        else:
+            agent = self.watcher.live.get((socket, pane))
+        if agent is None:
+            raise SeshError(f"no agent is live in pane {pane} on {socket}", "check the pane with `sesh agents`")
+        owner = self.watcher.pane_owner.get((socket, pane))
+        if owner is not None:
+            return {"uuid": owner, "registered": True, "agent": agent.kind, "agentSessionId": agent.agent_session_id}
+        if agent.sesh_session_id:
+            return {"uuid": agent.sesh_session_id, "registered": False, "agent": agent.kind,
+                    "agentSessionId": agent.agent_session_id}
+        if agent.agent_session_id is None:
+            raise SeshError(
+                f"the {agent.kind} agent in pane {pane} has no conversation id yet",
+                "send it a first message, then retry",
+            )
+        return {"uuid": agent.agent_session_id, "registered": False, "agent": agent.kind,
+                "agentSessionId": agent.agent_session_id}
+
+    async def op_pane_owner(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        socket = socket_from_tmux_env(args.get("tmux")) or socket_from_name("default")
+        uuid = self.watcher.pane_owner.get((socket, str(args.get("pane") or "")))
+        return None if uuid is None else self.service.store.records.get(uuid)
+
+    def raw_pane(self, request: dict[str, Any]) -> bytes:
+        """The status-bar fast path: `0<text>\\n` when found, `3\\n` when not. Answered from memory."""
+        socket = request.get("socket") or ""
+        uuid = self.watcher.pane_owner.get((socket, str(request.get("pane") or "")))
+        record = self.service.store.records.get(uuid) if uuid else None
+        if record is None:
+            return b"3\n"
+        if request.get("json"):
+            shaped = {key: record.get(key) for key in ("uuid", "agent", "cwd", "machine", "name", "turnStatus",
+                                                      "live", "tmux")}
+            return b"0" + json.dumps(shaped, ensure_ascii=False).encode() + b"\n"
+        label = record.get("name") or record["uuid"][:8]
+        return f"0{status_glyph(record)} {label} · {record.get('agent')}\n".encode()
+
+    async def op_pane_capture(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        record = self._record(str(args["uuid"]))
+        forwarded, result = await self._forward_if_remote(record, "pane-capture", args)
+        if forwarded:
+            return result
+        location = record.get("tmux")
+        if not record.get("live") or not location:
+            raise SeshError(f"session {record['uuid'][:8]} is not live in a pane", "resume it with `sesh resume`")
+        try:
+            return await capture(location["socket"], location["pane"], int(args.get("n") or 0))
+        except TmuxError as exc:
+            raise SeshError(str(exc), "check that the pane still exists (`sesh agents`)") from exc
+
+    # ---- transcripts -------------------------------------------------------------------------
+
+    def _transcript_file(self, record: Record) -> Path:
+        tail = self.watcher.tails.get(record["uuid"])
+        path = tail.path if tail is not None else (Path(record["filePath"]) if record.get("filePath") else None)
+        if path is None or not path.exists():
+            raise SeshError(
+                f"session {record['uuid'][:8]} has no transcript yet",
+                "the agent writes it at the first message",
+            )
+        return path
+
+    async def op_transcript(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        record = self._record(str(args["uuid"]))
+        forwarded, result = await self._forward_if_remote(record, "transcript", args)
+        if forwarded:
+            return result
+        path = self._transcript_file(record)
+        state = await asyncio.to_thread(read_all, str(record["agent"]), path)
+        entries = state.entries
+        n = args.get("n")
+        if isinstance(n, int) and n >= 0:
+            entries = entries[-n:] if n else []
+        return {
+            "entries": [e.to_json() for e in entries],
+            "rendered": [render_entry(e) for e in entries],
+            "offset": state.offset,
+        }
+
+    async def stream_tail(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
+        record = self._record(str(args["uuid"]))
+        if record["machine"] != self.service.machine:
+            stream = getattr(self.service.forwarder, "stream", None)
+            if stream is None:
+                raise SeshError("this daemon cannot stream from other machines", "update sesh")
+            async for item in stream(record["machine"], "tail", {**args, "uuid": record["uuid"]}):
+                await emit(item)
+            return None
+        path = self._transcript_file(record)
+        agent = str(record["agent"])
+        state = await asyncio.to_thread(read_all, agent, path)
+        n_arg = args.get("n")
+        n = int(n_arg) if isinstance(n_arg, int) else 20
+        for entry in state.entries[-n:] if n else []:
+            await emit({**entry.to_json(), "rendered": render_entry(entry)})
+        if not args.get("follow"):
+            return None
+        sent = len(state.entries)
+        while not self.service.stop_requested.is_set():
+            await asyncio.sleep(FOLLOW_POLL_S)
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if size <= state.offset:
+                continue
+            with path.open("rb") as handle:
+                handle.seek(state.offset)
+                state.feed(handle.read())
+            for entry in state.entries[sent:]:
+                await emit({**entry.to_json(), "rendered": render_entry(entry)})
+            sent = len(state.entries)
+        return None
+
+    # ---- discovery ---------------------------------------------------------------------------
+
+    def _data_dirs(self) -> dict[str, set[Path]]:
+        dirs: dict[str, set[Path]] = {kind: {adapter.data_dir(os.environ)} for kind, adapter in ADAPTERS.items()}
+        for agent in self.watcher.live.values():
+            dirs[agent.kind].add(agent.data_dir)
+        for record in self.service.store.records.values():
+            if record.get("agentDataDir") and record.get("agent") in dirs:
+                dirs[str(record["agent"])].add(Path(record["agentDataDir"]))
+        return dirs
+
+    def discover_now(self, agent_filter: str | None) -> list[dict[str, Any]]:
+        known = {
+            (r.get("agent"), r.get("agentSessionId") or r["uuid"])
+            for r in self.service.store.records.values()
+            if r["machine"] == self.service.machine
+        }
+        known |= {(r.get("agent"), r["uuid"]) for r in self.service.store.records.values()}
+        live_ids = {a.agent_session_id for a in self.watcher.live.values() if a.agent_session_id}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for kind, dirs in self._data_dirs().items():
+            if agent_filter and kind != agent_filter:
+                continue
+            adapter = get_adapter(kind)
+            for data_dir in dirs:
+                for path in adapter.iter_transcripts(data_dir):
+                    summary = adapter.read_summary(path)
+                    if summary is None or not summary.agent_session_id:
+                        continue
+                    key = (kind, summary.agent_session_id)
+                    if key in known or key in found:
+                        continue
+                    item: dict[str, Any] = dict(summary.to_json())
+                    item["live"] = summary.agent_session_id in live_ids
+                    item["agentDataDir"] = str(data_dir)
+                    found[key] = item
+        return sorted(found.values(), key=lambda i: str(i.get("lastActivity") or ""), reverse=True)
+
+    async def op_discover(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        agent = args.get("agent")
+        if agent is not None and agent not in AGENTS:
+            raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+        await self.watcher.tick(force_scan=True)
+        found = await asyncio.to_thread(self.discover_now, agent)
+        if not args.get("register"):
+            return found
+        return [await self.adopt(item) for item in found]
+
+    async def adopt(self, item: dict[str, Any]) -> dict[str, Any]:
+        agent_id = str(item["agentSessionId"])
+        if not ids.is_full_uuid(agent_id):
+            return {**item, "registered": False, "error": "agent id is not a uuid"}
+        name = first_line(str(item.get("firstPrompt") or ""), 40)
+        record = await self.service.register_session(
+            str(item["agent"]),
+            agent_id,
+            str(item.get("cwd") or "/"),
+            name=name,
+            extra={"filePath": item.get("filePath"), "agentDataDir": item.get("agentDataDir")},
+        )
+        return {**item, "registered": True, "uuid": record["uuid"]}
+
+    async def auto_discover(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                for item in await asyncio.to_thread(self.discover_now, None):
+                    await self.adopt(item)
+            except Exception:
+                # A broken transcript dir must not end auto-discovery for the others.
+                log.exception("discover: auto adoption failed")
+            try:
+                await asyncio.wait_for(stop.wait(), DISCOVER_AUTO_S)
+            except TimeoutError:
+                pass
+
+
+async def install(service: Service, api: ApiServer, tasks: asyncio.TaskGroup, stop: asyncio.Event) -> None:
+    watcher = Watcher(service)
+    ops = AgentOps(service, watcher)
+    ops.install(api)
+    service.watcher = watcher
+    tasks.create_task(watcher.run(stop), name="agents:watch")
+    if service.config.discover_auto:
+        tasks.create_task(ops.auto_discover(stop), name="agents:auto-discover")

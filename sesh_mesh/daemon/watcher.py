@@ -1,0 +1,349 @@
+"""Live state for every local session: tmux panes, agent processes, transcripts, probes.
+
+One loop: every PANE_SCAN_S it lists every pane of every scanned tmux server in one call per
+server and walks /proc once; between scans it refreshes transcripts and claude registries,
+woken at once by watchfiles. The state of each registered local session is derived from the
+best authority available (claude registry > reporters > transcript > pane probe) and written to
+its record only when it changed, so it replicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sesh_mesh import clock
+from sesh_mesh.agents import proctree
+from sesh_mesh.agents.base import PaneProbe
+from sesh_mesh.agents.claude import ClaudeRegistryEntry, read_registry
+from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
+from sesh_mesh.agents.pi import footer_context_window
+from sesh_mesh.agents.registry import get_adapter
+from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, list_panes, socket_from_name
+from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
+from sesh_mesh.store.record import Record
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+"""Transcripts and registries are re-checked this often (and at once on a file event)."""
+
+PANE_SCAN_S = 1.0
+"""tmux and /proc are walked this often: a killed agent shows as not live within about this."""
+
+SLOW_PROBE_SCANS = 5
+"""Panes with an exact state source are captured every this many scans (for dialogs)."""
+
+OVERRIDE_TTL_S = 6 * 3600.0
+"""A reporter's (hook's) state is trusted this long without news; then lower authorities rule."""
+
+
+@dataclass
+class Reported:
+    """Turn state pushed by a reporter (claude hooks, pi extension, codex notify, a headless run)."""
+
+    status: str
+    source: str
+    at: float
+    needs_input: bool = False
+
+
+class Watcher:
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.live: dict[tuple[str, str], LiveAgent] = {}
+        self.tails: dict[str, TranscriptTail] = {}
+        self.probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
+        self.reported: dict[str, Reported] = {}
+        self.registries: dict[Path, dict[int, ClaudeRegistryEntry]] = {}
+        self.pane_owner: dict[tuple[str, str], str] = {}
+        self.wake = asyncio.Event()
+        self.dirs_changed = asyncio.Event()
+        self.scan_errors: dict[str, str] = {}
+        self._last_scan = 0.0
+        self._scans = 0
+        self._watched: set[Path] = set()
+        self.turn_listeners: list[Any] = []
+
+    # ---- configuration -----------------------------------------------------------------------
+
+    def sockets(self) -> list[str]:
+        """SESH_TMUX_SOCKETS when set (even empty), else the default server; plus sesh's own."""
+        configured = os.environ.get("SESH_TMUX_SOCKETS")
+        if configured is None:
+            found = [socket_from_name("default")]
+        else:
+            found = [socket_from_name(s) for s in configured.split(":") if s.strip()]
+        for record in self.service.store.records.values():
+            if record["machine"] != self.service.machine or record.get("deleted"):
+                continue
+            spawned = (record.get("tmux") or {}).get("socket") or record.get("spawnSocket")
+            if spawned and spawned not in found:
+                found.append(spawned)
+        return found
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(
+                watch_dirs(lambda: set(self._watched), self.wake.set, stop, self.dirs_changed),
+                name="agents:transcript-watch",
+            )
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    # One bad pane or transcript must cost one tick, never the daemon.
+                    log.exception("agents: tick failed")
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_wake_or_stop(stop), TICK_S)
+            self.dirs_changed.set()
+
+    async def _wait_wake_or_stop(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def tick(self, force_scan: bool = False) -> None:
+        now = time.monotonic()
+        if force_scan or now - self._last_scan >= PANE_SCAN_S:
+            self._last_scan = now
+            await self.scan()
+        await asyncio.to_thread(self._refresh_files)
+        await self.reconcile()
+
+    async def scan(self) -> None:
+        panes: list[PaneInfo] = []
+        for socket in self.sockets():
+            try:
+                panes += await list_panes(socket)
+                self.scan_errors.pop(socket, None)
+            except TmuxError as exc:
+                if self.scan_errors.get(socket) != str(exc):
+                    log.warning("agents: %s", exc)
+                self.scan_errors[socket] = str(exc)
+        tree = await asyncio.to_thread(proctree.snapshot)
+        found: dict[tuple[str, str], LiveAgent] = {}
+        for pane in panes:
+            key = (pane.socket, pane.pane)
+            known = self.live.get(key)
+            agent: LiveAgent | None
+            if known is not None and _same_process(known, tree):
+                agent = known
+                agent.pane = pane
+            else:
+                agent = await asyncio.to_thread(find_agent, pane, tree)
+            if agent is None:
+                continue
+            if agent.agent_session_id is None or agent.transcript is None:
+                await asyncio.to_thread(resolve_conversation, agent, tree)
+            found[key] = agent
+        self.live = found
+        await self._probe_panes()
+
+    async def _probe_panes(self) -> None:
+        """Capture panes whose agent has no exact source right now, others only now and then.
+
+        A capture is a tmux process (~3 ms); one per pane per scan would cost a core at scale
+        (AGENTS-FACTS §7), so an agent with a registry entry or a transcript is probed every
+        SLOW_PROBE_SCANS scans, for dialogs only.
+        """
+        self._scans += 1
+        probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
+        for key, agent in self.live.items():
+            exact = (agent.kind == "claude" and agent.pid in self.registries.get(agent.data_dir, {})) or (
+                agent.kind != "claude" and agent.transcript is not None
+            )
+            if exact and self._scans % SLOW_PROBE_SCANS and key in self.probes:
+                probes[key] = self.probes[key]
+                continue
+            try:
+                text = await capture(agent.pane.socket, agent.pane.pane)
+            except TmuxError:
+                continue
+            probes[key] = (get_adapter(agent.kind).probe_pane(text, agent.pane.title), text)
+        self.probes = probes
+
+    def _refresh_files(self) -> None:
+        data_dirs = {a.data_dir for a in self.live.values() if a.kind == "claude"}
+        self.registries = {d: read_registry(d) for d in data_dirs}
+        by_uuid = self._live_by_uuid()
+        watched: set[Path] = set()
+        for uuid, record in self._local_records():
+            path = self._transcript_path(record, by_uuid.get(uuid))
+            if path is None:
+                continue
+            tail = self.tails.get(uuid)
+            if tail is None or tail.path != path:
+                tail = self.tails[uuid] = TranscriptTail(str(record["agent"]), path)
+            if tail.refresh():
+                tail.changed_at = time.monotonic()
+            watched.add(path.parent)
+        watched |= {d / "sessions" for d in data_dirs}
+        if watched != self._watched:
+            self._watched = watched
+            self.dirs_changed.set()
+
+    def _local_records(self) -> Iterable[tuple[str, Record]]:
+        machine = self.service.machine
+        for uuid, record in list(self.service.store.records.items()):
+            if record["machine"] == machine and not record.get("deleted") and record.get("origin") == machine:
+                yield uuid, record
+
+    def _live_by_uuid(self) -> dict[str, LiveAgent]:
+        records = self.service.store.records
+        by_agent_id = {
+            (r.get("agent"), r.get("agentSessionId")): uuid
+            for uuid, r in self._local_records()
+            if r.get("agentSessionId")
+        }
+        out: dict[str, LiveAgent] = {}
+        for agent in self.live.values():
+            uuid = None
+            if agent.sesh_session_id and agent.sesh_session_id in records:
+                uuid = agent.sesh_session_id
+            elif agent.agent_session_id:
+                uuid = by_agent_id.get((agent.kind, agent.agent_session_id))
+            if uuid is not None and records[uuid]["machine"] == self.service.machine:
+                out[uuid] = agent
+        return out
+
+    def _transcript_path(self, record: Record, agent: LiveAgent | None) -> Path | None:
+        if agent is not None and agent.transcript is not None:
+            return agent.transcript
+        if record.get("filePath"):
+            return Path(record["filePath"])
+        agent_id = record.get("agentSessionId")
+        if not agent_id or not record.get("cwd"):
+            return None
+        adapter = get_adapter(str(record["agent"]))
+        data_dir = Path(record["agentDataDir"]) if record.get("agentDataDir") else adapter.data_dir(os.environ)
+        path = adapter.transcript_path_for(data_dir, str(record["cwd"]), str(agent_id))
+        return path if path is not None and path.exists() else None
+
+    # ---- deriving and writing state ----------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        by_uuid = self._live_by_uuid()
+        self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
+        for uuid, record in self._local_records():
+            desired = self.derive(uuid, record, by_uuid.get(uuid))
+            changes = {k: v for k, v in desired.items() if record.get(k) != v}
+            if not changes:
+                continue
+            await self._write(uuid, changes)
+
+    async def _write(self, uuid: str, changes: dict[str, Any]) -> None:
+        def apply(current: Record | None) -> Record | None:
+            if current is None or current.get("deleted"):
+                return None
+            new = {**current, **changes}
+            if new == current:
+                return None
+            new["updatedAt"] = clock.now_iso()
+            return new
+
+        before = self.service.store.records.get(uuid, {}).get("turnStatus")
+        written = await self.service.store.write_local(uuid, apply)
+        if written is not None and before != written.get("turnStatus"):
+            for listener in list(self.turn_listeners):
+                listener(written)
+
+    def derive(self, uuid: str, record: Record, agent: LiveAgent | None) -> dict[str, Any]:
+        adapter = get_adapter(str(record["agent"]))
+        tail = self.tails.get(uuid)
+        state = tail.state if tail is not None else None
+        desired: dict[str, Any] = {"live": agent is not None}
+        desired["tmux"] = agent.pane.location() if agent is not None else None
+        if tail is not None:
+            desired["filePath"] = str(tail.path)
+        if agent is not None:
+            desired["agentDataDir"] = str(agent.data_dir)
+            if agent.agent_session_id and not record.get("agentSessionId"):
+                desired["agentSessionId"] = agent.agent_session_id
+        elif state is not None and state.agent_session_id and not record.get("agentSessionId"):
+            desired["agentSessionId"] = state.agent_session_id
+        if state is not None:
+            window = None
+            probe = self.probes.get((agent.pane.socket, agent.pane.pane)) if agent else None
+            if probe is not None and record["agent"] == "pi":
+                window = footer_context_window(probe[1])
+            pct = adapter.context_pct(state)
+            if window and state.usage is not None:
+                pct = round(100 * state.usage.context_tokens / window)
+            if pct is not None:
+                desired["contextPct"] = pct
+            if state.model:
+                desired["model"] = state.model
+            if state.last_activity:
+                desired["lastActivity"] = state.last_activity
+        status, source, needs_input = self._turn_state(uuid, record, agent, tail)
+        desired["turnStatus"] = status
+        desired["stateSource"] = source
+        desired["needsInput"] = needs_input
+        return desired
+
+    def _turn_state(
+        self, uuid: str, record: Record, agent: LiveAgent | None, tail: TranscriptTail | None
+    ) -> tuple[str, str | None, bool]:
+        reported = self.reported.get(uuid)
+        fresh = reported is not None and time.monotonic() - reported.at < OVERRIDE_TTL_S
+        if agent is None:
+            if fresh and reported is not None and reported.source == "headless":
+                return reported.status, "hook", False
+            return "idle", "pane", False
+        probe_pair = self.probes.get((agent.pane.socket, agent.pane.pane))
+        probe = probe_pair[0] if probe_pair else None
+        needs_input = bool(probe and probe.needs_input)
+        if agent.kind == "claude":
+            entry = self.registries.get(agent.data_dir, {}).get(agent.pid)
+            if entry is not None and entry.status in ("busy", "idle", "waiting"):
+                waiting = entry.status == "waiting"
+                return ("idle" if waiting else str(entry.status)), "claude-registry", waiting or needs_input
+        if fresh and reported is not None:
+            return reported.status, "hook", needs_input or reported.needs_input
+        # Before the first reply there may be no transcript (pi writes nothing until the first
+        # assistant message completes): the pane probe is the floor until then.
+        transcript_status = tail.state.turn_status if tail is not None else "unknown"
+        if transcript_status in ("busy", "idle"):
+            return transcript_status, "transcript", needs_input
+        if probe is not None and probe.busy is not None:
+            return ("busy" if probe.busy else "idle"), "pane", needs_input
+        return "unknown", None, needs_input
+
+    # ---- queries for the API -----------------------------------------------------------------
+
+    def agents(self) -> list[dict[str, Any]]:
+        by_uuid = {id(agent): uuid for uuid, agent in self._live_by_uuid().items()}
+        out = []
+        for agent in self.live.values():
+            uuid = by_uuid.get(id(agent))
+            record = self.service.store.records.get(uuid) if uuid else None
+            out.append(
+                {
+                    **agent.to_json(),
+                    "uuid": uuid,
+                    "registered": uuid is not None,
+                    "turnStatus": (record or {}).get("turnStatus", "unknown"),
+                    "stateSource": (record or {}).get("stateSource"),
+                }
+            )
+        out.sort(key=lambda item: str(item["tmux"]))
+        return out
+
+
+def _same_process(agent: LiveAgent, tree: proctree.ProcTree) -> bool:
+    proc = tree.procs.get(agent.pid)
+    return proc is not None and proc.start_ticks == agent.start_ticks
