@@ -28,7 +28,9 @@ TMUX_CONF = """\
 # claude hints at focus-events and pi warns without extended-keys (AGENTS-FACTS §3, §4).
 set -g focus-events on
 set -g extended-keys on
-set -g extended-keys-format csi-u
+# -q: tmux before 3.5 has no extended-keys-format, and a config error would leave the first
+# pane in view-mode, swallowing the keys a test sends.
+set -gq extended-keys-format csi-u
 set -g history-limit 5000
 # remain-on-exit stays off globally: a test that needs an exit banner sets it per pane.
 """
