@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sesh_mesh.config import Config
-from sesh_mesh.daemon import agent_ops, main
+from sesh_mesh.daemon import agent_ops, main, mesh
 
 main.EXTENSIONS.append(agent_ops.install)
+main.EXTENSIONS.append(mesh.start_mesh)
 
 
 def run_daemon(home: Path, machine: str, config: Config, listen: str | None) -> int:

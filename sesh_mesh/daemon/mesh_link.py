@@ -1,0 +1,248 @@
+"""One websocket to a peer daemon: feeds frames to its PeerSession and carries out the commands.
+
+A link owns three tasks in its own TaskGroup: the reader (which also applies batches, so a slow
+store slows the peer down instead of buffering without bound), the writer (the only sender, in
+queue order) and, once authenticated, the flusher that coalesces live pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from websockets.asyncio.connection import Connection
+from websockets.exceptions import ConnectionClosed
+
+from sesh_mesh.daemon.mesh_rpc import Rpc
+from sesh_mesh.store.record import Record
+from sesh_mesh.store.replication import (
+    FATAL_CODES,
+    Apply,
+    Authenticated,
+    Close,
+    CloseCode,
+    Command,
+    Deliver,
+    Note,
+    PeerCaughtUp,
+    PeerLinks,
+    PeerSession,
+    Send,
+)
+from sesh_mesh.store.store import Store
+
+log = logging.getLogger("sesh_mesh.daemon.mesh")
+
+AUTH_TIMEOUT_S = 10.0
+"""A connection that has not completed the hello exchange by then is closed (a slow or silent
+client must not hold a socket forever)."""
+
+PUSH_COOLDOWN_S = 0.02
+"""After a push, further commits wait this long and leave in one batch: a burst of writes
+coalesces, while a lone write still leaves at once. Well below the TUI's redraw interval."""
+
+CLOSE_REASON_MAX = 120
+"""A websocket close frame carries at most 123 bytes of reason."""
+
+NORMAL_CLOSES = frozenset({1000, 1001})
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    authenticated: bool
+    code: int | None
+    error: str | None
+    """Why the link ended when that is worth showing (None: a normal end)."""
+    fatal: bool = False
+
+
+class LinkHost(Protocol):
+    """What a link needs from the mesh that owns it."""
+
+    machine: str
+    store: Store
+    rpc: Rpc
+
+    async def link_authenticated(self, link: Link) -> Close | None: ...
+
+    def link_closed(self, link: Link, outcome: LinkOutcome) -> None: ...
+
+    def relay_loose(self, records: list[Record], exclude: Link) -> None: ...
+
+    def broadcast_links(self) -> None: ...
+
+    def peer_caught_up(self, link: Link) -> None: ...
+
+    def gossip_received(self, link: Link, machines: frozenset[str]) -> None: ...
+
+
+class Link:
+    def __init__(self, host: LinkHost, ws: Connection, session: PeerSession, *, dialed: bool, address: str) -> None:
+        self.host = host
+        self.ws = ws
+        self.session = session
+        self.dialed = dialed
+        self.address = address
+        self.calls: dict[str, asyncio.Queue[tuple[str, Any]]] = {}
+        self.partial: dict[str, list[str]] = {}
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.work = asyncio.Event()
+        self.peer_links: frozenset[str] = frozenset()
+        self.alive = True
+        self.opened_at = time.monotonic()
+        self._outcome: LinkOutcome | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def peer(self) -> str | None:
+        return self.session.peer
+
+    @property
+    def dialer(self) -> str:
+        """The machine that opened this connection (the duplicate-link tie-break uses it)."""
+        return self.host.machine if self.dialed else str(self.session.peer)
+
+    @property
+    def direction(self) -> str:
+        return "out" if self.dialed else "in"
+
+    @property
+    def label(self) -> str:
+        return f"{self.peer or self.session.expected_peer or '?'} ({self.direction} {self.address})"
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.alive:
+            self.outbox.put_nowait(message)
+
+    async def close(self, code: int, reason: str, detail: str = "", fatal: bool = False) -> None:
+        if self._outcome is None:
+            error = None if code in NORMAL_CLOSES or code == CloseCode.DUPLICATE_LINK else (detail or reason)
+            self._outcome = LinkOutcome(self.session.peer is not None, code, error, fatal)
+        self.alive = False
+        await self.ws.close(code, reason.encode()[:CLOSE_REASON_MAX].decode(errors="ignore"))
+
+    async def run(self) -> LinkOutcome:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                writer = tasks.create_task(self._write(), name=f"mesh:{self.address}:write")
+                try:
+                    await self._read(tasks)
+                finally:
+                    self.alive = False
+                    writer.cancel()
+                    if self._flusher is not None:
+                        self._flusher.cancel()
+        finally:
+            self.alive = False
+            outcome = self._outcome or LinkOutcome(self.session.peer is not None, None, None)
+            self.host.link_closed(self, outcome)
+        return outcome
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def _read(self, tasks: asyncio.TaskGroup) -> None:
+        try:
+            await self._execute(self.session.start())
+            try:
+                async with asyncio.timeout(AUTH_TIMEOUT_S):
+                    while self.alive and not self.session.is_open:
+                        await self._execute(self.session.receive(await self.ws.recv()))
+            except TimeoutError:
+                await self.close(CloseCode.POLICY, f"no hello within {AUTH_TIMEOUT_S:.0f}s")
+                log.warning("mesh: closed %s: no hello within %.0fs", self.label, AUTH_TIMEOUT_S)
+                return
+            if not self.alive:
+                return
+            self._flusher = tasks.create_task(self._flush_loop(), name=f"mesh:{self.peer}:push")
+            while self.alive:
+                await self._execute(self.session.receive(await self.ws.recv()))
+        except ConnectionClosed as exc:
+            self._closed_by_peer(exc)
+        except Exception as exc:
+            # A bug or a store failure on one link must not take the daemon down: log it, close
+            # the link with a reason, and let the dialer reconnect (a fresh hello resyncs).
+            log.exception("mesh: link %s failed", self.label)
+            await self.close(CloseCode.INTERNAL_ERROR, "internal error", f"internal error: {exc!r}")
+
+    def _closed_by_peer(self, exc: ConnectionClosed) -> None:
+        if self._outcome is not None:
+            return
+        received, sent = exc.rcvd, exc.sent
+        authenticated = self.session.peer is not None
+        if received is not None:
+            code, reason = received.code, received.reason
+            error = None if code in NORMAL_CLOSES or code == CloseCode.DUPLICATE_LINK else (
+                f"closed by the peer: {reason or 'no reason'} ({code})")
+            if code == CloseCode.GOING_AWAY:
+                error = "the peer went away (daemon stopping)"
+            fatal = code in FATAL_CODES
+        elif sent is not None:
+            code, error, fatal = sent.code, f"connection lost ({sent.reason or sent.code})", False
+        else:
+            code, error, fatal = None, "connection lost", False
+        self._outcome = LinkOutcome(authenticated, code, error, fatal)
+        if error:
+            log.warning("mesh: link %s ended: %s", self.label, error)
+        else:
+            log.info("mesh: link %s closed", self.label)
+
+    async def _execute(self, commands: list[Command]) -> None:
+        registered = False
+        for command in commands:
+            if not self.alive:
+                break
+            if isinstance(command, Send):
+                self.send(command.message)
+            elif isinstance(command, Apply):
+                changed = await self.host.store.apply_remote(
+                    command.origin, command.epoch, command.records, command.from_seq, command.to_seq
+                )
+                if command.loose and changed:
+                    self.host.relay_loose(changed, self)
+            elif isinstance(command, Close):
+                log.warning("mesh: closing %s: %s", self.label, command.detail or command.reason)
+                await self.close(command.code, command.reason, command.detail, command.fatal)
+            elif isinstance(command, Authenticated):
+                refusal = await self.host.link_authenticated(self)
+                if refusal is not None:
+                    log.info("mesh: closing %s: %s", self.label, refusal.detail or refusal.reason)
+                    await self.close(refusal.code, refusal.reason, refusal.detail, refusal.fatal)
+                    return
+                registered = True
+            elif isinstance(command, PeerCaughtUp):
+                self.host.peer_caught_up(self)
+            elif isinstance(command, PeerLinks):
+                self.host.gossip_received(self, command.machines)
+            elif isinstance(command, Deliver):
+                try:
+                    self.host.rpc.on_frame(self, command.message)
+                except ValueError as exc:
+                    await self.close(CloseCode.INVALID_DATA, f"bad rpc frame: {exc}")
+            elif isinstance(command, Note):
+                log.info("mesh: %s", command.text)
+        if registered:
+            # After the hello and catch-up are queued: the peer must see our hello first.
+            self.host.broadcast_links()
+            if self.session.has_work:
+                self.work.set()
+
+    # ---- writing -------------------------------------------------------------------------
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                message = await self.outbox.get()
+                await self.ws.send(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
+        except ConnectionClosed:
+            return
+
+    async def _flush_loop(self) -> None:
+        while self.alive:
+            await self.work.wait()
+            self.work.clear()
+            await self._execute(self.session.flush())
+            await asyncio.sleep(PUSH_COOLDOWN_S)

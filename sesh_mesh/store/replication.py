@@ -1,0 +1,529 @@
+"""Sans-I/O replication session with one peer: frames in, commands out. No sockets, no clock.
+
+Protocol version 1: one JSON object per websocket text frame; key `t` names the message.
+
+  hello      {t, proto, machine, token, epoch, vector: {origin: [epoch, max_seq]}}
+             The dialer sends it first. The listener answers with its own hello only after the
+             dialer's token checked out (constant-time compare); nothing else is accepted or
+             sent before that. The listener's answer carries the same token, proving it to the
+             dialer. A peer announcing this machine's own name is refused.
+  batch      {t, origin, epoch, hwm, from, to, records, loose?}
+             Records whose latest write came from `origin`, ascending originSeq. The sender
+             vouches that they, with everything of `origin` up to `from`, are everything up to
+             `to` in lineage `epoch`; `hwm` is the sender's own mark for `origin`. A `loose`
+             batch makes no such claim: it relays records of another lineage of `origin`
+             (a store that was reset) so that nothing held anywhere is lost.
+  caught-up  {t}: the sender has sent everything it held when the session opened.
+  links      {t, machines}: the machines the sender has a live link to (staleness, routing).
+  rpc-*      forwarded calls; handed to the shell untouched (daemon/mesh_rpc.py).
+
+After the hellos each side sends, for every origin it holds, what the other lacks: the delta
+after the peer's mark when both know the origin in the same lineage (epoch), else the full set
+(any doubt: full resend, never a wrong delta). Then it pushes live: every committed record marks
+its origin dirty, and `flush()` sends the delta after what the peer is known to hold, so bursts
+coalesce into one batch per origin.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any, Protocol
+
+from sesh_mesh.store.record import Record
+
+PROTO_VERSION = 1
+"""Mesh protocol spoken here. Newer peers must keep speaking it: fields are additive."""
+
+BATCH_TARGET_BYTES = 256 * 1024
+"""A batch frame closes at about this many encoded bytes: far below the frame limit, and large
+enough that a 10,000-record catch-up is a few dozen frames (one store transaction each)."""
+
+BATCH_MAX_RECORDS = 1000
+"""Also bound the records per batch, so one transaction on the receiver stays short."""
+
+MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+Vector = dict[str, tuple[str, int]]
+"""origin → (epoch, max_seq): the high-water marks of a store."""
+
+
+class CloseCode(IntEnum):
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    INVALID_DATA = 1007
+    POLICY = 1008
+    INTERNAL_ERROR = 1011
+    AUTH_FAILED = 4001
+    WRONG_PEER = 4002
+    PROTO_UNSUPPORTED = 4003
+    DUPLICATE_LINK = 4004
+    PEER_REMOVED = 4005
+
+
+FATAL_CODES = frozenset({CloseCode.AUTH_FAILED, CloseCode.WRONG_PEER, CloseCode.PROTO_UNSUPPORTED})
+"""Closes that retrying cannot fix; the dialer shows them and retries only slowly."""
+
+
+class Role(Enum):
+    DIALER = "dialer"
+    LISTENER = "listener"
+
+
+class Source(Protocol):
+    """What the session reads from the local store (the Store satisfies it)."""
+
+    def vector(self) -> Vector: ...
+
+    def changes_since(self, origin: str, after_seq: int, limit: int | None = None) -> list[Record]: ...
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Apply to the store; `loose` batches must not move the mark and are relayed onwards."""
+
+    origin: str
+    epoch: str
+    records: list[Record]
+    from_seq: int
+    to_seq: int
+    loose: bool = False
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int
+    reason: str
+    """Sent to the peer (short: a close frame holds at most 123 bytes)."""
+    detail: str = ""
+    """For our own log and status only (may name what the peer got wrong)."""
+    fatal: bool = False
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    peer: str
+
+
+@dataclass(frozen=True)
+class PeerCaughtUp:
+    pass
+
+
+@dataclass(frozen=True)
+class PeerLinks:
+    machines: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """An rpc-* frame for the forwarding layer."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something worth a log line that is not an error (an unknown message type)."""
+
+    text: str
+
+
+Command = Send | Apply | Close | Authenticated | PeerCaughtUp | PeerLinks | Deliver | Note
+
+
+class BadMessage(ValueError):
+    pass
+
+
+# ---- the session --------------------------------------------------------------------------
+
+
+@dataclass
+class PeerSession:
+    """One link's protocol state. `start()` once, then `receive()` each frame, `flush()` pushes."""
+
+    machine: str
+    source: Source
+    role: Role
+    expected_peer: str | None = None
+    """Dialer: the machine the address belongs to."""
+    token: str | None = None
+    """Dialer: the shared token for `expected_peer`."""
+    tokens: Callable[[str], str | None] | None = None
+    """Listener: the token configured for a claimed machine name, or None when unknown."""
+
+    peer: str | None = None
+    state: str = "new"
+    peer_known: Vector = field(default_factory=dict)
+    """What the peer holds per origin, as far as we know (its hello, our sends, its batches)."""
+    peer_caught_up: bool = False
+    _dirty: set[str] = field(default_factory=set)
+    _loose: dict[str, dict[str, Record]] = field(default_factory=dict)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> list[Command]:
+        if self.role is Role.DIALER:
+            if not self.expected_peer or not self.token:
+                raise ValueError("a dialing session needs the expected peer and its token")
+            self.state = "hello-sent"
+            return [Send(self._hello(self.token))]
+        self.state = "awaiting-hello"
+        return []
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    def receive(self, frame: str | bytes) -> list[Command]:
+        if self.state == "closed":
+            return []
+        try:
+            message = _decode(frame)
+        except BadMessage as exc:
+            return self._close(CloseCode.INVALID_DATA, f"garbage frame: {exc}")
+        kind = message.get("t")
+        if self.state != "open":
+            if kind != "hello":
+                return self._close(CloseCode.POLICY, f"expected hello before anything else, got {kind!r}")
+            return self._on_hello(message)
+        try:
+            if kind == "batch":
+                return self._on_batch(message)
+            if kind == "caught-up":
+                self.peer_caught_up = True
+                return [PeerCaughtUp()]
+            if kind == "links":
+                return [PeerLinks(frozenset(_names(message.get("machines"))))]
+            if isinstance(kind, str) and kind.startswith("rpc-"):
+                return [Deliver(message)]
+            if kind == "hello":
+                return self._close(CloseCode.PROTOCOL_ERROR, "second hello on an open link")
+        except BadMessage as exc:
+            return self._close(CloseCode.INVALID_DATA, f"bad {kind} message: {exc}")
+        # Mixed-mesh safety: a newer peer may send message types we do not know yet.
+        return [Note(f"ignored unknown message type {kind!r} from {self.peer}")]
+
+    # ---- live pushes ---------------------------------------------------------------------
+
+    def committed(self, record: Record) -> bool:
+        """A record was committed to the local store; returns True when a flush has work."""
+        self._dirty.add(_origin(record))
+        return self.is_open
+
+    def relay_loose(self, records: list[Record]) -> bool:
+        """Records of another lineage of their origin, to pass on without a mark claim."""
+        for record in records:
+            self._loose.setdefault(_origin(record), {})[record["uuid"]] = record
+        return self.is_open and bool(records)
+
+    @property
+    def has_work(self) -> bool:
+        return self.is_open and bool(self._dirty or self._loose)
+
+    def flush(self) -> list[Command]:
+        """Sends for everything committed since the last flush that the peer lacks."""
+        if not self.is_open:
+            return []
+        ours = self.source.vector()
+        commands: list[Command] = []
+        dirty, self._dirty = self._dirty, set()
+        for origin in sorted(dirty):
+            if origin in ours:
+                commands += self._send_origin(origin, ours[origin])
+        loose, self._loose = self._loose, {}
+        for origin, by_uuid in sorted(loose.items()):
+            records = sorted(by_uuid.values(), key=_seq)
+            epoch = ours.get(origin, ("", 0))[0]
+            for chunk in _chunks(records):
+                commands.append(Send(_batch(origin, epoch, ours.get(origin, ("", 0))[1], 0, 0, chunk, loose=True)))
+        return commands
+
+    def links_message(self, machines: set[str]) -> list[Send]:
+        return [Send({"t": "links", "machines": sorted(machines)})] if self.is_open else []
+
+    def lag(self) -> dict[str, int]:
+        """Per origin, how far the peer is behind us as far as we know (0 = caught up).
+
+        Within one lineage it is the difference in seqs (one per write); when the peer knows
+        another lineage (or none) of an origin, it is the number of records a full send holds.
+        """
+        return lag(self.source, self.peer_known)
+
+    # ---- handshake -----------------------------------------------------------------------
+
+    def _hello(self, token: str) -> dict[str, Any]:
+        vector = self.source.vector()
+        epoch = vector[self.machine][0] if self.machine in vector else ""
+        return {
+            "t": "hello",
+            "proto": PROTO_VERSION,
+            "machine": self.machine,
+            "token": token,
+            "epoch": epoch,
+            "vector": {origin: [e, s] for origin, (e, s) in sorted(vector.items())},
+        }
+
+    def _on_hello(self, message: dict[str, Any]) -> list[Command]:
+        proto = message.get("proto")
+        if not isinstance(proto, int) or isinstance(proto, bool):
+            return self._close(CloseCode.PROTOCOL_ERROR, "hello without a protocol version")
+        if proto < PROTO_VERSION:
+            return self._close(
+                CloseCode.PROTO_UNSUPPORTED,
+                f"mesh protocol {proto} is too old; this daemon speaks {PROTO_VERSION} (upgrade sesh)",
+                fatal=True,
+            )
+        claimed = message.get("machine")
+        if not isinstance(claimed, str) or not MACHINE_NAME_RE.match(claimed):
+            return self._close(CloseCode.PROTOCOL_ERROR, "hello without a valid machine name")
+        if claimed == self.machine:
+            return self._close(
+                CloseCode.WRONG_PEER,
+                f"peer claims to be this machine ({claimed!r})",
+                detail="two daemons share one machine name; give each machine its own SESH_MACHINE",
+                fatal=True,
+            )
+        token = message.get("token")
+        if self.role is Role.LISTENER:
+            expected = self.tokens(claimed) if self.tokens else None
+            if not isinstance(token, str) or not token:
+                return self._auth_failed(f"machine {claimed!r} sent no token")
+            if expected is None:
+                return self._auth_failed(f"no peer named {claimed!r} in peers.json")
+            if not hmac.compare_digest(token.encode(), expected.encode()):
+                return self._auth_failed(f"machine {claimed!r} sent a wrong token")
+        else:
+            assert self.token is not None
+            if claimed != self.expected_peer:
+                return self._close(
+                    CloseCode.WRONG_PEER,
+                    f"the daemon at this address is {claimed!r}, not {self.expected_peer!r}",
+                    fatal=True,
+                )
+            if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
+                return self._close(CloseCode.AUTH_FAILED, f"{claimed!r} answered with another token", fatal=True)
+        try:
+            self.peer_known = _vector(message.get("vector"))
+        except BadMessage as exc:
+            return self._close(CloseCode.INVALID_DATA, f"bad hello vector: {exc}")
+        self.peer = claimed
+        commands: list[Command] = [Authenticated(claimed)]
+        if self.role is Role.LISTENER:
+            assert isinstance(token, str)
+            commands.append(Send(self._hello(token)))
+        self.state = "open"
+        return commands + self._catch_up()
+
+    def _auth_failed(self, detail: str) -> list[Command]:
+        # The wire reason stays generic: an unauthenticated caller learns nothing about names.
+        return self._close(
+            CloseCode.AUTH_FAILED,
+            "authentication failed (check the peer name and token on both machines)",
+            detail=detail,
+            fatal=True,
+        )
+
+    def _close(self, code: int, reason: str, *, detail: str = "", fatal: bool = False) -> list[Command]:
+        self.state = "closed"
+        return [Close(code, reason, detail or reason, fatal)]
+
+    # ---- replication ---------------------------------------------------------------------
+
+    def _catch_up(self) -> list[Command]:
+        ours = self.source.vector()
+        commands: list[Command] = []
+        for origin in sorted(ours):
+            commands += self._send_origin(origin, ours[origin])
+        # The snapshot above covers every commit so far.
+        self._dirty.clear()
+        commands.append(Send({"t": "caught-up"}))
+        return commands
+
+    def _send_origin(self, origin: str, mark: tuple[str, int]) -> list[Command]:
+        epoch, hwm = mark
+        known = self.peer_known.get(origin)
+        if known is not None and known[0] == epoch:
+            if known[1] >= hwm:
+                return []
+            after = known[1]
+        else:
+            after = 0  # another lineage, or unknown to the peer: the full set
+        records = self.source.changes_since(origin, after)
+        if not records and hwm <= after:
+            return []
+        commands: list[Command] = []
+        start = after
+        chunks = list(_chunks(records)) or [[]]
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            # Records above our own mark (held, not yet contiguous) never extend the claim.
+            to_seq = hwm if last else max(start, min(_seq(chunk[-1]), hwm))
+            commands.append(Send(_batch(origin, epoch, hwm, start, to_seq, chunk)))
+            start = to_seq
+        self.peer_known[origin] = (epoch, hwm)
+        return commands
+
+    def _on_batch(self, message: dict[str, Any]) -> list[Command]:
+        origin = _text(message, "origin")
+        epoch = _text(message, "epoch", empty_ok=True)
+        hwm = _count(message, "hwm")
+        from_seq = _count(message, "from")
+        to_seq = _count(message, "to")
+        if to_seq < from_seq:
+            raise BadMessage(f"to {to_seq} is below from {from_seq}")
+        loose = message.get("loose") is True
+        records = _records(message.get("records"), origin)
+        ours = self.source.vector().get(origin)
+        if origin == self.machine:
+            # Our own records back from a peer (a wiped store): the store adopts them and raises
+            # its counter above them, whatever lineage they came from.
+            apply = Apply(origin, epoch, records, from_seq, to_seq)
+        elif loose or (ours is not None and ours[0] != epoch and (from_seq > 0 or hwm < ours[1])):
+            # An older lineage (a reset store's previous life): keep the records, keep our mark.
+            mark_epoch = ours[0] if ours is not None else epoch
+            apply = Apply(origin, mark_epoch, records, 0, 0, loose=True)
+        else:
+            apply = Apply(origin, epoch, records, from_seq, to_seq)
+        if not loose:
+            known = self.peer_known.get(origin)
+            if known is None or known[0] == epoch:
+                self.peer_known[origin] = (epoch, max(hwm, known[1] if known else 0))
+            elif hwm >= known[1]:
+                self.peer_known[origin] = (epoch, hwm)
+        return [apply]
+
+
+def lag(source: Source, peer_known: Vector) -> dict[str, int]:
+    """See `PeerSession.lag`; also for a peer whose link is down (its last known vector)."""
+    out: dict[str, int] = {}
+    for origin, (epoch, max_seq) in source.vector().items():
+        known = peer_known.get(origin)
+        if known is not None and known[0] == epoch:
+            out[origin] = max(0, max_seq - known[1])
+        else:
+            out[origin] = len(source.changes_since(origin, 0))
+    return out
+
+
+# ---- frames -------------------------------------------------------------------------------
+
+
+def _decode(frame: str | bytes) -> dict[str, Any]:
+    if isinstance(frame, bytes):
+        raise BadMessage("binary frame (the mesh speaks JSON text frames)")
+    try:
+        message = json.loads(frame)
+    except ValueError as exc:
+        raise BadMessage(f"not JSON ({exc.args[0][:60]})") from None
+    if not isinstance(message, dict):
+        raise BadMessage(f"a JSON {type(message).__name__}, not an object")
+    return message
+
+
+def _batch(
+    origin: str, epoch: str, hwm: int, from_seq: int, to_seq: int, records: list[Record], loose: bool = False
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "t": "batch",
+        "origin": origin,
+        "epoch": epoch,
+        "hwm": hwm,
+        "from": from_seq,
+        "to": to_seq,
+        "records": records,
+    }
+    if loose:
+        message["loose"] = True
+    return message
+
+
+def _chunks(records: list[Record]) -> list[list[Record]]:
+    chunks: list[list[Record]] = []
+    current: list[Record] = []
+    size = 0
+    for record in records:
+        encoded = len(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        if current and (size + encoded > BATCH_TARGET_BYTES or len(current) >= BATCH_MAX_RECORDS):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(record)
+        size += encoded
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _origin(record: Record) -> str:
+    return str(record.get("origin") or record["machine"])
+
+
+def _seq(record: Record) -> int:
+    return int(record["originSeq"])
+
+
+def _text(message: Mapping[str, Any], key: str, empty_ok: bool = False) -> str:
+    value = message.get(key)
+    if not isinstance(value, str) or (not value and not empty_ok):
+        raise BadMessage(f"{key} must be a non-empty string")
+    return value
+
+
+def _count(message: Mapping[str, Any], key: str) -> int:
+    value = message.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadMessage(f"{key} must be a non-negative integer")
+    return value
+
+
+def _names(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadMessage("machines must be a list of names")
+    return list(value)
+
+
+def _vector(value: Any) -> Vector:
+    if not isinstance(value, dict):
+        raise BadMessage("vector must be an object")
+    out: Vector = {}
+    for origin, mark in value.items():
+        if (
+            not isinstance(mark, list)
+            or len(mark) != 2
+            or not isinstance(mark[0], str)
+            or not isinstance(mark[1], int)
+            or isinstance(mark[1], bool)
+            or mark[1] < 0
+        ):
+            raise BadMessage(f"mark of {origin!r} must be [epoch, seq]")
+        out[str(origin)] = (mark[0], mark[1])
+    return out
+
+
+def _records(value: Any, origin: str) -> list[Record]:
+    if not isinstance(value, list):
+        raise BadMessage("records must be a list")
+    for record in value:
+        if not isinstance(record, dict):
+            raise BadMessage("each record must be an object")
+        uuid, seq, machine = record.get("uuid"), record.get("originSeq"), record.get("machine")
+        if not isinstance(uuid, str) or not uuid or not isinstance(machine, str) or not machine:
+            raise BadMessage("each record needs uuid and machine")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq <= 0:
+            raise BadMessage(f"record {uuid} has no positive originSeq")
+        if (record.get("origin") or machine) != origin:
+            raise BadMessage(f"record {uuid} is not from origin {origin}")
+    return value
