@@ -1,0 +1,88 @@
+"""The fzf-style scorer: ranking, boundary and consecutive bonuses, smart case, positions."""
+
+from __future__ import annotations
+
+from sesh_mesh import fuzzy
+
+
+def ranked(query: str, texts: list[str]) -> list[str]:
+    return [texts[index] for index, _ in fuzzy.rank(query, texts)]
+
+
+def test_subsequence_required() -> None:
+    assert fuzzy.match("abc", "a-b-c") is not None
+    assert fuzzy.match("abc", "acb") is None
+    assert fuzzy.match("zz", "auth") is None
+
+
+def test_empty_query_matches_everything_in_order() -> None:
+    assert ranked("", ["b", "a"]) == ["b", "a"]
+    assert fuzzy.match("  ", "x") == fuzzy.Match(0, ())
+
+
+def test_consecutive_beats_scattered() -> None:
+    assert ranked("auth", ["axuxtxh", "xauthx"]) == ["xauthx", "axuxtxh"]
+
+
+def test_word_boundary_beats_middle_of_word() -> None:
+    # "ref" at the start of a word (after '-') outranks "ref" inside "prefix".
+    assert ranked("ref", ["prefixed", "auth-refactor"]) == ["auth-refactor", "prefixed"]
+
+
+def test_start_of_text_beats_other_boundaries() -> None:
+    assert ranked("doc", ["my-docs", "docs-site"]) == ["docs-site", "my-docs"]
+
+
+def test_path_delimiter_bonus() -> None:
+    found = fuzzy.match("src", "/home/me/resources/src/x")
+    assert found is not None
+    assert found.positions == (19, 20, 21)  # the "/src/" segment, not "re-s-ou-r-c-es"
+
+
+def test_camel_case_boundary() -> None:
+    camel, flat = fuzzy.match("fb", "fooBar"), fuzzy.match("fb", "foobar")
+    assert camel is not None and flat is not None
+    assert camel.score > flat.score
+
+
+def test_bonus_constants_follow_fzf() -> None:
+    assert fuzzy.bonus_at("a b", 2) == fuzzy.BONUS_BOUNDARY_WHITE
+    assert fuzzy.bonus_at("a/b", 2) == fuzzy.BONUS_BOUNDARY_DELIMITER
+    assert fuzzy.bonus_at("a-b", 2) == fuzzy.BONUS_BOUNDARY
+    assert fuzzy.bonus_at("ab", 1) == 0
+    assert fuzzy.bonus_at("a1", 1) == fuzzy.BONUS_CAMEL_123
+    # First char: match + doubled boundary bonus; consecutive chars keep the run's first bonus.
+    assert fuzzy.score_positions("ab", [0]) == fuzzy.SCORE_MATCH + 2 * fuzzy.BONUS_BOUNDARY_WHITE
+    assert fuzzy.score_positions("ab", [0, 1]) == 2 * fuzzy.SCORE_MATCH + 3 * fuzzy.BONUS_BOUNDARY_WHITE
+    gap = fuzzy.score_positions("a__b", [0, 3])
+    assert gap == 2 * fuzzy.SCORE_MATCH + 2 * fuzzy.BONUS_BOUNDARY_WHITE + fuzzy.BONUS_BOUNDARY \
+        + fuzzy.SCORE_GAP_START + fuzzy.SCORE_GAP_EXTENSION
+
+
+def test_smart_case() -> None:
+    assert fuzzy.match("auth", "AUTH") is not None  # all lower: insensitive
+    assert fuzzy.match("Auth", "auth") is None  # an upper-case letter: sensitive
+    assert fuzzy.match("Auth", "my Auth") is not None
+
+
+def test_highlight_positions_are_the_tightest_window() -> None:
+    found = fuzzy.match("ab", "a_xab")
+    assert found is not None
+    assert found.positions == (3, 4)
+
+
+def test_terms_are_anded_in_any_order() -> None:
+    texts = ["auth claude alpha", "auth codex beta", "docs claude alpha"]
+    assert ranked("claude auth", texts) == ["auth claude alpha"]
+    found = fuzzy.match("co au", "auth codex")
+    assert found is not None and found.positions == (0, 1, 5, 6)
+
+
+def test_ties_break_on_length_then_order() -> None:
+    assert ranked("ab", ["ab-long", "ab", "ab-long2"]) == ["ab", "ab-long", "ab-long2"]
+
+
+def test_folding_keeps_offsets() -> None:
+    text = "İstanbul x"  # "İ".lower() is two code points
+    found = fuzzy.match("x", text)
+    assert found is not None and text[found.positions[0]] == "x"
