@@ -229,8 +229,13 @@ async def test_id_column_toggles(seeded: Daemon) -> None:
     app = make_app(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        header = lambda: app.table.render_line(0).text  # noqa: E731
-        first = lambda: app.table.render_line(1).text  # noqa: E731
+
+        def header() -> str:
+            return app.table.render_line(0).text
+
+        def first() -> str:
+            return app.table.render_line(1).text
+
         top = order(seeded)[0]
         assert "ID" not in header().split() and top[:8] not in first()
         await pilot.press("i")
