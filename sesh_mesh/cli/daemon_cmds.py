@@ -152,7 +152,9 @@ def daemon_restart(ctx: Context) -> int:
 
 
 def daemon_status(ctx: Context) -> int:
-    status = Client(ctx.socket, ctx.home, auto_start=False).call("status")
+    client = Client(ctx.socket, ctx.home, auto_start=False)
+    # --machine M: M's own status, fetched through the mesh.
+    status = client.call("forward", {"machine": ctx.machine, "op": "status"}) if ctx.machine else client.call("status")
     if ctx.json:
         render.print_json(status)
         return 0
@@ -172,7 +174,8 @@ def daemon_status(ctx: Context) -> int:
         state = "connected" if peer.get("connected") else "down"
         lag = ", ".join(f"{origin}:{n}" for origin, n in (peer.get("lag") or {}).items()) or "0"
         error = f", last error: {peer['lastError']}" if peer.get("lastError") else ""
-        lines.append(f"peer {peer['name']}: {state} since {peer.get('since') or '-'}, lag {lag}{error}")
+        held = f", {peer.get('recordsHeld', 0)} records held"
+        lines.append(f"peer {peer['name']}: {state} since {peer.get('since') or '-'}, lag {lag}{held}{error}")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
@@ -194,6 +197,10 @@ def cmd_init(ctx: Context) -> int:
 
 
 def cmd_doctor(ctx: Context) -> int:
+    if ctx.machine:
+        from sesh_mesh.cli.peer_cmds import doctor_remote
+
+        return doctor_remote(ctx)
     checks: list[dict[str, str]] = []
 
     def check(name: str, status: str, detail: str, fix: str = "") -> None:

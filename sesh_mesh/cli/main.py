@@ -47,6 +47,7 @@ HANDLERS: dict[str, Handler] = {
     "init": lazy("daemon_cmds:cmd_init"),
     "doctor": lazy("daemon_cmds:cmd_doctor"),
     "daemon": lazy("daemon_cmds:cmd_daemon"),
+    "peer": lazy("peer_cmds:cmd_peer"),
 }
 
 

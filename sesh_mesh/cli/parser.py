@@ -172,10 +172,13 @@ def _later_commands(command: Callable[..., Parser]) -> None:
     p = command("pane-capture", "the session's pane text now", ["sesh pane-capture a808 -n 40"])
     p.add_argument("uuid", nargs="?")
     p.add_argument("-n", type=int, default=0)
-    p = command("peer", "manage peer links", ["sesh peer list"])
-    p.add_argument("action", choices=["add", "remove", "list"])
-    p.add_argument("rest", nargs="*")
-    p.add_argument("--token")
+    p = command("peer", "manage peer links in $SESH_HOME/peers.json: add NAME ADDRESS --token T, remove NAME, list", [
+        'sesh peer add server ws://100.64.0.2:7433 --token "$T"',
+        'printf %s "$T" | sesh peer add server wss://srv:7433 --token -',
+        "sesh peer remove server", "sesh peer list --json"])
+    p.add_argument("action", choices=["add", "remove", "list"], help="add NAME ADDRESS | remove NAME | list")
+    p.add_argument("rest", nargs="*", metavar="ARG", help="add: the peer's machine name and ws://HOST:PORT (or wss://)")
+    p.add_argument("--token", metavar="T", help="shared secret, the same on both machines ('-' reads it from stdin)")
     for name, text in (("tui", "the session manager"), ("pick", "pick a session and print it")):
         p = command(name, text, [f"sesh {name}"])
         p.add_argument("--format", choices=["kv", "json", "nul"], default="kv")

@@ -1,0 +1,146 @@
+"""`sesh peer add|remove|list`: edit `$SESH_HOME/peers.json` and have the daemon reread it.
+
+Arguments are checked before anything is written (exit 2). A running daemon picks the change up
+at once (op `peers-reload`); a stopped one reads the file when it starts. The token is never
+printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from sesh_mesh.cli import render
+from sesh_mesh.cli.context import Context
+from sesh_mesh.client import Client, ping
+from sesh_mesh.config import load_config, resolve_machine
+from sesh_mesh.daemon.peers import Peer, check_address, check_name, check_token, load_peers, peers_path, save_peers
+from sesh_mesh.errors import SeshError, UsageError
+
+ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T"
+
+
+def cmd_peer(ctx: Context) -> int:
+    action = ctx.args.action
+    rest: list[str] = list(ctx.args.rest)
+    if action == "add":
+        return peer_add(ctx, rest)
+    if action == "remove":
+        return peer_remove(ctx, rest)
+    if rest:
+        raise UsageError(f"peer list takes no arguments, got {' '.join(rest)!r}", "sesh peer list [--json]")
+    return peer_list(ctx)
+
+
+def _own_machine(ctx: Context) -> str | None:
+    try:
+        return resolve_machine(load_config(ctx.home))
+    except SeshError:
+        return None  # not named yet: nothing to compare with (the daemon refuses to start anyway)
+
+
+def peer_add(ctx: Context, rest: list[str]) -> int:
+    if len(rest) != 2:
+        raise UsageError("peer add needs a NAME and an ADDRESS", ADD_USAGE)
+    name, address = check_name(rest[0]), check_address(rest[1])
+    token = ctx.args.token
+    if token is None:
+        raise UsageError("peer add needs --token T, the same secret on both machines",
+                         "e.g. T=$(openssl rand -hex 16); use that value on both sides")
+    if token == "-":
+        token = sys.stdin.readline().strip()
+    check_token(token)
+    if name == _own_machine(ctx):
+        raise UsageError(f"{name!r} is this machine's own name", "add the other machine's name")
+    peers = load_peers(ctx.home)
+    verb = "updated" if name in peers else "added"
+    peers[name] = Peer(name, address, token)
+    save_peers(ctx.home, peers)
+    return _done(ctx, f"{verb} peer {name} ({address})", {**peers[name].public(), "result": verb})
+
+
+def peer_remove(ctx: Context, rest: list[str]) -> int:
+    if len(rest) != 1:
+        raise UsageError("peer remove needs exactly one NAME", "sesh peer remove NAME")
+    name = check_name(rest[0])
+    peers = load_peers(ctx.home)
+    if name not in peers:
+        raise SeshError(f"no peer named {name!r} in {peers_path(ctx.home)}", "see `sesh peer list`")
+    removed = peers.pop(name)
+    save_peers(ctx.home, peers)
+    return _done(ctx, f"removed peer {name} ({removed.address})", {**removed.public(), "result": "removed"})
+
+
+def _done(ctx: Context, summary: str, document: dict[str, Any]) -> int:
+    if ping(ctx.socket) is not None:
+        Client(ctx.socket, ctx.home, auto_start=False).call("peers-reload")
+    else:
+        sys.stderr.write("sesh: note: the daemon is not running; it applies peers.json when it starts\n")
+    if ctx.json:
+        render.print_json(document)
+    else:
+        sys.stdout.write(summary + "\n")
+    return 0
+
+
+def peer_list(ctx: Context) -> int:
+    configured = load_peers(ctx.home)
+    entries: list[dict[str, Any]]
+    if ping(ctx.socket) is not None:
+        entries = Client(ctx.socket, ctx.home, auto_start=False).call("peers")
+    else:
+        sys.stderr.write("sesh: note: the daemon is not running, so no peer is linked (sesh daemon start)\n")
+        entries = [
+            {**peer.public(), "connected": False, "since": None, "lastContact": None, "lastError": None}
+            for _, peer in sorted(configured.items())
+        ]
+    if ctx.json:
+        render.print_json(entries)
+        return 0
+    if not entries:
+        sys.stderr.write(f"no peers (add one with `{ADD_USAGE}`)\n")
+        return 0
+    rows = [
+        [
+            entry["name"],
+            entry["address"],
+            "connected" if entry["connected"] else "down",
+            entry.get("since") or "-",
+            entry.get("lastContact") or "-",
+            entry.get("lastError") or "",
+        ]
+        for entry in entries
+    ]
+    render.print_table(rows, ["NAME", "ADDRESS", "STATE", "SINCE", "LAST CONTACT", "LAST ERROR"])
+    return 0
+
+
+def doctor_remote(ctx: Context) -> int:
+    """`sesh doctor --machine M`: M's daemon-side checks, run on M through the mesh."""
+    from sesh_mesh.store.schema import SCHEMA_VERSION
+
+    machine = str(ctx.machine)
+    status = Client(ctx.socket, ctx.home, auto_start=False).call("forward", {"machine": machine, "op": "status"})
+    checks: list[dict[str, str]] = [
+        {"check": "daemon", "status": "ok", "detail": f"{machine}: pid {status['pid']}, up {status['uptimeS']}s",
+         "fix": ""},
+    ]
+    if status["schemaVersion"] == SCHEMA_VERSION:
+        checks.append({"check": "store-schema", "status": "ok", "detail": f"version {status['schemaVersion']}",
+                       "fix": ""})
+    else:
+        checks.append({"check": "store-schema", "status": "fail", "fix": f"upgrade sesh on {machine}",
+                       "detail": f"{machine} runs schema {status['schemaVersion']}, this CLI {SCHEMA_VERSION}"})
+    if status.get("listen"):
+        checks.append({"check": "mesh-listen", "status": "ok", "detail": status["listen"], "fix": ""})
+    else:
+        checks.append({"check": "mesh-listen", "status": "warn", "detail": "no listen address: peers cannot reach "
+                       f"{machine}", "fix": "set [mesh] listen = \"HOST:PORT\" in its config.toml"})
+    checks.extend(status.get("doctor") or [])
+    if ctx.json:
+        render.print_json(checks)
+    else:
+        for item in checks:
+            fix = f"  → {item['fix']}" if item["fix"] else ""
+            sys.stdout.write(f"{item['status']:<5} {item['check']:<14} {item['detail']}{fix}\n")
+    return 1 if any(item["status"] == "fail" for item in checks) else 0
