@@ -427,8 +427,10 @@ def _decode(frame: str | bytes) -> dict[str, Any]:
         raise BadMessage("binary frame (the mesh speaks JSON text frames)")
     try:
         message = json.loads(frame)
-    except ValueError as exc:
-        raise BadMessage(f"not JSON ({exc.args[0][:60]})") from None
+    except json.JSONDecodeError as exc:
+        raise BadMessage(f"not JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. invalid UTF-8 surrogates
+        raise BadMessage(f"not JSON ({exc})") from None
     if not isinstance(message, dict):
         raise BadMessage(f"a JSON {type(message).__name__}, not an object")
     return message

@@ -1,0 +1,274 @@
+"""The pure session wired to real Stores in memory: duplicates, reordering, stale seqs, resets, relays.
+
+`Net` plays the shell's part (daemon/mesh_link.py) without sockets: it carries frames as JSON
+text, applies batches, relays loose records and flushes pushes until nothing moves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from sesh_mesh.store import mutations
+from sesh_mesh.store.record import Record, new_record
+from sesh_mesh.store.replication import Apply, Close, Command, PeerSession, Role, Send
+from sesh_mesh.store.store import Store
+
+NOW = "2026-11-21T10:00:00Z"
+TOKEN = "tok"
+MAX_ROUNDS = 10_000
+"""Bound on frames carried by one `settle()`: a livelock fails the test instead of hanging it."""
+
+
+def uid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+async def create(store: Store, n: int, name: str = "") -> Record:
+    fresh = new_record(uuid=uid(n), agent="claude", machine=store.machine, cwd="/tmp", now=NOW, name=name)
+    written = await store.write_local(uid(n), lambda current: fresh if current is None else None)
+    assert written is not None
+    return written
+
+
+def digest(store: Store) -> set[tuple[str, str, int, bool, str]]:
+    return {
+        (r["uuid"], str(r.get("origin")), int(r["originSeq"]), bool(r.get("deleted")), str(r.get("name")))
+        for r in store.records.values()
+    }
+
+
+def _listener(session: PeerSession) -> Callable[[Record], None]:
+    def committed(record: Record) -> None:
+        session.committed(record)
+
+    return committed
+
+
+class Net:
+    def __init__(self) -> None:
+        self.frames: deque[tuple[PeerSession, str]] = deque()
+        self.sessions: dict[str, list[tuple[PeerSession, Store]]] = {}
+        self.partner: dict[int, PeerSession] = {}
+        self.closed: list[Close] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    async def link(self, a: Store, b: Store) -> None:
+        dialer = PeerSession(a.machine, a, Role.DIALER, expected_peer=b.machine, token=TOKEN)
+        listener = PeerSession(b.machine, b, Role.LISTENER, tokens=lambda name: TOKEN)
+        for session, store in ((dialer, a), (listener, b)):
+            self.sessions.setdefault(store.machine, []).append((session, store))
+            self._unsubscribe.append(store.subscribe(_listener(session)))
+        self.partner[id(dialer)], self.partner[id(listener)] = listener, dialer
+        listener.start()
+        await self.run(dialer, a, dialer.start())
+        await self.settle()
+
+    def unlink_all(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self.sessions.clear()
+
+    async def run(self, session: PeerSession, store: Store, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, Send):
+                self.frames.append((self.partner[id(session)], json.dumps(command.message)))
+            elif isinstance(command, Apply):
+                changed = await store.apply_remote(
+                    command.origin, command.epoch, command.records, command.from_seq, command.to_seq
+                )
+                if command.loose and changed:
+                    for other, _ in self.sessions.get(store.machine, []):
+                        if other is not session:
+                            other.relay_loose(changed)
+            elif isinstance(command, Close):
+                self.closed.append(command)
+
+    def _store_of(self, session: PeerSession) -> Store:
+        for pairs in self.sessions.values():
+            for candidate, store in pairs:
+                if candidate is session:
+                    return store
+        raise KeyError(session)
+
+    async def deliver_one(self, transform: Callable[[str], list[str]] | None = None) -> None:
+        target, frame = self.frames.popleft()
+        for text in transform(frame) if transform else [frame]:
+            await self.run(target, self._store_of(target), target.receive(text))
+
+    async def settle(self) -> None:
+        for _ in range(MAX_ROUNDS):
+            if self.frames:
+                await self.deliver_one()
+                continue
+            pending = [(s, st) for pairs in self.sessions.values() for s, st in pairs if s.has_work]
+            if not pending:
+                return
+            for session, store in pending:
+                await self.run(session, store, session.flush())
+        raise AssertionError("the net did not settle")
+
+
+OpenStore = Callable[..., Awaitable[Store]]
+
+
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[OpenStore]:
+    opened: list[Store] = []
+
+    async def open_store(machine: str, name: str | None = None) -> Store:
+        store = await Store.open(tmp_path / f"{name or machine}.sqlite", machine)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        await store.close()
+
+
+async def test_two_stores_converge_both_ways(stores: OpenStore) -> None:
+    a, b = await stores("a"), await stores("b")
+    for n in range(1, 6):
+        await create(a, n)
+        await create(b, 100 + n)
+    net = Net()
+    await net.link(a, b)
+    assert digest(a) == digest(b) and len(a.records) == 10
+    assert a.vector() == b.vector()
+    await create(a, 6)  # a live push after the catch-up
+    await net.settle()
+    assert digest(a) == digest(b) and a.vector() == b.vector()
+
+
+async def test_duplicated_and_reordered_batches_change_nothing_twice(stores: OpenStore) -> None:
+    a, b = await stores("a"), await stores("b")
+    net = Net()
+    await net.link(a, b)
+    for n in range(1, 4):
+        await create(a, n)
+        await net.settle()
+    before = digest(b)
+    # Replay a's whole history to b twice, in reverse order: nothing may change or go backwards.
+    history = a.changes_since("a", 0)
+    mark = b.vector()["a"]
+    for record in reversed(history * 2):
+        changed = await b.apply_remote("a", mark[0], [record], 0, 0)
+        assert changed == []
+    assert digest(b) == before and b.vector()["a"] == mark
+
+
+async def test_a_gap_holds_the_mark_until_it_is_filled(stores: OpenStore) -> None:
+    a, b = await stores("a"), await stores("b")
+    net = Net()
+    await net.link(a, b)
+    start = b.vector()["a"][1]
+    epoch = a.epoch
+    first, second = [{**(await create(a, n)), "name": f"n{n}"} for n in (1, 2)]
+    net.frames.clear()  # the live pushes are lost; we deliver by hand, out of order
+    for session, _ in net.sessions["a"]:
+        session.flush()
+    await b.apply_remote("a", epoch, [second], first["originSeq"], second["originSeq"])
+    assert b.vector()["a"][1] == start  # second arrived before first: no claim yet
+    assert b.get(uid(2)) is not None
+    await b.apply_remote("a", epoch, [first], start, first["originSeq"])
+    assert b.vector()["a"][1] == first["originSeq"]
+
+
+async def test_stale_seqs_and_tombstones_never_go_backwards(stores: OpenStore) -> None:
+    a, b = await stores("a"), await stores("b")
+    net = Net()
+    await net.link(a, b)
+    original = await create(a, 1, "one")
+    renamed = await a.write_local(uid(1), mutations.build("rename", {"name": "two"}, NOW))
+    deleted = await a.write_local(uid(1), mutations.build("delete", {}, NOW))
+    await net.settle()
+    assert renamed is not None and deleted is not None
+    assert (b.get(uid(1)) or {})["deleted"] is True
+    for stale in (original, renamed):
+        assert await b.apply_remote("a", a.epoch, [stale], 0, 0) == []
+    assert (b.get(uid(1)) or {})["deleted"] is True
+
+
+async def test_a_wiped_store_recovers_its_records_and_its_new_writes_win(stores: OpenStore) -> None:
+    a, b = await stores("a"), await stores("b")
+    net = Net()
+    await net.link(a, b)
+    for n in range(1, 4):
+        await create(a, n, f"old{n}")
+    await net.settle()
+    old_top = a.own_seq
+    net.unlink_all()
+    wiped = await stores("a", name="a-wiped")  # same machine name, new file: a new epoch
+    assert wiped.epoch != a.epoch
+    net2 = Net()
+    await net2.link(wiped, b)
+    assert {uid(n) for n in range(1, 4)} <= set(wiped.records)  # recovered from b
+    assert wiped.own_seq >= old_top
+    renamed = await wiped.write_local(uid(2), mutations.build("rename", {"name": "new2"}, NOW))
+    assert renamed is not None and renamed["originSeq"] > old_top
+    await net2.settle()
+    assert (b.get(uid(2)) or {})["name"] == "new2"
+    assert b.vector()["a"] == wiped.vector()["a"]  # b moved to the new lineage
+    assert digest(b) == digest(wiped)
+
+
+async def test_old_lineage_records_held_only_by_a_laggard_reach_everyone(stores: OpenStore) -> None:
+    # c holds a record of a's previous life that b never saw; a was wiped and relinked to b.
+    a, c = await stores("a"), await stores("c")
+    net = Net()
+    await net.link(a, c)
+    await create(a, 1, "only-on-c")
+    await net.settle()
+    net.unlink_all()
+    b = await stores("b")
+    wiped = await stores("a", name="a-wiped")
+    await create(wiped, 2, "new-life")
+    net2 = Net()
+    await net2.link(wiped, b)
+    await net2.link(b, c)  # c now meets the new lineage through b only
+    assert uid(1) in b.records and uid(1) in wiped.records
+    assert digest(wiped) == digest(b) == digest(c)
+
+
+async def test_a_chain_relays_through_the_middle(stores: OpenStore) -> None:
+    a, b, c = await stores("a"), await stores("b"), await stores("c")
+    await create(a, 1)
+    await create(c, 3)
+    net = Net()
+    await net.link(a, b)
+    await net.link(b, c)
+    assert digest(a) == digest(b) == digest(c)
+    await create(a, 10)
+    await create(c, 30)
+    await net.settle()
+    assert digest(a) == digest(b) == digest(c) and len(c.records) == 4
+    assert a.vector() == b.vector() == c.vector()
+
+
+async def test_delete_beats_a_concurrent_rename_whatever_the_order(stores: OpenStore) -> None:
+    a, b = await stores("a"), await stores("b")
+    net = Net()
+    await net.link(a, b)
+    await create(a, 1, "x")
+    await net.settle()
+    net.unlink_all()
+    # Partitioned: b force-deletes a's record, a renames it.
+    forced = mutations.build("delete", {"force": True}, NOW)
+
+    def as_tombstone(current: Record | None) -> Record | None:
+        new = forced(current)
+        if new is not None:
+            new["machine"] = "a"
+        return new
+
+    await b.write_local(uid(1), as_tombstone)
+    await a.write_local(uid(1), mutations.build("rename", {"name": "y"}, NOW))
+    net2 = Net()
+    await net2.link(b, a)
+    for store in (a, b):
+        assert (store.get(uid(1)) or {})["deleted"] is True
+    assert digest(a) == digest(b)
