@@ -467,6 +467,10 @@ class Mesh:
         status["vector"] = {origin: [epoch, seq] for origin, (epoch, seq) in sorted(self.store.vector().items())}
         return status
 
+    async def op_replica(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Every record held, tombstones included, as stored (convergence checks, debugging)."""
+        return sorted(self.store.records.values(), key=lambda record: str(record["uuid"]))
+
     async def op_peers(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         return self.peer_list()
 
@@ -509,7 +513,7 @@ async def start_mesh(service: Service, api: ApiServer, tasks: asyncio.TaskGroup,
     service.forwarder = mesh
     service.extra_handlers.update(
         {"status": mesh.op_status, "peers": mesh.op_peers, "peers-reload": mesh.op_peers_reload,
-         "forward": mesh.op_forward}
+         "forward": mesh.op_forward, "replica": mesh.op_replica}
     )
     service.extra_streams["forward-stream"] = mesh.stream_forward
     tasks.create_task(mesh.run(stop), name="mesh")
