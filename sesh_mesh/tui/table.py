@@ -87,6 +87,7 @@ class SessionTable(Widget, can_focus=True):
         self.show_id = False
         self.connected = False
         self.widths: dict[str, int] = {}
+        self._laid_out_width = -1
         self._content_widths: dict[str, int] = {}
 
     # ---- state changes, called by the app after it changed the RowSet ---------------------
@@ -176,17 +177,20 @@ class SessionTable(Widget, can_focus=True):
                 spare += give
         widths["cwd"] = max(spare, 3)
         self.widths = widths
+        self._laid_out_width = self.size.width
 
     def on_resize(self, event: events.Resize) -> None:
         self._relayout()
         self._clamp()
+        self.refresh()
 
     # ---- rendering ------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        if not self.widths:
-            self._relayout()
         width = self.size.width
+        if width != self._laid_out_width:
+            # Rows can arrive before the first layout (size 0): lay out for the width drawn now.
+            self._relayout()
         if y == 0:
             return self._header(width)
         visible = self.rowset.visible
