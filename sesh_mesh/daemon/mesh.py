@@ -269,11 +269,9 @@ class Mesh:
         link = Link(self, ws, session, dialed=False, address=address)
         self._links.add(link)
         try:
-            outcome = await link.run()
+            await link.run()  # it logs how it ended
         finally:
             self._links.discard(link)
-        if not outcome.authenticated and outcome.error:
-            log.warning("mesh: refused a link from %s: %s", address, outcome.error)
 
     async def link_authenticated(self, link: Link) -> Close | None:
         name = str(link.peer)

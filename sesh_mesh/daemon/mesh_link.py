@@ -112,7 +112,8 @@ class Link:
 
     @property
     def label(self) -> str:
-        return f"{self.peer or self.session.expected_peer or '?'} ({self.direction} {self.address})"
+        who = self.peer or self.session.expected_peer or "unauthenticated peer"
+        return f"{who} ({self.direction} {self.address})"
 
     def send(self, message: dict[str, Any]) -> None:
         if self.alive:
@@ -173,7 +174,7 @@ class Link:
             return
         received, sent = exc.rcvd, exc.sent
         authenticated = self.session.peer is not None
-        if received is not None:
+        if received is not None and (sent is None or exc.rcvd_then_sent):
             code, reason = received.code, received.reason
             error = None if code in NORMAL_CLOSES or code == CloseCode.DUPLICATE_LINK else (
                 f"closed by the peer: {reason or 'no reason'} ({code})")
@@ -181,10 +182,13 @@ class Link:
                 error = "the peer went away (daemon stopping)"
             fatal = code in FATAL_CODES
         elif sent is not None:
-            code, error, fatal = sent.code, f"connection lost ({sent.reason or sent.code})", False
+            # The websockets layer closed it here: a frame over the limit, a keepalive timeout.
+            code, error, fatal = sent.code, f"closed here: {sent.reason or 'no reason'} ({sent.code})", False
         else:
             code, error, fatal = None, "connection lost", False
         self._outcome = LinkOutcome(authenticated, code, error, fatal)
+        if self.dialed:
+            return  # the dialer logs the outcome together with its next attempt
         if error:
             log.warning("mesh: link %s ended: %s", self.label, error)
         else:

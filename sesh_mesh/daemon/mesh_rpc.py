@@ -263,6 +263,7 @@ class Rpc:
         assert isinstance(key, str)
         self._expire_recent()
         if key in self._recent:
+            log.info("mesh: retry of key %s from %s answered from the finished call", key, link.peer)
             _send_all(link, frames_for(call_id, "rpc-reply", self._recent[key][1]))
             return
         inflight = self._inflight.get(key)
