@@ -31,7 +31,7 @@ def scaled(seconds: float) -> float:
     return seconds * TIME_FACTOR
 
 
-def eventually(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
+def eventually(predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
     """Poll `predicate` until it returns something truthy; fail with `what` after a scaled timeout."""
     deadline = time.monotonic() + scaled(timeout)
     last: Any = None

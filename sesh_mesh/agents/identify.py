@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,10 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    return 0.0
+    # /proc/uptime has 10 ms resolution; /proc/stat's btime is whole seconds, too coarse to
+    # tell apart two agents started a moment apart in the same cwd.
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return time.time() - uptime
 
 
 _BOOT_TIME = _boot_time()
@@ -106,7 +107,7 @@ def resolve_conversation(agent: LiveAgent, tree: proctree.ProcTree) -> None:
                     agent.transcript = Path(open_path)
                     return
     elif agent.kind == "pi" and agent.transcript is None and agent.cwd:
-        newest = _newest_since(pi_session_dir(agent.data_dir, agent.cwd), agent.started_at - 1)
+        newest = _pi_session_of(pi_session_dir(agent.data_dir, agent.cwd), agent.started_at)
         if newest is not None:
             summary = adapter.read_summary(newest)
             if summary is not None:
@@ -119,17 +120,32 @@ def resolve_conversation(agent: LiveAgent, tree: proctree.ProcTree) -> None:
             agent.transcript = path
 
 
-def _newest_since(directory: Path, since: float) -> Path | None:
+_PI_NAME_TS = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)-(\d{3})Z_")
+
+PI_START_SLACK_S = 0.05
+"""pi names its file after its session start, a moment after the process starts; the slack
+only absorbs clock rounding (a file named before the process started belongs to another)."""
+
+
+def _pi_session_of(directory: Path, started_at: float) -> Path | None:
+    """The session file this pi process created: the first one named at or after its start.
+
+    Several pi processes may share a cwd (and so a directory); files of earlier processes are
+    named with earlier start times, so mtimes (which every writer bumps) would be ambiguous.
+    """
+    from datetime import UTC, datetime
+
     try:
-        entries = [e for e in os.scandir(directory) if e.name.endswith(".jsonl")]
+        names = [e.name for e in os.scandir(directory) if e.name.endswith(".jsonl")]
     except OSError:
         return None
-    best: tuple[float, Path] | None = None
-    for entry in entries:
-        try:
-            mtime = entry.stat().st_mtime
-        except OSError:
+    best: tuple[float, str] | None = None
+    for name in names:
+        match = _PI_NAME_TS.match(name)
+        if not match:
             continue
-        if mtime >= since and (best is None or mtime > best[0]):
-            best = (mtime, Path(entry.path))
-    return best[1] if best else None
+        y, mo, d, h, mi, sec, ms = (int(g) for g in match.groups())
+        ts = datetime(y, mo, d, h, mi, sec, ms * 1000, tzinfo=UTC).timestamp()
+        if ts >= started_at - PI_START_SLACK_S and (best is None or ts < best[0]):
+            best = (ts, name)
+    return directory / best[1] if best else None

@@ -34,6 +34,12 @@ class Context:
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         return self.client().call(op, args or {})
 
+    def call_on_machine(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        """`op` on --machine when given (forwarded over the mesh), else on this machine."""
+        if self.machine:
+            return self.call("on-machine", {"machine": self.machine, "op": op, "args": args or {}})
+        return self.call(op, args)
+
     def current_session(self, given: str | None) -> str:
         """The uuid argument, else $SESH_SESSION_ID, else the session owning $TMUX_PANE."""
         if given:

@@ -48,6 +48,16 @@ HANDLERS: dict[str, Handler] = {
     "doctor": lazy("daemon_cmds:cmd_doctor"),
     "daemon": lazy("daemon_cmds:cmd_daemon"),
     "peer": lazy("peer_cmds:cmd_peer"),
+    "agents": lazy("agents_cmds:cmd_agents"),
+    "pane": lazy("agents_cmds:cmd_pane"),
+    "pane-resolve": lazy("agents_cmds:cmd_pane_resolve"),
+    "pane-capture": lazy("agents_cmds:cmd_pane_capture"),
+    "tail": lazy("agents_cmds:cmd_tail"),
+    "transcript": lazy("agents_cmds:cmd_transcript"),
+    "discover": lazy("agents_cmds:cmd_discover"),
+    "tui": lazy("pick_cmds:cmd_tui"),
+    "pick": lazy("pick_cmds:cmd_pick"),
+    "resume": lazy("pick_cmds:cmd_resume"),
 }
 
 

@@ -186,12 +186,10 @@ class AgentOps:
     async def stream_tail(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
         record = self._record(str(args["uuid"]))
         if record["machine"] != self.service.machine:
-            stream = getattr(self.service.forwarder, "stream", None)
-            if stream is None:
-                raise SeshError("this daemon cannot stream from other machines", "update sesh")
-            async for item in stream(record["machine"], "tail", {**args, "uuid": record["uuid"]}):
-                await emit(item)
-            return None
+            forwarder: Any = self.service.forwarder
+            if forwarder is None:
+                await self.service.forward(record["machine"], "tail", args)  # raises the no-link error
+            return await forwarder.call(record["machine"], "tail", {**args, "uuid": record["uuid"]}, emit=emit)
         path = self._transcript_file(record)
         agent = str(record["agent"])
         state = await asyncio.to_thread(read_all, agent, path)

@@ -295,6 +295,20 @@ class Service:
             "invalid": invalid,
         }
 
+    async def op_on_machine(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Run `op` on `machine` (SPEC §4 `--machine`): here when it is us, else at that daemon."""
+        machine = str(args.get("machine") or "")
+        op = str(args.get("op") or "")
+        op_args = dict(args.get("args") or {})
+        if op in ("on-machine", "daemon-stop"):
+            raise UsageError(f"{op} cannot run on another machine", "run it there")
+        if not machine or machine == self.machine:
+            handler = self.handler(op)
+            if handler is None:
+                raise UsageError(f"unknown operation {op!r}", "see sesh --help")
+            return await handler(op_args, ctx)
+        return await self.forward(machine, op, op_args)
+
     async def op_daemon_stop(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         self.stop_requested.set()
         return {"stopping": True, "pid": os.getpid()}

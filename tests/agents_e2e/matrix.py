@@ -1,0 +1,39 @@
+"""The conformance matrix: every agent-facing feature x (local, remote) x (claude, codex, pi).
+
+A cell is either tested or an explicit skip with a reason; a missing cell fails
+`test_matrix_complete`. Remote cells drive the feature through a second real daemon.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+AGENTS = ("claude", "codex", "pi")
+WHERE = ("local", "remote")
+
+FEATURES: dict[str, str] = {
+    "observe_turn": "idle → busy on a SLEEP prompt typed in tmux → idle after the reply; contextPct moves",
+    "agent_killed": "kill the agent process → live false",
+    "agents_list": "agents --json and pane-resolve find the agent (registered or not)",
+    "tail_transcript": "tail / transcript show the exchanged text",
+    "discover": "discover lists conversations made headless and in panes; --register adopts once",
+}
+
+SKIPS: dict[tuple[str, str, str], str] = {
+    # (feature, where, agent) -> reason. Every entry here is a cell NOT counted as done.
+}
+
+
+def cells(feature: str) -> list[Any]:
+    """pytest params for one feature, grouped per agent so one worker reuses one bed per agent."""
+    params = []
+    for agent in AGENTS:
+        for where in WHERE:
+            marks = [pytest.mark.xdist_group(f"agent-{agent}")]
+            reason = SKIPS.get((feature, where, agent))
+            if reason:
+                marks.append(pytest.mark.skip(reason=f"NOT IMPLEMENTED: {reason}"))
+            params.append(pytest.param(where, agent, marks=marks, id=f"{where}-{agent}"))
+    return params

@@ -1,0 +1,223 @@
+"""Agents, part 1, conformance cells: the real CLIs in real tmux panes, observed by real daemons.
+
+Each agent gets one bed per worker (fake server, tmux, daemons alpha + beta linked over the
+mesh) and one long-lived agent pane reused across cells; only the kill cells start their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import uuid as uuid_mod
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.agents_e2e.bed import Bed, dump, make_bed
+from tests.agents_e2e.matrix import AGENTS, FEATURES, SKIPS, WHERE, cells
+from tests.harness import eventually
+
+pytestmark = pytest.mark.agents
+
+
+class Beds:
+    def __init__(self) -> None:
+        self.stack = contextlib.ExitStack()
+        self.beds: dict[str, Bed] = {}
+        self.shared: dict[str, tuple[str, str]] = {}
+
+    def bed(self, agent: str) -> Bed:
+        if agent not in self.beds:
+            self.beds[agent] = self.stack.enter_context(make_bed())
+        return self.beds[agent]
+
+    def shared_session(self, agent: str) -> tuple[Bed, str, str]:
+        """The agent's long-lived pane, registered after its first exchange: (bed, pane, uuid)."""
+        bed = self.bed(agent)
+        if agent not in self.shared:
+            pane, uuid = start_and_register(bed, agent)
+            self.shared[agent] = (pane, uuid)
+        pane, uuid = self.shared[agent]
+        return bed, pane, uuid
+
+
+@pytest.fixture(scope="module")
+def beds() -> Iterator[Beds]:
+    holder = Beds()
+    with holder.stack:
+        yield holder
+
+
+def start_and_register(bed: Bed, agent: str) -> tuple[str, str]:
+    args: list[str] = []
+    preset = None
+    if agent == "claude":
+        preset = str(uuid_mod.uuid4())
+        args = ["--session-id", preset]
+    pane = bed.start_agent(agent, *args)
+    marker = f"hello-{uuid_mod.uuid4().hex[:6]}"
+    bed.send(pane, marker)
+    bed.tmux.wait_for_text(pane, f"ECHO: {marker}", timeout=60)
+    resolved = bed.alpha.sesh("pane-resolve", "--pane", pane, "--socket-path", str(bed.tmux.socket_path), "--json")
+    assert resolved.code == 0, resolved.err
+    found = resolved.json()
+    assert found["registered"] is False and found["agent"] == agent
+    if preset:
+        assert found["uuid"] == preset
+    run = bed.alpha.sesh("register", found["uuid"], "--agent", agent, "--name", f"{agent}-main", "--cwd", str(bed.cwd),
+                         "--json")
+    assert run.code == 0, run.err
+    uuid = run.json()["uuid"]
+    eventually(lambda: bed.record("local", uuid).get("live"), timeout=15, what="the registered agent to be live")
+    return pane, uuid
+
+
+def watch(fetch: Callable[[], dict[str, Any]], predicate: Callable[[dict[str, Any]], bool], timeout: float,
+          what: str) -> dict[str, Any]:
+    seen: list[Any] = []
+
+    def check() -> dict[str, Any] | None:
+        record = fetch()
+        seen.append((record.get("turnStatus"), record.get("stateSource"), record.get("live")))
+        return record if predicate(record) else None
+
+    try:
+        return eventually(check, timeout=timeout, interval=0.05, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nstates seen: {seen[-20:]}") from None
+
+
+def test_matrix_complete() -> None:
+    module = globals()
+    for feature in FEATURES:
+        test = module.get(f"test_{feature}")
+        assert test is not None, f"feature {feature} has no test_{feature}"
+        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
+        covered = {param.id for mark in marks for param in mark.args[1]}
+        wanted = {f"{where}-{agent}" for where in WHERE for agent in AGENTS}
+        assert covered == wanted, f"test_{feature} misses cells {wanted - covered}"
+    for (feature, where, agent) in SKIPS:
+        assert feature in FEATURES and where in WHERE and agent in AGENTS
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("observe_turn"))
+def test_observe_turn(beds: Beds, where: str, agent: str) -> None:
+    bed, pane, uuid = beds.shared_session(agent)
+    daemon = bed.daemon(where)
+    fetch = lambda: daemon.call("info", {"uuid": uuid})  # noqa: E731
+    before = watch(fetch, lambda r: r.get("turnStatus") == "idle" and r.get("live") is True, 20, "idle and live")
+    assert before["tmux"]["pane"] == pane and before["machine"] == "alpha"
+    turns_before = len([r for r in bed.llm.requests() if r.user_text])
+    bed.send(pane, f"turn {where} SLEEP 3")
+    busy = watch(fetch, lambda r: r.get("turnStatus") == "busy", 20, "busy")
+    assert busy["stateSource"] in ("claude-registry", "transcript", "pane", "hook")
+    done = watch(fetch, lambda r: r.get("turnStatus") == "idle", 30, "idle after the reply")
+    assert len([r for r in bed.llm.requests() if r.user_text]) > turns_before
+    assert done["live"] is True
+    assert isinstance(done["contextPct"], int) and 0 < done["contextPct"] <= 100, dump(done)
+    assert done["filePath"] and os.path.exists(done["filePath"])
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("agent_killed"))
+def test_agent_killed(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    pane, uuid = start_and_register(bed, agent)
+    daemon = bed.daemon(where)
+    fetch = lambda: daemon.call("info", {"uuid": uuid})  # noqa: E731
+    watch(fetch, lambda r: r.get("live") is True, 20, "live before the kill")
+    shell_pid = bed.tmux.pane_pid(pane)
+    os.kill(shell_pid, signal.SIGKILL)  # the agent is the pane's own command
+    gone = watch(fetch, lambda r: r.get("live") is False, 20, "not live after the kill")
+    assert gone["tmux"] is None and gone["turnStatus"] == "idle"
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("agents_list"))
+def test_agents_list(beds: Beds, where: str, agent: str) -> None:
+    bed, pane, uuid = beds.shared_session(agent)
+    daemon = bed.daemon(where)
+    machine_flag = ["--machine", "alpha"] if where == "remote" else []
+    shell = bed.tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-c", str(bed.cwd), "--", "bash").strip()
+    unregistered = bed.start_agent(agent, *(["--session-id", str(uuid_mod.uuid4())] if agent == "claude" else []))
+    if agent != "claude":  # codex and pi mint their id at the first message
+        bed.send(unregistered, "first words")
+        bed.tmux.wait_for_text(unregistered, "ECHO: first words", timeout=60)
+    try:
+        def listed() -> list[dict[str, Any]] | None:
+            run = daemon.sesh("agents", "--json", *machine_flag)
+            assert run.code == 0, run.err
+            mine = [a for a in run.json() if a["tmux"]["pane"] in (pane, unregistered, shell)]
+            return mine if len(mine) == 2 and all(a["agentSessionId"] for a in mine) else None
+
+        found = {a["tmux"]["pane"]: a for a in eventually(listed, timeout=30, what="both agents listed")}
+        assert shell not in found, "a plain shell pane is not an agent"
+        assert found[pane]["registered"] is True and found[pane]["uuid"] == uuid
+        assert found[unregistered]["registered"] is False and found[unregistered]["agent"] == agent
+        for target, want in ((pane, uuid), (unregistered, found[unregistered]["agentSessionId"])):
+            run = daemon.sesh("pane-resolve", "--pane", target, "--socket-path", str(bed.tmux.socket_path),
+                              *machine_flag)
+            assert (run.code, run.out.strip()) == (0, want), run.err
+        refused = daemon.sesh("pane-resolve", "--pane", shell, "--socket-path", str(bed.tmux.socket_path),
+                              *machine_flag)
+        assert refused.code == 1 and refused.err.startswith(f"sesh: no agent is live in pane {shell}")
+    finally:
+        bed.tmux.run("kill-pane", "-t", unregistered, check=False)
+        bed.tmux.run("kill-pane", "-t", shell, check=False)
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("tail_transcript"))
+def test_tail_transcript(beds: Beds, where: str, agent: str) -> None:
+    bed, pane, uuid = beds.shared_session(agent)
+    daemon = bed.daemon(where)
+    word = f"tailword{uuid_mod.uuid4().hex[:6]}"
+    bed.send(pane, word)
+    bed.tmux.wait_for_text(pane, f"ECHO: {word}", timeout=60)
+
+    def shown() -> list[dict[str, Any]] | None:
+        run = daemon.sesh("transcript", uuid, "--json")
+        assert run.code == 0, run.err
+        entries = [json.loads(line) for line in run.out.splitlines()]
+        texts = [(e["role"], e["text"]) for e in entries]
+        has_user = any(role == "user" and word in text for role, text in texts)
+        has_reply = any(role == "assistant" and f"ECHO: {word}" in text for role, text in texts)
+        return entries if has_user and has_reply else None
+
+    entries = eventually(shown, timeout=20, what="the exchange in the transcript")
+    assert set(entries[0]) == {"ts", "role", "type", "text", "tool"}
+    tail = daemon.sesh("tail", uuid, "-n", "4")
+    assert tail.code == 0 and f"ECHO: {word}" in tail.out, tail.err
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("discover"))
+def test_discover(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    daemon = bed.daemon(where)
+    machine_flag = ["--machine", "alpha"] if where == "remote" else []
+    prompt = f"headless-{where}-{uuid_mod.uuid4().hex[:6]}"
+    argv = {
+        "claude": ["claude", "-p", prompt],
+        "codex": ["codex", "exec", "--skip-git-repo-check", prompt],
+        "pi": ["pi", "-p", prompt],
+    }[agent]
+    subprocess.run(argv, cwd=bed.cwd, env=bed.env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                   check=True)
+
+    def listed() -> dict[str, Any] | None:
+        run = daemon.sesh("discover", "--agent", agent, "--json", *machine_flag)
+        assert run.code == 0, run.err
+        return next((d for d in run.json() if d.get("firstPrompt") and prompt in d["firstPrompt"]), None)
+
+    item = eventually(listed, timeout=20, what="the headless conversation discovered")
+    assert item["agent"] == agent and item["cwd"] == str(bed.cwd) and item["live"] is False
+    assert set(item) >= {"agent", "agentSessionId", "cwd", "filePath", "firstPrompt", "lastActivity", "live"}
+    adopted = daemon.sesh("discover", "--agent", agent, "--register", "--json", *machine_flag)
+    assert adopted.code == 0, adopted.err
+    mine = [d for d in adopted.json() if d["agentSessionId"] == item["agentSessionId"]]
+    assert len(mine) == 1 and mine[0]["registered"] is True
+    again = daemon.sesh("discover", "--agent", agent, "--register", "--json", *machine_flag)
+    assert item["agentSessionId"] not in {d["agentSessionId"] for d in again.json()}
+    records = [r for r in bed.alpha.call("list", {}) if r.get("agentSessionId") == item["agentSessionId"]]
+    assert len(records) == 1 and records[0]["machine"] == "alpha"
