@@ -196,6 +196,18 @@ def cmd_init(ctx: Context) -> int:
     return 0
 
 
+def _agent_version(path: str) -> str:
+    import subprocess
+
+    try:
+        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"version unknown: {exc}"
+    lines = (proc.stdout or proc.stderr).strip().splitlines()
+    return lines[0] if lines else f"version unknown (exit {proc.returncode})"
+
+
 def cmd_doctor(ctx: Context) -> int:
     if ctx.machine:
         from sesh_mesh.cli.peer_cmds import doctor_remote
@@ -224,6 +236,14 @@ def cmd_doctor(ctx: Context) -> int:
         check("sesh-home", "warn", f"{ctx.home} does not exist yet", "`sesh init --machine NAME` creates it")
     else:
         check("sesh-home", "fail", f"{ctx.home} is not writable", "fix its permissions")
+    for agent in ("claude", "codex", "pi"):
+        configured = config.agents.get(agent) if config is not None else None
+        path = configured or shutil.which(agent)
+        if not path or not os.access(path, os.X_OK):
+            where = f"[agents].{agent} = {configured!r} is not executable" if configured else "not on PATH"
+            check(f"agent-{agent}", "warn", where, f"install {agent} or set [agents].{agent} in config.toml")
+            continue
+        check(f"agent-{agent}", "ok", f"{path} ({_agent_version(path)})")
     tmux = shutil.which("tmux")
     check("tmux", "ok" if tmux else "fail", tmux or "tmux not on PATH", "" if tmux else "install tmux")
     status: dict[str, Any] | None = None

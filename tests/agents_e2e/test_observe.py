@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+from pathlib import Path
 import uuid as uuid_mod
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -221,3 +223,70 @@ def test_discover(beds: Beds, where: str, agent: str) -> None:
     assert item["agentSessionId"] not in {d["agentSessionId"] for d in again.json()}
     records = [r for r in bed.alpha.call("list", {}) if r.get("agentSessionId") == item["agentSessionId"]]
     assert len(records) == 1 and records[0]["machine"] == "alpha"
+
+
+LAUNCHER = Path(sys.executable).parent / "sesh"
+
+
+def pane_cmd(bed: Bed, *args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**bed.env, "SESH_HOME": str(home or bed.alpha.home)}
+    env.pop("TMUX_PANE", None)
+    return subprocess.run([str(LAUNCHER), "pane", *args], env=env, capture_output=True, text=True, timeout=10,
+                          check=False)
+
+
+@pytest.mark.xdist_group("agent-claude")
+def test_pane_status_line_exit_codes_and_json(beds: Beds) -> None:
+    assert LAUNCHER.exists(), "the sesh launcher is installed beside the interpreter"
+    bed, pane, uuid = beds.shared_session("claude")
+    socket = str(bed.tmux.socket_path)
+    eventually(lambda: bed.record("local", uuid).get("turnStatus") == "idle", timeout=20, what="idle")
+    idle = pane_cmd(bed, "--pane", pane, "--socket-path", socket)
+    assert (idle.returncode, idle.stdout, idle.stderr) == (0, "◐ claude-main · claude\n", "")
+    shaped = json.loads(pane_cmd(bed, "--pane", pane, "--socket-path", socket, "--json").stdout)
+    assert set(shaped) == {"uuid", "agent", "cwd", "machine", "name", "turnStatus", "live", "tmux"}
+    assert shaped["uuid"] == uuid and shaped["tmux"]["pane"] == pane and shaped["live"] is True
+    bed.send(pane, "status SLEEP 3")
+    eventually(lambda: bed.record("local", uuid).get("turnStatus") == "busy", timeout=20, what="busy")
+    busy = pane_cmd(bed, "--pane", pane, "--socket-path", socket)
+    assert (busy.returncode, busy.stdout) == (0, "● claude-main · claude\n")
+    unknown = pane_cmd(bed, "--pane", "%999", "--socket-path", socket)
+    assert (unknown.returncode, unknown.stdout, unknown.stderr) == (3, "", "")
+    down = pane_cmd(bed, "--pane", pane, "--socket-path", socket, home=bed.root / "no-daemon-here")
+    assert (down.returncode, down.stdout, down.stderr) == (4, "", "")
+    slow = subprocess.run([sys.executable, "-m", "sesh_mesh", "pane", "--pane", pane, "--socket-path", socket],
+                          env={**bed.env, "SESH_HOME": str(bed.alpha.home)}, capture_output=True, text=True,
+                          timeout=10, check=False)
+    assert slow.returncode == 0 and slow.stdout.endswith("claude-main · claude\n"), "the full CLI agrees"
+
+
+@pytest.mark.xdist_group("agent-pi")
+def test_garbage_or_deleted_transcript_never_stops_the_daemon(beds: Beds) -> None:
+    bed, pane, uuid = beds.shared_session("pi")
+    path = Path(eventually(lambda: bed.record("local", uuid).get("filePath"), timeout=20, what="filePath"))
+    with path.open("ab") as handle:
+        handle.write(b'{"type": "message", "message": {"role": \x00\xff garbage\n{not json}\n' + b"\xfe" * 100 + b"\n")
+    bed.send(pane, "after garbage")
+    bed.tmux.wait_for_text(pane, "ECHO: after garbage", timeout=60)
+    eventually(lambda: bed.record("local", uuid).get("turnStatus") == "idle", timeout=20, what="idle after garbage")
+    path.unlink()
+    bed.send(pane, "after delete")
+    bed.tmux.wait_for_text(pane, "ECHO: after delete", timeout=60)
+    assert bed.alpha.call("ping")["machine"] == "alpha"
+    record = bed.record("local", uuid)
+    assert record["live"] is True
+    run = bed.alpha.sesh("transcript", uuid)
+    assert run.code in (0, 1)  # pi may or may not recreate the file; either way a clean answer
+    assert bed.alpha.sesh("list", "--json").code == 0
+
+
+@pytest.mark.xdist_group("agent-codex")
+def test_doctor_reports_each_agent_cli(beds: Beds) -> None:
+    bed = beds.bed("codex")
+    run = bed.alpha.sesh("doctor", "--json", env={"PATH": bed.env["PATH"]})
+    checks = {c["check"]: c for c in json.loads(run.out)}
+    for agent, version in (("claude", "2.1.329"), ("codex", "0.169.0"), ("pi", "0.73.1")):
+        assert checks[f"agent-{agent}"]["status"] == "ok", checks[f"agent-{agent}"]
+        assert version in checks[f"agent-{agent}"]["detail"]
+    missing = bed.alpha.sesh("doctor", "--json", env={"PATH": "/usr/bin:/bin"})
+    assert {c["check"]: c["status"] for c in json.loads(missing.out)}["agent-claude"] == "warn"
