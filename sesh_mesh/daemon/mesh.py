@@ -337,6 +337,13 @@ class Mesh:
             if link.session.committed(record):
                 link.work.set()
 
+    def mark_moved(self, origin: str, exclude: Link) -> None:
+        # Records commit through the store listener; a mark can also move without any (an
+        # empty batch), and the other peers must hear of it or they keep asking.
+        for link in self._links:
+            if link is not exclude and link.session.mark_moved(origin):
+                link.work.set()
+
     def relay_loose(self, records: list[Record], exclude: Link) -> None:
         for link in self._links:
             if link is not exclude and link.session.relay_loose(records):

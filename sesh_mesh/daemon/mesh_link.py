@@ -73,6 +73,8 @@ class LinkHost(Protocol):
 
     def relay_loose(self, records: list[Record], exclude: Link) -> None: ...
 
+    def mark_moved(self, origin: str, exclude: Link) -> None: ...
+
     def broadcast_links(self) -> None: ...
 
     def peer_caught_up(self, link: Link) -> None: ...
@@ -202,11 +204,15 @@ class Link:
             if isinstance(command, Send):
                 self.send(command.message)
             elif isinstance(command, Apply):
-                changed = await self.host.store.apply_remote(
+                store = self.host.store
+                mark_before = store.marks.get(command.origin)
+                changed = await store.apply_remote(
                     command.origin, command.epoch, command.records, command.from_seq, command.to_seq
                 )
                 if command.loose and changed:
                     self.host.relay_loose(changed, self)
+                if store.marks.get(command.origin) != mark_before:
+                    self.host.mark_moved(command.origin, self)
             elif isinstance(command, Close):
                 log.warning("mesh: closing %s: %s", self.label, command.detail or command.reason)
                 await self.close(command.code, command.reason, command.detail, command.fatal)

@@ -221,7 +221,11 @@ class PeerSession:
 
     def committed(self, record: Record) -> bool:
         """A record was committed to the local store; returns True when a flush has work."""
-        self._dirty.add(_origin(record))
+        return self.mark_moved(_origin(record))
+
+    def mark_moved(self, origin: str) -> bool:
+        """Our mark for `origin` moved (also by a batch without records, which commits none)."""
+        self._dirty.add(origin)
         return self.is_open
 
     def relay_loose(self, records: list[Record]) -> bool:

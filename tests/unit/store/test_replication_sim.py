@@ -78,13 +78,17 @@ class Net:
             if isinstance(command, Send):
                 self.frames.append((self.partner[id(session)], json.dumps(command.message)))
             elif isinstance(command, Apply):
+                before = store.marks.get(command.origin)
                 changed = await store.apply_remote(
                     command.origin, command.epoch, command.records, command.from_seq, command.to_seq
                 )
-                if command.loose and changed:
-                    for other, _ in self.sessions.get(store.machine, []):
-                        if other is not session:
+                moved = store.marks.get(command.origin) != before
+                for other, _ in self.sessions.get(store.machine, []):
+                    if other is not session:
+                        if command.loose and changed:
                             other.relay_loose(changed)
+                        if moved:
+                            other.mark_moved(command.origin)
             elif isinstance(command, Close):
                 self.closed.append(command)
 
@@ -247,6 +251,17 @@ async def test_a_chain_relays_through_the_middle(stores: OpenStore) -> None:
     await net.settle()
     assert digest(a) == digest(b) == digest(c) and len(c.records) == 4
     assert a.vector() == b.vector() == c.vector()
+
+
+async def test_marks_travel_the_chain_even_without_records(stores: OpenStore) -> None:
+    # gamma joins later and has written nothing: its mark still reaches alpha through beta, so
+    # nobody keeps asking gamma's lineage from scratch (and lag reads 0 everywhere).
+    a, b, c = await stores("a"), await stores("b"), await stores("c")
+    net = Net()
+    await net.link(a, b)
+    await net.link(b, c)
+    assert a.vector() == b.vector() == c.vector()
+    assert set(a.vector()) == {"a", "b", "c"}
 
 
 async def test_delete_beats_a_concurrent_rename_whatever_the_order(stores: OpenStore) -> None:

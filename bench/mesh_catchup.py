@@ -1,0 +1,65 @@
+"""A fresh daemon catches up N records (default 10,000) from a peer: seconds and records per second.
+
+The peer holds N records of its own (seeded by `sesh import`, one transaction). Each run starts
+a new empty daemon, adds the peer with a live `peers-reload`, and times from that request until
+the new daemon holds all N records. Bytes on the wire are counted by a TCP proxy between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import median
+from tests.mesh.helpers import NOBODY, Proxy, add_peer, mesh_daemon, seed
+
+POLL_S = 0.005
+"""Status poll interval while waiting: small next to a catch-up of hundreds of milliseconds."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    opts = parser.parse_args()
+    source = mesh_daemon("source").start()
+    assert source.port
+    proxy = Proxy(source.port)
+    try:
+        started = time.perf_counter()
+        seed(source, opts.records)
+        print(f"seeded {opts.records} records on the source in {time.perf_counter() - started:.2f}s")
+        times, wire = [], []
+        for run in range(opts.runs):
+            fresh = mesh_daemon(f"fresh{run}", listen=False).start()
+            try:
+                add_peer(source, fresh.machine, NOBODY, "bench-token")
+                proxy.up = proxy.down = 0
+                started = time.perf_counter()
+                add_peer(fresh, "source", proxy.url, "bench-token")  # live reload: the clock starts here
+                while int(fresh.call("status")["records"]) < opts.records:
+                    time.sleep(POLL_S)
+                elapsed = time.perf_counter() - started
+                times.append(elapsed)
+                wire.append(proxy.up + proxy.down)
+                print(f"run {run + 1}: {elapsed:.3f}s, {opts.records / elapsed:,.0f} records/s, "
+                      f"{(proxy.up + proxy.down) / 1e6:.2f} MB on the wire")
+            finally:
+                fresh.stop()
+                shutil.rmtree(fresh.home, ignore_errors=True)
+        best = median(times)
+        print(f"catch-up of {opts.records} records: median {best:.3f}s = {opts.records / best:,.0f} records/s, "
+              f"{median(wire) / opts.records:.0f} bytes/record on the wire (compressed)")
+    finally:
+        proxy.close()
+        source.stop()
+        shutil.rmtree(source.home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
