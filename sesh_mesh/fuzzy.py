@@ -9,8 +9,9 @@ when the query has an upper-case letter. Whitespace splits the query into terms 
 match (in any order), as in fzf's extended mode.
 
 Speed matters more than optimal alignment (the TUI re-filters 10,000 rows per keystroke): the
-subsequence test runs on `str.find`, and only a few start positions of the first character are
-tried (fzf v1 plus boundary-aware restarts) instead of fzf v2's O(n·m) dynamic programme.
+subsequence test runs on `str.find`; a term found as a contiguous run at a word boundary is
+taken as is; otherwise the first occurrence of its first character and a few later ones on word
+boundaries are tried (fzf v1 plus boundary-aware restarts), not fzf v2's O(n·m) programme.
 """
 
 from __future__ import annotations
@@ -82,22 +83,39 @@ def _bonus(prev_class: int, char_class: int) -> int:
     return 0
 
 
-def bonus_at(text: str, index: int) -> int:
+_CLASS_CHARS = "0123456"
+_ASCII_CLASSES = {code: _CLASS_CHARS[_char_class(chr(code))] for code in range(128)}
+_PAIR_BONUS = {
+    (_CLASS_CHARS[prev], _CLASS_CHARS[cur]): _bonus(prev, cur) for prev in range(7) for cur in range(7)
+}
+_START = _CLASS_CHARS[_WHITE]
+"""The class before a text's first character: a match at the start is a white boundary."""
+
+
+def classes_of(text: str) -> str:
+    """One class digit per character of `text`. Callers that match one text many times (the
+    TUI, per keystroke) compute it once; `str.translate` makes it cheap for ASCII."""
+    if text.isascii():
+        return text.translate(_ASCII_CLASSES)
+    return "".join(_CLASS_CHARS[_char_class(char)] for char in text)
+
+
+def bonus_at(text: str, index: int, classes: str | None = None) -> int:
     """The boundary bonus of the character at `index` (the text's start counts as after a space)."""
-    prev_class = _char_class(text[index - 1]) if index > 0 else _WHITE
-    return _bonus(prev_class, _char_class(text[index]))
+    kinds = classes if classes is not None else classes_of(text)
+    return _PAIR_BONUS[(kinds[index - 1] if index > 0 else _START, kinds[index])]
 
 
-def score_positions(text: str, positions: Sequence[int]) -> int:
+def score_positions(text: str, positions: Sequence[int], classes: str | None = None) -> int:
     """fzf's score of matching the query at `positions` (ascending offsets) of `text`."""
+    kinds = classes if classes is not None else classes_of(text)
+    pair_bonus = _PAIR_BONUS
     score = 0
-    consecutive = 0
     first_bonus = 0
     previous = -2
     for order, index in enumerate(positions):
-        bonus = bonus_at(text, index)
+        bonus = pair_bonus[(kinds[index - 1] if index > 0 else _START, kinds[index])]
         if order and index == previous + 1:
-            consecutive += 1
             if bonus >= BONUS_BOUNDARY and bonus > first_bonus:
                 first_bonus = bonus
             bonus = max(bonus, first_bonus, BONUS_CONSECUTIVE)
@@ -105,7 +123,6 @@ def score_positions(text: str, positions: Sequence[int]) -> int:
             if order:
                 gap = index - previous - 1
                 score += SCORE_GAP_START + SCORE_GAP_EXTENSION * (gap - 1)
-            consecutive = 0
             first_bonus = bonus
         score += SCORE_MATCH + (bonus * BONUS_FIRST_CHAR_MULTIPLIER if order == 0 else bonus)
         previous = index
@@ -130,24 +147,58 @@ def _greedy(haystack: str, term: str, start: int) -> list[int] | None:
     return positions
 
 
-def match_term(text: str, haystack: str, term: str) -> Match | None:
+def match_term(text: str, haystack: str, term: str, classes: str | None = None) -> Match | None:
     """Match one whitespace-free `term` against `text`; `haystack` is `text` case-folded as the
     term needs (the caller folds once per text, not once per term)."""
     start = haystack.find(term[0])
     if start < 0:
         return None
-    best: Match | None = None
+    kinds = classes if classes is not None else classes_of(text)
+    if len(term) == 1:
+        # One character: the best-placed of its first occurrences, no alignment to search.
+        best_at, best_bonus = start, -1
+        for _ in range(MAX_STARTS):
+            bonus = _PAIR_BONUS[(kinds[start - 1] if start > 0 else _START, kinds[start])]
+            if bonus > best_bonus:
+                best_at, best_bonus = start, bonus
+            start = haystack.find(term, start + 1)
+            if start < 0:
+                break
+        return Match(SCORE_MATCH + best_bonus * BONUS_FIRST_CHAR_MULTIPLIER, (best_at,))
+    # Fast path: the term as a contiguous run starting at a word boundary is what fzf's optimal
+    # alignment nearly always picks, and costs one C-level search instead of an alignment.
+    run = haystack.find(term)
     tries = 0
-    while start >= 0 and tries < MAX_STARTS:
+    while run >= 0 and tries < MAX_STARTS:
+        if _PAIR_BONUS[(kinds[run - 1] if run > 0 else _START, kinds[run])] >= BONUS_BOUNDARY:
+            contiguous = range(run, run + len(term))
+            return Match(score_positions(text, contiguous, kinds), tuple(contiguous))
+        run = haystack.find(term, run + 1)
+        tries += 1
+    # General path: align from the first occurrence of term[0] and from later occurrences that
+    # sit on a word boundary; keep the best score.
+    best: Match | None = None
+    for _ in range(MAX_STARTS):
         positions = _greedy(haystack, term, start)
         if positions is None:
             break  # a later start cannot find what an earlier one could not
-        score = score_positions(text, positions)
+        score = score_positions(text, positions, kinds)
         if best is None or score > best.score:
             best = Match(score, tuple(positions))
-        tries += 1
-        start = haystack.find(term[0], positions[0] + 1)
+        start = _next_boundary(haystack, term[0], positions[0] + 1, kinds)
+        if start < 0:
+            break
     return best
+
+
+def _next_boundary(haystack: str, char: str, start: int, kinds: str) -> int:
+    """The next occurrence of `char` from `start` that sits on a word boundary, or -1."""
+    at = haystack.find(char, start)
+    while at >= 0:
+        if _PAIR_BONUS[(kinds[at - 1] if at > 0 else _START, kinds[at])] >= BONUS_BOUNDARY:
+            return at
+        at = haystack.find(char, at + 1)
+    return -1
 
 
 def fold(text: str) -> str:
@@ -178,11 +229,14 @@ def match(query: str, text: str) -> Match | None:
     return match_terms(text, fold(text), [fold(term) for term in terms])
 
 
-def match_terms(text: str, haystack: str, terms: Sequence[str]) -> Match | None:
+def match_terms(text: str, haystack: str, terms: Sequence[str], classes: str | None = None) -> Match | None:
+    if len(terms) == 1:
+        return match_term(text, haystack, terms[0], classes)
+    kinds = classes if classes is not None else classes_of(text)
     total = 0
     positions: set[int] = set()
     for term in terms:
-        found = match_term(text, haystack, term)
+        found = match_term(text, haystack, term, kinds)
         if found is None:
             return None
         total += found.score

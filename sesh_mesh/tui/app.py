@@ -7,6 +7,7 @@ The app exits with the chosen record (Enter) or None (cancelled).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,6 +100,8 @@ class SeshApp(App[Record | None]):
         self.loaded = False
         self._cursor_pending = options.cursor
         self._formatter_reported = False
+        self._filter_pending = False
+        self._heap_frozen = False
         # Kept as attributes: `query_one` would search a dialog while one is open.
         self.filter_input = FilterInput(placeholder="/ to filter", id="filter")
         self.table = SessionTable(self.rowset, now=options.now, id="table")
@@ -148,9 +151,9 @@ class SeshApp(App[Record | None]):
         parts.append(f"daemon: {self.link_state}")
         self.status_line.update(" · ".join(parts))
 
-    def _rows_changed(self) -> None:
+    def _rows_changed(self, remeasure: bool = True) -> None:
         self.table.connected = self.link.connected
-        self.table.rows_changed()
+        self.table.rows_changed(remeasure)
         self._update_status()
 
     # ---- daemon link ----------------------------------------------------------------------
@@ -164,6 +167,11 @@ class SeshApp(App[Record | None]):
     async def on_daemon_link_snapshot(self, message: DaemonLink.Snapshot) -> None:
         await self._label(message.records)
         self.rowset.replace_all(message.records)
+        if not self._heap_frozen:
+            # The rows live as long as the app: keep the collector from rescanning them (and
+            # the decoded snapshot) on every full collection while the user types.
+            self._heap_frozen = True
+            gc.freeze()
         self.loaded = True
         if self._cursor_pending:
             self._place_initial_cursor(self._cursor_pending)
@@ -223,23 +231,36 @@ class SeshApp(App[Record | None]):
 
     def action_filter_done(self) -> None:
         """Esc while editing: keep the filter, go back to the list."""
+        if self._filter_pending:
+            self._apply_filter()
         self.screen.set_focus(self.table)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.rowset.set_query(event.value)
+        # Coalesce: keys typed while a re-filter runs are applied together, once, so a burst
+        # of typing at 10,000 rows costs one filter pass instead of queueing one per key.
+        if not self._filter_pending:
+            self._filter_pending = True
+            self.call_later(self._apply_filter)
+
+    def _apply_filter(self) -> None:
+        self._filter_pending = False
+        query = self.filter_input.value
+        if query == self.rowset.query:
+            return
+        self.rowset.set_query(query)
         self.table.cursor = 0  # the best match, nearest the prompt
         self.table.cursor_uuid = None
-        self._rows_changed()
+        self._rows_changed(remeasure=False)
 
     def clear_filter(self) -> None:
         self.filter_input.value = ""
         self.rowset.set_query("")
-        self._rows_changed()
+        self._rows_changed(remeasure=False)
 
     def action_cycle_view(self) -> None:
         self.rowset.set_view(self.rowset.view.next())
-        self._rows_changed()
+        self._rows_changed(remeasure=False)
 
     def action_toggle_id(self) -> None:
         self.table.toggle_id()
@@ -261,6 +282,8 @@ class SeshApp(App[Record | None]):
         self.exit(None)
 
     def action_choose(self) -> None:
+        if self._filter_pending:
+            self._apply_filter()
         if self.focused is self.filter_input:
             self.action_filter_done()  # Enter in the prompt picks the best match, like fzf
         row = self.table.current

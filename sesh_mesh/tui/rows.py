@@ -19,6 +19,9 @@ GLYPH_BUSY, GLYPH_IDLE, GLYPH_DETACHED, MARK_NEEDS_INPUT = "●", "◐", "○", 
 STALE_MARK = "(stale)"
 """Appended to the machine of a record whose owner this daemon cannot reach (SPEC §5)."""
 
+RECENT_QUERIES = 16
+"""How many earlier queries keep their scores (a few hundred KB each at 10,000 rows)."""
+
 SEARCHED_COLUMNS = ("name", "agent", "machine", "cwd", "tags", "id")
 """The columns the filter matches, in the order they are joined into one searchable line."""
 
@@ -75,22 +78,18 @@ class Row:
     """One record as shown: display strings per column, plus the line the filter searches."""
 
     record: Record
+    uuid: str
     cells: dict[str, str]
     text: str
     folded: str
+    classes: str
+    """fuzzy.classes_of(text), computed once: the filter scores this row on every keystroke."""
     spans: dict[str, int]
     """Start offset of each searched column inside `text`."""
     sort_key: tuple[str, str]
+    archived: bool
     _updated: datetime | None = None
     _parsed: bool = False
-
-    @property
-    def uuid(self) -> str:
-        return str(self.record["uuid"])
-
-    @property
-    def archived(self) -> bool:
-        return bool(self.record.get("archived"))
 
     @property
     def stale(self) -> bool:
@@ -139,7 +138,9 @@ def make_row(record: Record, cwd_label: Callable[[str], str]) -> Row:
         at += len(cells[column]) + 1
     text = " ".join(parts)
     updated = str(record.get("lastActivity") or record.get("updatedAt") or "")
-    return Row(record, cells, text, fuzzy.fold(text), spans, (updated, str(record["uuid"])))
+    uuid = str(record["uuid"])
+    return Row(record, uuid, cells, text, fuzzy.fold(text), fuzzy.classes_of(text), spans, (updated, uuid),
+               bool(record.get("archived")))
 
 
 @dataclass
@@ -159,10 +160,14 @@ class RowSet:
     matches: dict[str, fuzzy.Match] = field(default_factory=dict)
     _scored_query: str = ""
     _scored: dict[str, fuzzy.Match | None] = field(default_factory=dict)
+    _in_view: list[Row] | None = None
+    _recent: dict[str, dict[str, fuzzy.Match | None]] = field(default_factory=dict)
+    """Scores of the last few queries, so backspace is as fast as typing (fzf does the same)."""
 
     def replace_all(self, records: Iterable[Record]) -> None:
         self.rows = {}
         self._scored.clear()
+        self._recent.clear()
         self.apply(records)
 
     def apply(self, records: Iterable[Record]) -> None:
@@ -170,10 +175,13 @@ class RowSet:
         for record in records:
             uuid = str(record["uuid"])
             self._scored.pop(uuid, None)
+            for scores in self._recent.values():
+                scores.pop(uuid, None)
             if record.get("deleted"):
                 self.rows.pop(uuid, None)
             else:
                 self.rows[uuid] = make_row(record, self.cwd_label)
+        self._in_view = None
         self.refresh()
 
     def relabel(self) -> None:
@@ -182,6 +190,7 @@ class RowSet:
 
     def set_view(self, view: View) -> None:
         self.view = view
+        self._in_view = None
         self.refresh()
 
     def set_query(self, query: str) -> None:
@@ -193,16 +202,20 @@ class RowSet:
         return {"all": len(self.rows), "archived": archived, "active": len(self.rows) - archived}
 
     def refresh(self) -> None:
-        in_view = [row for row in self.rows.values() if self.view.shows(row.archived)]
-        in_view.sort(key=lambda row: row.sort_key, reverse=True)
+        in_view = self._in_view
+        if in_view is None:  # rows or view changed: re-derive the newest-first order once
+            view = self.view
+            in_view = [row for row in self.rows.values() if view.shows(row.archived)]
+            in_view.sort(key=lambda row: row.sort_key, reverse=True)
+            self._in_view = in_view
         terms = fuzzy.terms_of(self.query)
         if not terms:
             self.visible = in_view
             self.matches = {}
             return
         self._rescore(in_view, terms)
-        scored = [(row, self._scored[row.uuid]) for row in in_view]
-        hits = [(row, found) for row, found in scored if found is not None]
+        scored = self._scored
+        hits = [(row, found) for row in in_view if (found := scored[row.uuid]) is not None]
         # Best first; ties: shorter line, then newer (the sort is stable over newest-first).
         hits.sort(key=lambda hit: (-hit[1].score, len(hit[0].text)))
         self.visible = [row for row, _ in hits]
@@ -211,21 +224,27 @@ class RowSet:
     def _rescore(self, rows: list[Row], terms: list[str]) -> None:
         query = " ".join(terms)
         if query != self._scored_query:
-            narrowing = bool(self._scored_query) and _extends(query, self._scored_query)
-            previous = self._scored if narrowing else {}
-            self._scored = {}
+            if self._scored_query:
+                self._recent[self._scored_query] = self._scored
+                while len(self._recent) > RECENT_QUERIES:
+                    del self._recent[next(iter(self._recent))]
+            cached = self._recent.pop(query, None)
+            if cached is not None:
+                self._scored = cached
+            else:
+                narrowing = bool(self._scored_query) and _extends(query, self._scored_query)
+                previous = self._recent.get(self._scored_query, {}) if narrowing else {}
+                # A row the shorter query rejected cannot match the longer one: keep it rejected.
+                self._scored = {uuid: None for uuid, found in previous.items() if found is None}
             self._scored_query = query
-            # A row the shorter query rejected cannot match the longer one: keep it rejected.
-            for uuid, found in previous.items():
-                if found is None:
-                    self._scored[uuid] = None
         sensitive = fuzzy.smart_case(query)
         folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
         scored = self._scored
+        match_terms = fuzzy.match_terms
         for row in rows:
-            if row.uuid not in scored:
-                haystack = row.text if sensitive else row.folded
-                scored[row.uuid] = fuzzy.match_terms(row.text, haystack, folded_terms)
+            uuid = row.uuid
+            if uuid not in scored:
+                scored[uuid] = match_terms(row.text, row.text if sensitive else row.folded, folded_terms, row.classes)
 
     def index_of(self, uuid: str | None) -> int | None:
         if uuid is None:

@@ -61,6 +61,12 @@ def run_picker(
     options = Options(
         socket=socket, enter_acts=enter_acts, cursor=cursor, cwd_labels=CwdLabels.from_env(cwd_rules), title=title
     )
-    with on_terminal():
-        app = SeshApp(options)
-        return app.run()
+    # An exported COLUMNS/LINES would pin Textual's size (shutil.get_terminal_size reads them
+    # first) and ignore resizes; the terminal itself is the authority.
+    pinned = {key: os.environ.pop(key) for key in ("COLUMNS", "LINES") if key in os.environ}
+    try:
+        with on_terminal():
+            app = SeshApp(options)
+            return app.run()
+    finally:
+        os.environ.update(pinned)

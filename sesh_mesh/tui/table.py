@@ -92,9 +92,13 @@ class SessionTable(Widget, can_focus=True):
 
     # ---- state changes, called by the app after it changed the RowSet ---------------------
 
-    def rows_changed(self) -> None:
-        """Re-find the cursor's session after the view changed; keep its index if it is gone."""
-        self._content_widths = self._measure()
+    def rows_changed(self, remeasure: bool = True) -> None:
+        """Re-find the cursor's session after the view changed; keep its index if it is gone.
+
+        `remeasure` is for record changes; a new filter or view keeps the column widths (widths
+        follow all rows, so columns do not jump while typing)."""
+        if remeasure or not self._content_widths:
+            self._content_widths = self._measure()
         found = self.rowset.index_of(self.cursor_uuid)
         if found is not None:
             self.cursor = found
