@@ -161,6 +161,8 @@ def match_term(text: str, haystack: str, term: str, classes: str | None = None) 
             bonus = _PAIR_BONUS[(kinds[start - 1] if start > 0 else _START, kinds[start])]
             if bonus > best_bonus:
                 best_at, best_bonus = start, bonus
+                if bonus == BONUS_BOUNDARY_WHITE:
+                    break  # nothing scores higher
             start = haystack.find(term, start + 1)
             if start < 0:
                 break
