@@ -179,15 +179,22 @@ def _later_commands(command: Callable[..., Parser]) -> None:
     p.add_argument("action", choices=["add", "remove", "list"], help="add NAME ADDRESS | remove NAME | list")
     p.add_argument("rest", nargs="*", metavar="ARG", help="add: the peer's machine name and ws://HOST:PORT (or wss://)")
     p.add_argument("--token", metavar="T", help="shared secret, the same on both machines ('-' reads it from stdin)")
-    for name, text in (("tui", "the session manager"), ("pick", "pick a session and print it")):
-        p = command(name, text, [f"sesh {name}"])
-        p.add_argument("--format", choices=["kv", "json", "nul"], default="kv")
-        p.add_argument("--action")
-        p.add_argument("--cursor")
-        p.add_argument("--select")
-        p.add_argument("--enter", action="store_true")
-    p = command("resume", "enter a session (goto if live, relaunch otherwise)", ["sesh resume a808"])
-    p.add_argument("uuid", nargs="?")
+    for name, text, examples in (
+        ("tui", "the session manager: every session, live; Enter prints the selection (--enter: enters it)",
+         ["sesh tui", "sesh tui --enter", "sesh tui --cursor a808 --format json"]),
+        ("pick", "pick a session and print it (exit 0 picked, 130 cancelled, 3 nothing to pick or no match)",
+         ['sel=$(sesh pick --format kv)', "sesh pick --select a808 --format json", "sesh pick --enter"]),
+    ):
+        p = command(name, text, examples)
+        p.add_argument("--format", choices=["kv", "json", "nul"], default="kv",
+                       help="kv: key=value lines; nul: the values NUL-terminated; json: one object (default kv)")
+        p.add_argument("--action", metavar="VERB", help="the action to print instead of goto (live) / resume")
+        p.add_argument("--cursor", metavar="UUID", help="start with the cursor on this session (uuid or prefix)")
+        p.add_argument("--select", metavar="UUID", help="pick this session without showing the UI")
+        p.add_argument("--enter", action="store_true", help="perform the action (goto/resume) instead of printing")
+    p = command("resume", "enter a session (goto if live, relaunch otherwise); no uuid: pick one",
+                ["sesh resume a808", "sesh resume"])
+    p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: choose in the picker)")
     p.add_argument("--target")
     p = command("new", "spawn an agent in tmux (or headless) and register it", ["sesh new --agent claude"])
     p.add_argument("--agent", required=True)
