@@ -151,9 +151,11 @@ class Mesh:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close(close_connections=False)
-        for link in list(self._links):
-            with contextlib.suppress(Exception):
-                await link.close(CloseCode.GOING_AWAY, "daemon stopping")
+        # Closing handshakes run side by side: one silent peer must not eat the shutdown grace.
+        await asyncio.gather(
+            *(link.close(CloseCode.GOING_AWAY, "daemon stopping") for link in list(self._links)),
+            return_exceptions=True,
+        )
         if self._server is not None:
             await self._server.wait_closed()
         for state in self.peers.values():

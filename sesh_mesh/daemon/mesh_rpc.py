@@ -50,7 +50,7 @@ RECENT_RESULTS_MAX = 1024
 RECENT_RESULTS_TTL_S = 600.0
 """Finished calls answer retries of their key from memory for this long (bounded in count)."""
 
-NOT_FORWARDABLE = frozenset({"daemon-stop", "peers-reload", "subscribe"})
+NOT_FORWARDABLE = frozenset({"daemon-stop", "peers-reload"})
 """Operations a peer may not run here: stopping the daemon or rereading its peers is local."""
 
 FORWARDED_FROM: contextvars.ContextVar[str | None] = contextvars.ContextVar("forwarded_from", default=None)
@@ -212,7 +212,8 @@ class Rpc:
                 f"machine {machine!r} did not answer {op} in time",
                 "the operation may still complete there; check with `sesh info` or `sesh daemon status`",
             ) from None
-        except asyncio.CancelledError:
+        except BaseException:
+            # Cancelled, or our own caller went away (emit failed): the owner stops working.
             if link.alive:
                 link.send({"t": "rpc-cancel", "id": call_id})
             raise
