@@ -150,6 +150,9 @@ def build_parser(handlers: dict[str, Handler]) -> Parser:
 
 
 def _later_commands(command: Callable[..., Parser]) -> None:
+    from sesh_mesh.cli.parser_control import control_commands
+
+    control_commands(command)
     """Commands of the SPEC whose handlers land with later work; each fails loudly until then."""
     p = command("tail", "last transcript entries of a session", ["sesh tail a808 -n 20", "sesh tail a808 -f"])
     p.add_argument("uuid", nargs="?")
@@ -196,27 +199,6 @@ def _later_commands(command: Callable[..., Parser]) -> None:
                 ["sesh resume a808", "sesh resume"])
     p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: choose in the picker)")
     p.add_argument("--target")
-    p = command("new", "spawn an agent in tmux (or headless) and register it", ["sesh new --agent claude"])
-    p.add_argument("--agent", required=True)
-    p = command("send", "deliver a message and print the reply", ['sesh send a808 "run the tests"'])
-    p.add_argument("uuid")
-    p.add_argument("message")
-    p.add_argument("--timeout")
-    p.add_argument("--no-wait", action="store_true")
-    p = command("await", "block until the current turn completes", ["sesh await a808 --timeout 5m"])
-    p.add_argument("uuid", nargs="?")
-    p.add_argument("--timeout")
-    for name, text in (("abort", "interrupt the current turn"), ("compact", "trigger context compaction"),
-                       ("stop", "quit the agent cleanly; the record stays")):
-        p = command(name, text, [f"sesh {name} a808"])
-        p.add_argument("uuid", nargs="?")
-    p = command("pane-keys", "send raw tmux key names to the session's pane", ["sesh pane-keys a808 Enter"])
-    p.add_argument("uuid")
-    p.add_argument("keys", nargs="+")
-    p = command("delegate", "one-shot headless worker: run a task, print the reply, delete the session",
-                ['sesh delegate --agent codex "summarise README.md"'])
-    p.add_argument("--agent", required=True)
-    p.add_argument("task")
     p = command("autoname", "name sessions from their transcripts", ["sesh autoname a808", "sesh autoname --all"])
     p.add_argument("uuid", nargs="?")
     p.add_argument("--all", action="store_true")

@@ -198,9 +198,10 @@ def enter_session(ctx: Context, record: Record) -> int:
 
 
 def resume_detached(ctx: Context, record: Record) -> int:
-    raise NotImplementedYet(
-        "resume of a detached session", f"only live sessions can be entered for now; {record['uuid'][:8]} is not live"
-    )
+    """Relaunch the agent resuming its conversation (the daemon does it), then enter its pane."""
+    target = getattr(ctx.args, "target", None)
+    placed = ctx.call("resume", {"uuid": record["uuid"], "target": target})
+    return goto(ctx, {**record, "live": True, "tmux": placed["tmux"]})
 
 
 def goto(ctx: Context, record: Record) -> int:

@@ -296,6 +296,9 @@ async def install(service: Service, api: ApiServer, tasks: asyncio.TaskGroup, st
     watcher = Watcher(service)
     ops = AgentOps(service, watcher)
     ops.install(api)
+    from sesh_mesh.daemon.control import Control
+
+    Control(service, watcher).install()
     service.watcher = watcher
     tasks.create_task(watcher.run(stop), name="agents:watch")
     if service.config.discover_auto:

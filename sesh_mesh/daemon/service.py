@@ -167,7 +167,7 @@ class Service:
     async def register_session(
         self,
         agent: str,
-        agent_id: str,
+        agent_id: str | None,
         cwd: str,
         *,
         name: str = "",
@@ -178,15 +178,16 @@ class Service:
         """Record a session owned here, deduplicated on (machine, agent, agentSessionId)."""
         for existing in self.store.records.values():
             if (
-                existing["machine"] == self.machine
+                agent_id
+                and existing["machine"] == self.machine
                 and existing.get("agent") == agent
                 and existing.get("agentSessionId") == agent_id
                 and not existing.get("deleted")
             ):
                 return existing
         if uuid is None:
-            taken = self.store.records.get(agent_id)
-            uuid = agent_id if taken is None else ids.new_uuid()
+            taken = self.store.records.get(agent_id) if agent_id else None
+            uuid = agent_id if agent_id and taken is None else ids.new_uuid()
         elif uuid in self.store.records:
             raise SeshError(f"session id {uuid} is already in use", "pick another --session-id")
         now = clock.now_iso()
@@ -198,7 +199,7 @@ class Service:
             now=now,
             name=name,
             tags=tags or [],
-            agent_session_id=agent_id,
+            agent_session_id=agent_id or None,
             extra=extra,
         )
         written = await self.store.write_local(uuid, lambda current: fresh if current is None else None)

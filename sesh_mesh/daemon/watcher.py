@@ -312,7 +312,9 @@ class Watcher:
             if entry is not None and entry.status in ("busy", "idle", "waiting"):
                 waiting = entry.status == "waiting"
                 return ("idle" if waiting else str(entry.status)), "claude-registry", waiting or needs_input
-        if fresh and reported is not None:
+        # A reporter only outranks the transcript while its news is newer (codex's notify
+        # reports turn ends only, so its last "idle" must not hide the next turn's start).
+        if fresh and reported is not None and (tail is None or reported.at >= tail.changed_at):
             return reported.status, "hook", needs_input or reported.needs_input
         # Before the first reply there may be no transcript (pi writes nothing until the first
         # assistant message completes): the pane probe is the floor until then.

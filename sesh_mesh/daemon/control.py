@@ -1,0 +1,493 @@
+"""Agent control: new, send, await, abort, compact, pane-keys, stop, resume, delegate, report.
+
+Pane sessions are driven through tmux with the submit rules of AGENTS-FACTS §4 (leave any
+mode, paste, pause, a separate Enter, then verify the turn started). Sessions with no live
+pane take headless turns (`headless.py`). Replies always come from the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sesh_mesh import clock, ids
+from sesh_mesh.agents import launch, tmux
+from sesh_mesh.agents.pi import new_pi_session_path
+from sesh_mesh.agents.registry import get_adapter
+from sesh_mesh.daemon import lookup
+from sesh_mesh.daemon.headless import HeadlessRunner
+from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.watcher import Reported, Watcher
+from sesh_mesh.errors import SeshError, TimedOut, UsageError
+from sesh_mesh.store.record import AGENTS, Record
+
+log = logging.getLogger(__name__)
+
+SUBMIT_PAUSE_S = 0.3
+"""Typed text, then this pause, then Enter: codex turns a quick Enter into a newline (paste burst)."""
+
+TURN_START_S = 6.0
+"""A submitted message must show as a started turn within this, else Enter is retried once."""
+
+LIVE_WAIT_S = 30.0
+READY_WAIT_S = 60.0
+STOP_GRACE_S = 10.0
+POLL_S = 0.05
+
+INHERITED = (
+    "PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "SHELL", "TMPDIR", "CLAUDE_CONFIG_DIR", "CODEX_HOME",
+    "PI_CODING_AGENT_DIR", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "FAKE_API_KEY",
+    "IS_SANDBOX", "DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "PI_OFFLINE", "PI_TELEMETRY", "PI_SKIP_VERSION_CHECK", "TMUX_TMPDIR",
+)  # fmt: skip
+"""Variables a launched agent takes from the caller (SPEC §6), over the daemon's own."""
+
+
+def report_bin() -> str:
+    launcher = Path(sys.executable).parent / "sesh"
+    return str(launcher) if launcher.exists() else "sesh"
+
+
+class Control:
+    def __init__(self, service: Service, watcher: Watcher) -> None:
+        self.service = service
+        self.watcher = watcher
+        self.headless = HeadlessRunner(self)
+
+    def install(self) -> None:
+        self.service.extra_handlers.update(
+            {
+                "new": self.op_new,
+                "send": self.op_send,
+                "await": self.op_await,
+                "abort": self.op_abort,
+                "compact": self.op_compact,
+                "pane-keys": self.op_pane_keys,
+                "stop": self.op_stop,
+                "resume": self.op_resume,
+                "report": self.op_report,
+            }
+        )
+
+    # ---- shared helpers ----------------------------------------------------------------------
+
+    def record(self, uuid: str) -> Record:
+        record = lookup.resolve(self.service.store.records, uuid)
+        if record.get("deleted"):
+            raise SeshError(f"session {record['uuid']} is deleted", "nothing to do")
+        return record
+
+    async def maybe_forward(self, record: Record, op: str, args: dict[str, Any]) -> tuple[bool, Any]:
+        if record["machine"] == self.service.machine:
+            return False, None
+        return True, await self.service.forward(record["machine"], op, {**args, "uuid": record["uuid"]})
+
+    def launch_env(self, ctx: dict[str, Any], uuid: str) -> dict[str, str]:
+        env = dict(os.environ)
+        if not ctx.get("forwardedFrom"):
+            caller = ctx.get("env") or {}
+            env.update({k: str(v) for k, v in caller.items() if k in INHERITED})
+        for key in ("TMUX", "TMUX_PANE"):
+            env.pop(key, None)
+        env["SESH_SESSION_ID"] = uuid
+        env["SESH_HOME"] = str(self.service.home)
+        env["SESH_MACHINE"] = self.service.machine
+        env["SESH_REPORT_BIN"] = report_bin()
+        return env
+
+    def binary(self, agent: str, env: dict[str, str]) -> str:
+        configured = self.service.config.agents.get(agent)
+        if configured:
+            if not os.access(configured, os.X_OK):
+                raise SeshError(f"[agents].{agent} = {configured!r} is not an executable file",
+                                f"fix [agents] in {self.service.config.path}")
+            return configured
+        found = shutil.which(agent, path=env.get("PATH"))
+        if found is None:
+            raise SeshError(f"the {agent} binary is not on PATH", f"install {agent} or set [agents].{agent}")
+        return found
+
+    def turn_count(self, uuid: str) -> int:
+        tail = self.watcher.tails.get(uuid)
+        return 0 if tail is None else tail.state.turns_completed + tail.state.turns_aborted
+
+    def activity(self, uuid: str) -> int:
+        tail = self.watcher.tails.get(uuid)
+        return 0 if tail is None else tail.state.records
+
+    async def wait_for(self, predicate: Any, timeout: float | None) -> bool:
+        deadline = None if not timeout else time.monotonic() + timeout
+        while not predicate():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            if self.service.stop_requested.is_set():
+                raise SeshError("the daemon is stopping", "retry when it is back")
+            self.watcher.wake.set()
+            await asyncio.sleep(POLL_S)
+        return True
+
+    def reply_of(self, uuid: str) -> dict[str, Any]:
+        tail = self.watcher.tails.get(uuid)
+        if tail is None:
+            raise SeshError("the turn ended but no transcript was found", "see `sesh info` for filePath")
+        state = tail.state
+        usage = None
+        if state.usage is not None:
+            usage = {"inputTokens": state.usage.input_tokens, "outputTokens": state.usage.output_tokens,
+                     "contextTokens": state.usage.context_tokens}
+        return {"reply": state.last_reply or "", "usage": usage, "outcome": state.last_turn_outcome}
+
+    # ---- new ---------------------------------------------------------------------------------
+
+    async def op_new(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        machine = args.get("machine")
+        if machine and machine != self.service.machine:
+            return await self.service.forward(str(machine), "new", {**args, "machine": None})
+        agent = str(args.get("agent") or "")
+        if agent not in AGENTS:
+            raise UsageError(f"unknown agent {agent!r}", "use --agent claude, codex or pi")
+        cwd = str(args.get("cwd") or "")
+        if not cwd.startswith("/") or not Path(cwd).is_dir():
+            raise UsageError(f"cwd {cwd!r} does not exist or is not a directory",
+                             "pass --cwd with an existing directory")
+        cwd = os.path.realpath(cwd)
+        headless = bool(args.get("headless"))
+        message = args.get("msg")
+        if headless and not (message and str(message).strip()):
+            raise UsageError("--headless needs --msg with the first message", 'sesh new --headless --msg "…"')
+        uuid = ids.check_uuid(str(args["sessionId"])) if args.get("sessionId") else ids.new_uuid()
+        if uuid in self.service.store.records:
+            raise SeshError(f"session id {uuid} is already in use", "pick another --session-id or omit it")
+        env = self.launch_env(ctx, uuid)
+        binary = self.binary(agent, env)
+        model = launch.choose_model(agent, args.get("model"), self.service.config.models)
+        sandbox = bool(args.get("sandbox"))
+        adapter = get_adapter(agent)
+        data_dir = adapter.data_dir(env)
+        pi_file = str(new_pi_session_path(data_dir, cwd, _utcnow())) if agent == "pi" else None
+        passthrough = [str(a) for a in args.get("agentArgs") or []]
+        target = None if headless else self.placement(args.get("target"), ctx)
+        if headless:
+            argv = launch.headless(agent, binary, str(message), session_id=uuid, resume_id=None, model=model,
+                                   sandbox=sandbox, pi_session_file=pi_file, passthrough=passthrough)
+        else:
+            argv = launch.interactive(agent, binary, session_id=uuid, resume_id=None, model=model, sandbox=sandbox,
+                                      report_bin=report_bin(), pi_session_file=pi_file, passthrough=passthrough)
+        if args.get("dryRun"):
+            shown_env = {k: v for k, v in env.items() if k.startswith("SESH_") or k in INHERITED}
+            return {"argv": argv, "env": shown_env, "cwd": cwd, "tmux": target, "uuid": uuid,
+                    "machine": self.service.machine}
+        tags = list(args.get("tags") or [])
+        extra: dict[str, Any] = {"model": model, "headless": headless, "sandbox": sandbox,
+                                 "agentDataDir": str(data_dir)}
+        if pi_file:
+            extra["filePath"] = pi_file
+        if ctx.get("sessionId") and not ctx.get("forwardedFrom"):
+            extra["parent"] = ctx["sessionId"]
+        if target is not None:
+            extra["spawnSocket"] = target["socket"]
+        record = await self.service.register_session(
+            agent, uuid if agent == "claude" else None, cwd, name=str(args.get("name") or ""), tags=tags, uuid=uuid,
+            extra=extra,
+        )
+        if args.get("noLaunch"):
+            return self.service._decorate(record)
+        if headless:
+            result = await self.headless.run(self.service.store.records[uuid], str(message), env, binary,
+                                             first=True, timeout=args.get("timeout"))
+            return {**self.service._decorate(self.service.store.records[uuid]), **result}
+        assert target is not None
+        await self.open_in_tmux(target, cwd, env, argv, name=str(args.get("name") or agent))
+        ok = await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S)
+        if not ok:
+            raise SeshError(f"{agent} was started in tmux but never showed up as live",
+                            f"look at the window with `tmux -S {target['socket']} list-windows`")
+        if message:
+            await self.wait_ready(uuid)
+            result = await self.send_to_pane(self.service.store.records[uuid], str(message), wait=True,
+                                             timeout=args.get("timeout"))
+            return {**self.service._decorate(self.service.store.records[uuid]), **result}
+        return self.service._decorate(self.service.store.records[uuid])
+
+    def placement(self, target: Any, ctx: dict[str, Any]) -> dict[str, str]:
+        """`--target socket:sess[:window]`, else the caller's tmux session, else session "sesh"."""
+        if target:
+            parts = str(target).split(":")
+            if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+                raise UsageError(f"bad --target {target!r}", "write socket:session, e.g. default:work")
+            return {"socket": tmux.socket_from_name(parts[0]), "session": parts[1],
+                    "window": parts[2] if len(parts) == 3 else ""}
+        socket = tmux.socket_from_tmux_env(ctx.get("tmux")) if not ctx.get("forwardedFrom") else None
+        if socket and ctx.get("tmuxPane"):
+            return {"socket": socket, "session": "", "window": "", "pane": str(ctx["tmuxPane"])}
+        return {"socket": tmux.socket_from_name("default"), "session": "sesh", "window": ""}
+
+    async def open_in_tmux(self, target: dict[str, str], cwd: str, env: dict[str, str], argv: list[str],
+                           name: str) -> str:
+        socket = target["socket"]
+        env_flags = [f"-e{k}={v}" for k, v in env.items() if k in INHERITED or k.startswith("SESH_")]
+        if target.get("pane"):
+            where = await tmux.run_command(socket, "display-message", "-p", "-t", target["pane"], "#{session_id}")
+            session_target = where[0].strip() if where else ""
+        else:
+            session_target = target["session"]
+            panes = await tmux.list_panes(socket)
+            if not any(p.session == session_target for p in panes):
+                out = await tmux.run_command(socket, "new-session", "-d", "-P", "-F", "#{pane_id}",
+                                             "-s", session_target, "-n", name, "-c", cwd, *env_flags, "--", *argv)
+                return out[0].strip()
+        out = await tmux.run_command(socket, "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"{session_target}:",
+                                     "-n", name, "-c", cwd, *env_flags, "--", *argv)
+        return out[0].strip()
+
+    async def wait_ready(self, uuid: str) -> None:
+        adapter = get_adapter(str(self.service.store.records[uuid]["agent"]))
+
+        async def probe() -> tuple[bool, bool]:
+            loc = self.service.store.records[uuid].get("tmux") or {}
+            if not loc:
+                return False, False
+            text = await tmux.capture(loc["socket"], loc["pane"])
+            found = adapter.probe_pane(text)
+            return found.ready, found.needs_input
+
+        deadline = time.monotonic() + READY_WAIT_S
+        while time.monotonic() < deadline:
+            ready, needs_input = await probe()
+            if needs_input:
+                raise SeshError("the agent shows a dialog and waits for an answer",
+                                f"look with `sesh pane-capture {uuid[:8]}`, answer with `sesh pane-keys {uuid[:8]} …`")
+            if ready:
+                return
+            await asyncio.sleep(0.2)
+        raise SeshError("the agent did not become ready for input", f"look with `sesh pane-capture {uuid[:8]}`")
+
+    # ---- send / await ------------------------------------------------------------------------
+
+    async def op_send(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        message = str(args.get("message") or "")
+        if not message.strip():
+            raise UsageError("message is empty", "give the text to send")
+        record = self.record(str(args["uuid"]))
+        forwarded, result = await self.maybe_forward(record, "send", args)
+        if forwarded:
+            return result
+        started = time.monotonic()
+        wait = not args.get("noWait")
+        if record.get("live"):
+            result = await self.send_to_pane(record, message, wait=wait, timeout=args.get("timeout"))
+        else:
+            if self._live_elsewhere(record):
+                raise SeshError("the conversation is live in a pane sesh cannot type into",
+                                "send from the machine and tmux server that runs it")
+            env = self.launch_env(ctx, record["uuid"])
+            result = await self.headless.run(record, message, env, self.binary(str(record["agent"]), env),
+                                             first=False, timeout=args.get("timeout"), wait=wait)
+        return {"uuid": record["uuid"], **result, "durationMs": int((time.monotonic() - started) * 1000)}
+
+    def _live_elsewhere(self, record: Record) -> bool:
+        agent_id = record.get("agentSessionId")
+        return bool(agent_id) and any(a.agent_session_id == agent_id for a in self.watcher.live.values())
+
+    async def send_to_pane(self, record: Record, message: str, *, wait: bool, timeout: Any) -> dict[str, Any]:
+        uuid = record["uuid"]
+        loc = record.get("tmux") or {}
+        socket, pane = loc["socket"], loc["pane"]
+        turns = self.turn_count(uuid)
+        activity = self.activity(uuid)
+
+        def started() -> bool:
+            current = self.service.store.records[uuid]
+            return (current.get("turnStatus") == "busy" or self.turn_count(uuid) > turns
+                    or self.activity(uuid) > activity)
+
+        await tmux.leave_mode(socket, pane)
+        if "\n" in message:
+            await tmux.paste(socket, pane, message, buffer=f"sesh-{uuid[:8]}")
+        else:
+            await tmux.send_keys(socket, pane, [message], literal=True)
+        await asyncio.sleep(SUBMIT_PAUSE_S)
+        await tmux.send_keys(socket, pane, ["Enter"])
+        if not await self.wait_for(started, TURN_START_S):
+            log.warning("send: turn did not start in %s, retrying Enter", pane)
+            await tmux.leave_mode(socket, pane)
+            await tmux.send_keys(socket, pane, ["Enter"])
+            if not await self.wait_for(started, TURN_START_S):
+                raise SeshError("the message was typed but the agent did not start a turn",
+                                f"look with `sesh pane-capture {uuid[:8]}`")
+        if not wait:
+            return {"reply": None, "usage": None, "delivered": "pane"}
+        limit = float(timeout) if timeout else None
+
+        def finished() -> bool:
+            current = self.service.store.records[uuid]
+            return self.turn_count(uuid) > turns and current.get("turnStatus") != "busy"
+
+        if not await self.wait_for(finished, limit):
+            raise TimedOut(f"no reply within {limit:.0f}s", f"the turn goes on; `sesh await {uuid[:8]}` waits for it")
+        return {**self.reply_of(uuid), "delivered": "pane"}
+
+    async def op_await(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        record = self.record(str(args["uuid"]))
+        forwarded, result = await self.maybe_forward(record, "await", args)
+        if forwarded:
+            return result
+        uuid = record["uuid"]
+        limit = float(args.get("timeout") or 0) or None
+
+        def idle() -> bool:
+            return (self.service.store.records[uuid].get("turnStatus") != "busy"
+                    and uuid not in self.headless.running)
+
+        if not await self.wait_for(idle, limit):
+            raise TimedOut(f"session {uuid[:8]} is still busy after {limit:.0f}s", "wait longer or abort it")
+        current = self.service.store.records[uuid]
+        return {"uuid": uuid, "turnStatus": current.get("turnStatus"), "stateSource": current.get("stateSource")}
+
+    # ---- abort / compact / keys / stop -------------------------------------------------------
+
+    def _pane(self, record: Record) -> tuple[str, str]:
+        loc = record.get("tmux") or {}
+        if not record.get("live") or not loc:
+            raise SeshError(f"session {record['uuid'][:8]} is not live in a pane", "resume it with `sesh resume`")
+        return loc["socket"], loc["pane"]
+
+    async def op_abort(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        record = self.record(str(args["uuid"]))
+        forwarded, result = await self.maybe_forward(record, "abort", args)
+        if forwarded:
+            return result
+        uuid = record["uuid"]
+        if uuid in self.headless.running:
+            self.headless.abort(uuid)
+            return {"uuid": uuid, "aborted": "headless"}
+        socket, pane = self._pane(record)
+        await tmux.leave_mode(socket, pane)
+        await tmux.send_keys(socket, pane, ["Escape"])
+        return {"uuid": uuid, "aborted": "pane"}
+
+    async def op_compact(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        record = self.record(str(args["uuid"]))
+        forwarded, result = await self.maybe_forward(record, "compact", args)
+        if forwarded:
+            return result
+        if not record.get("live"):
+            if record.get("agent") != "claude":
+                raise SeshError(f"not implemented: headless compaction for {record.get('agent')}",
+                                "resume the session in a pane and compact there")
+            env = self.launch_env(ctx, record["uuid"])
+            return await self.headless.run(record, launch.COMPACT_COMMAND, env, self.binary("claude", env),
+                                           first=False, timeout=args.get("timeout"))
+        socket, pane = self._pane(record)
+        await tmux.leave_mode(socket, pane)
+        await tmux.send_keys(socket, pane, [launch.COMPACT_COMMAND], literal=True)
+        await asyncio.sleep(SUBMIT_PAUSE_S * 2)  # the slash-command popup must settle before Enter
+        await tmux.send_keys(socket, pane, ["Enter"])
+        return {"uuid": record["uuid"], "compact": "requested"}
+
+    async def op_pane_keys(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        keys = [str(k) for k in args.get("keys") or []]
+        if not keys:
+            raise UsageError("pane-keys needs at least one key", "e.g. sesh pane-keys a808 Enter")
+        record = self.record(str(args["uuid"]))
+        forwarded, result = await self.maybe_forward(record, "pane-keys", args)
+        if forwarded:
+            return result
+        socket, pane = self._pane(record)
+        await tmux.leave_mode(socket, pane)
+        try:
+            await tmux.send_keys(socket, pane, keys)
+        except tmux.TmuxError as exc:
+            raise SeshError(str(exc), "use tmux key names, e.g. Enter, Escape, C-c, Down") from exc
+        return {"uuid": record["uuid"], "sent": keys}
+
+    async def op_stop(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        record = self.record(str(args["uuid"]))
+        forwarded, result = await self.maybe_forward(record, "stop", args)
+        if forwarded:
+            return result
+        uuid = record["uuid"]
+        if uuid in self.headless.running:
+            self.headless.abort(uuid)
+        if not record.get("live"):
+            return self.service._decorate(self.service.store.records[uuid])
+        socket, pane = self._pane(record)
+        await tmux.leave_mode(socket, pane)
+        await tmux.send_keys(socket, pane, [launch.QUIT_COMMAND[str(record["agent"])]], literal=True)
+        await asyncio.sleep(SUBMIT_PAUSE_S * 2)
+        await tmux.send_keys(socket, pane, ["Enter"])
+        gone = lambda: not self.service.store.records[uuid].get("live")  # noqa: E731
+        if not await self.wait_for(gone, STOP_GRACE_S):
+            agent = next((a for a in self.watcher.live.values() if a.pane.pane == pane and a.pane.socket == socket),
+                         None)
+            if agent is not None:
+                log.warning("stop: %s did not quit; terminating pid %s", uuid, agent.pid)
+                for sig in (signal.SIGTERM, signal.SIGKILL):
+                    try:
+                        os.kill(agent.pid, sig)
+                    except ProcessLookupError:
+                        break
+                    if await self.wait_for(gone, 3.0):
+                        break
+        await self.wait_for(gone, 3.0)
+        return self.service._decorate(self.service.store.records[uuid])
+
+    # ---- resume ------------------------------------------------------------------------------
+
+    async def op_resume(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Live → where it is; not live → relaunched in tmux resuming its conversation."""
+        record = self.record(str(args["uuid"]))
+        if record["machine"] != self.service.machine:
+            raise SeshError(
+                f"session {record['uuid'][:8]} runs on machine {record['machine']!r}",
+                f"enter it there: ssh to {record['machine']} and run `sesh resume {record['uuid'][:8]}`",
+            )
+        uuid = record["uuid"]
+        if record.get("live"):
+            return {"action": "goto", "tmux": record["tmux"], "uuid": uuid}
+        agent = str(record["agent"])
+        resume_id = record.get("agentSessionId")
+        if agent != "pi" and not resume_id:
+            raise SeshError(f"session {uuid[:8]} has no conversation id to resume yet",
+                            "it never got a first message; start a new one with `sesh new`")
+        if agent == "pi" and not record.get("filePath"):
+            raise SeshError(f"session {uuid[:8]} has no transcript to resume", "start a new one with `sesh new`")
+        env = self.launch_env(ctx, uuid)
+        binary = self.binary(agent, env)
+        target = self.placement(args.get("target"), ctx)
+        argv = launch.interactive(agent, binary, session_id=None, resume_id=str(resume_id) if agent != "pi" else None,
+                                  model=record.get("model"), sandbox=bool(record.get("sandbox")),
+                                  report_bin=report_bin(), pi_session_file=record.get("filePath"))
+        await self.service.store.write_local(uuid, lambda cur: None if cur is None else
+                                             {**cur, "spawnSocket": target["socket"], "headless": False})
+        await self.open_in_tmux(target, str(record["cwd"]), env, argv, name=str(record.get("name") or agent))
+        if not await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S):
+            raise SeshError(f"{agent} was relaunched but never showed up as live", "see `sesh agents`")
+        return {"action": "goto", "tmux": self.service.store.records[uuid]["tmux"], "uuid": uuid}
+
+    # ---- reporters ---------------------------------------------------------------------------
+
+    async def op_report(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        uuid = str(args.get("uuid") or ctx.get("sessionId") or "")
+        state = str(args.get("state") or "")
+        if state not in ("busy", "idle", "needs-input"):
+            raise UsageError(f"bad report state {state!r}", "use busy, idle or needs-input")
+        if uuid not in self.service.store.records:
+            raise SeshError(f"no session {uuid!r} here to report for", "reporters run in panes sesh launched")
+        status = "idle" if state == "needs-input" else state
+        self.watcher.reported[uuid] = Reported(status, "hook", time.monotonic(), needs_input=state == "needs-input")
+        self.watcher.wake.set()
+        return {"uuid": uuid, "state": state}
+
+
+def _utcnow() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(clock.now_s(), UTC)

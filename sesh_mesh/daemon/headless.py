@@ -1,0 +1,159 @@
+"""Headless turns: one agent process per turn, its conversation id and reply read back.
+
+While a turn runs the session reports busy (stateSource hook); it never runs on a conversation
+that is live in a pane (the caller checks), since that would fork it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sesh_mesh.agents import launch
+from sesh_mesh.agents.registry import get_adapter
+from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
+from sesh_mesh.daemon.watcher import Reported
+from sesh_mesh.errors import SeshError, TimedOut
+from sesh_mesh.store.record import Record
+
+if TYPE_CHECKING:
+    from sesh_mesh.daemon.control import Control
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 3
+
+
+class HeadlessRunner:
+    def __init__(self, control: Control) -> None:
+        self.control = control
+        self.running: dict[str, asyncio.subprocess.Process] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def abort(self, uuid: str) -> None:
+        proc = self.running.get(uuid)
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+    def _report(self, uuid: str, status: str) -> None:
+        watcher = self.control.watcher
+        watcher.reported[uuid] = Reported(status, "headless", time.monotonic())
+        watcher.wake.set()
+
+    async def run(self, record: Record, message: str, env: dict[str, str], binary: str, *, first: bool,
+                  timeout: Any, wait: bool = True) -> dict[str, Any]:
+        uuid = record["uuid"]
+        if uuid in self.running:
+            raise SeshError(f"session {uuid[:8]} is already running a headless turn", f"sesh await {uuid[:8]}")
+        agent = str(record["agent"])
+        resume_id = None if first else (record.get("agentSessionId") or None)
+        if not first and agent != "pi" and not resume_id:
+            raise SeshError(f"session {uuid[:8]} has no conversation id to resume",
+                            "it never finished a first turn; start a new one with `sesh new`")
+        argv = launch.headless(agent, binary, message, session_id=uuid, resume_id=resume_id,
+                               model=record.get("model"), sandbox=bool(record.get("sandbox")),
+                               pi_session_file=record.get("filePath"))
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=str(record["cwd"]), env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        self.running[uuid] = proc
+        self._report(uuid, "busy")
+        turn = asyncio.ensure_future(self._finish(record, proc, env))
+        if not wait:
+            self._tasks.add(turn)
+            turn.add_done_callback(self._tasks.discard)
+            return {"reply": None, "usage": None, "delivered": "headless"}
+        limit = float(timeout) if timeout else None
+        try:
+            return await asyncio.wait_for(asyncio.shield(turn), limit)
+        except TimeoutError:
+            self.abort(uuid)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(turn, 5)
+            raise TimedOut(f"the headless turn took longer than {limit:.0f}s and was stopped",
+                           "raise --timeout") from None
+
+    async def _finish(self, record: Record, proc: asyncio.subprocess.Process, env: dict[str, str]) -> dict[str, Any]:
+        uuid = record["uuid"]
+        agent = str(record["agent"])
+        try:
+            out, err = await proc.communicate()
+        finally:
+            self.running.pop(uuid, None)
+            self._report(uuid, "idle")
+        text = out.decode(errors="replace")
+        agent_id = _agent_id_from_output(agent, text) or record.get("agentSessionId")
+        adapter = get_adapter(agent)
+        data_dir = adapter.data_dir(env)
+        path: Path | None = Path(record["filePath"]) if record.get("filePath") else None
+        if (path is None or not path.exists()) and agent_id:
+            path = adapter.transcript_path_for(data_dir, str(record["cwd"]), agent_id)
+        changes: dict[str, Any] = {}
+        if agent_id and agent_id != record.get("agentSessionId"):
+            changes["agentSessionId"] = agent_id
+        if path is not None and path.exists():
+            changes["filePath"] = str(path)
+            self.control.watcher.tails.pop(uuid, None)
+        if changes:
+            await self.control.service.store.write_local(uuid, lambda cur: None if cur is None else {**cur, **changes})
+        if proc.returncode != 0:
+            lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+            detail = " / ".join(lines[-STDERR_TAIL_LINES:]) or _error_from_output(agent, text) or "no output"
+            raise SeshError(f"{agent} exited with status {proc.returncode}: {detail}",
+                            "see the agent's own error above; `sesh tail` shows the conversation")
+        reply, usage = None, None
+        if path is not None and path.exists():
+            state = await asyncio.to_thread(read_all, agent, path)
+            reply = state.last_reply
+            tail = TranscriptTail(agent, path)
+            await asyncio.to_thread(tail.refresh)
+            self.control.watcher.tails[uuid] = tail
+            if state.usage is not None:
+                usage = {"inputTokens": state.usage.input_tokens, "outputTokens": state.usage.output_tokens,
+                         "contextTokens": state.usage.context_tokens}
+        if reply is None:
+            raise SeshError(f"{agent} finished but its transcript has no reply", "see `sesh tail` for what happened")
+        self.control.watcher.wake.set()
+        return {"reply": reply, "usage": usage, "delivered": "headless"}
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def _agent_id_from_output(agent: str, text: str) -> str | None:
+    for item in _json_lines(text):
+        if agent == "claude" and item.get("session_id"):
+            return str(item["session_id"])
+        if agent == "codex" and item.get("type") == "thread.started" and item.get("thread_id"):
+            return str(item["thread_id"])
+        if agent == "pi" and item.get("type") == "session" and item.get("id"):
+            return str(item["id"])
+    return None
+
+
+def _error_from_output(agent: str, text: str) -> str | None:
+    for item in reversed(_json_lines(text)):
+        if item.get("is_error") and item.get("result"):
+            return str(item["result"])[:300]
+        if item.get("type") in ("error", "turn.failed"):
+            return json.dumps(item)[:300]
+    return None
