@@ -46,6 +46,9 @@ enough that a 10,000-record catch-up is a few dozen frames (one store transactio
 BATCH_MAX_RECORDS = 1000
 """Also bound the records per batch, so one transaction on the receiver stays short."""
 
+MAX_SEQ = 2**63 - 1
+"""SQLite's largest integer: a seq beyond it is garbage, refused before it reaches the store."""
+
 MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 Vector = dict[str, tuple[str, int]]
@@ -528,7 +531,7 @@ def _records(value: Any, origin: str) -> list[Record]:
         uuid, seq, machine = record.get("uuid"), record.get("originSeq"), record.get("machine")
         if not isinstance(uuid, str) or not uuid or not isinstance(machine, str) or not machine:
             raise BadMessage("each record needs uuid and machine")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq <= 0:
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq <= MAX_SEQ:
             raise BadMessage(f"record {uuid} has no positive originSeq")
         if (record.get("origin") or machine) != origin:
             raise BadMessage(f"record {uuid} is not from origin {origin}")
