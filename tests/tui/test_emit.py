@@ -98,13 +98,14 @@ def test_empty_store_exits_3_before_any_ui(daemon: Daemon) -> None:
     )
 
 
-def test_enter_on_a_detached_session_fails_loudly(seeded: Daemon) -> None:
-    """Relaunching a detached session belongs to the agents layer; until it lands, `--enter`
-    and `sesh resume` say so instead of pretending."""
+def test_enter_on_a_detached_session_goes_to_the_resume_path(seeded: Daemon) -> None:
+    """`--enter` on a detached session runs `sesh resume` on it. These sessions have no agent
+    transcript, so the resume path refuses loudly, naming the session (whether relaunching is
+    built yet or not), and nothing reaches stdout."""
     for args in (("pick", "--select", AUTH, "--enter"), ("resume", AUTH)):
         run = seeded.sesh(*args)
-        assert run.code == 1, run
-        assert run.err.startswith("sesh: not implemented: resume of a detached session ("), run.err
+        assert (run.code, run.out) == (1, ""), run
+        assert run.err.startswith("sesh: ") and AUTH[:8] in run.err and "resume" in run.err, run.err
 
 
 def test_goto_refuses_a_session_that_is_not_live(seeded: Daemon) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.harness import Daemon
 from tests.tmux_helpers import PrivateTmux
-from tests.tui.helpers import AUTH, DOCS, FLAKY, seed
+from tests.tui.helpers import AUTH, DOCS, FLAKY, order, seed
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -99,3 +99,18 @@ def test_empty_store_pick_exits_3_and_tui_explains(tmux: PrivateTmux, daemon: Da
     assert "sesh discover --register" in screen
     tmux.send_keys(pane, "Escape")
     tmux.wait_for_text(pane, "TUI=130")
+
+
+def test_resume_without_uuid_opens_the_picker(tmux: PrivateTmux, seeded: Daemon) -> None:
+    """`sesh resume` with no uuid: pick, then hand the pick to the resume path; Esc cancels
+    with 130. These seeded sessions have no transcript, so the resume path refuses, naming the
+    picked session: that shows the hand-over without needing a real agent."""
+    pane = start(tmux, seeded, f'{SESH} resume; echo "FIRST=$?"; {SESH} resume; echo "SECOND=$?"')
+    tmux.wait_for_text(pane, "auth-refactor")
+    tmux.send_keys(pane, "Escape")
+    tmux.wait_for_text(pane, "FIRST=130")
+    tmux.wait_for_text(pane, "auth-refactor")
+    tmux.send_keys(pane, "Enter")
+    out = tmux.wait_for_text(pane, "SECOND=1")
+    error = next(line for line in out.splitlines() if line.startswith("sesh: "))
+    assert order(seeded)[0][:8] in error and "resume" in error, error
