@@ -41,7 +41,7 @@ AUTH_TIMEOUT_S = 10.0
 """A connection that has not completed the hello exchange by then is closed (a slow or silent
 client must not hold a socket forever)."""
 
-PUSH_COOLDOWN_S = 0.02
+PUSH_COOLDOWN_S = 0.01
 """After a push, further commits wait this long and leave in one batch: a burst of writes
 coalesces, while a lone write still leaves at once. Well below the TUI's redraw interval."""
 
