@@ -67,6 +67,11 @@ HANDLERS: dict[str, Handler] = {
     "tui": lazy("pick_cmds:cmd_tui"),
     "pick": lazy("pick_cmds:cmd_pick"),
     "resume": lazy("pick_cmds:cmd_resume"),
+    "backup": lazy("transcript_cmds:cmd_backup"),
+    "restore": lazy("transcript_cmds:cmd_restore"),
+    "copy": lazy("transcript_cmds:cmd_copy"),
+    "autoname": lazy("transcript_cmds:cmd_autoname"),
+    "search": lazy("transcript_cmds:cmd_search"),
 }
 
 

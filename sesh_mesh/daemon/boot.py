@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sesh_mesh.config import Config
-from sesh_mesh.daemon import agent_ops, main, mesh
+from sesh_mesh.daemon import agent_ops, main, mesh, transcript_ops
 
 main.EXTENSIONS.append(agent_ops.install)
 main.EXTENSIONS.append(mesh.start_mesh)
+main.EXTENSIONS.append(transcript_ops.install)
 
 
 def run_daemon(home: Path, machine: str, config: Config, listen: str | None) -> int:
