@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AUTO_POLL_S = 5.0
+AUTO_POLL_S = 2.0
 """With every_turns set, sessions are checked this often; naming waits for an idle turn anyway."""
 
 RETRY_AFTER_FAILURE_S = 600.0

@@ -188,7 +188,8 @@ class BackupFile:
     # ---- reading -------------------------------------------------------------------------------
 
     def versions_of(self, uuid: str) -> list[str]:
-        return [row[0] for row in self.conn.execute("SELECT version FROM snapshots WHERE uuid = ?", (uuid,))]
+        rows = self.conn.execute("SELECT version FROM snapshots WHERE uuid = ? ORDER BY id", (uuid,))
+        return [row[0] for row in rows]
 
     def latest(self) -> list[Snapshot]:
         """The newest snapshot of every session in the file, oldest session first."""

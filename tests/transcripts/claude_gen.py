@@ -12,13 +12,14 @@ from typing import Any
 
 from sesh_mesh.agents.claude import project_dir_name
 
-WORDS = (
+VOCABULARY = (
     "refactor auth token session cache database migration schema index query flaky test retry timeout "
     "socket daemon mesh peer replica store record transcript parser tmux pane window agent model prompt "
     "reply turn compact context budget latency throughput benchmark profile memory leak thread async loop "
     "event queue worker build deploy release version config yaml toml json api endpoint handler router "
     "request response header cookie login logout password hash encrypt decrypt signature certificate"
-).split()
+)
+WORDS = tuple(VOCABULARY.split())
 
 
 def _line(record: dict[str, Any]) -> bytes:
