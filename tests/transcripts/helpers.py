@@ -16,6 +16,9 @@ from tests.harness import Daemon, eventually, free_port
 from tests.mesh.helpers import MESH_ENV, link
 from tests.transcripts.claude_gen import write_session
 
+NO_TRANSCRIPT_SID = "7d5c7d7e-1111-4a2b-9c3d-000000000001"
+"""A claude session id with no transcript on disk (registered, never talked to)."""
+
 NAMER_SCRIPT = """\
 import json, os, re, sys
 text = sys.stdin.read()

@@ -12,9 +12,7 @@ from sesh_mesh.cli.transcript_cmds import Progress
 from sesh_mesh.services.backup_file import CHUNK_BYTES, BackupFile
 from tests.harness import eventually
 from tests.transcripts.claude_gen import random_text, transcript_path, turn_lines
-from tests.transcripts.helpers import machines
-
-NO_TRANSCRIPT_SID = "7d5c7d7e-1111-4a2b-9c3d-000000000001"
+from tests.transcripts.helpers import NO_TRANSCRIPT_SID, machines
 
 
 def test_backup_is_idempotent_and_stores_only_what_grew() -> None:
