@@ -130,8 +130,9 @@ def cmd_restore(ctx: Context) -> int:
     try:
         snapshots = backup.latest()
         if wanted is not None:
-            snapshots = [s for s in snapshots if s.session.uuid.startswith(wanted)
-                         or (s.session.agent_session_id or "").startswith(wanted)]
+            exact = [s for s in snapshots if wanted in (s.session.uuid, s.session.agent_session_id)]
+            snapshots = exact or [s for s in snapshots if s.session.uuid.startswith(wanted)
+                                  or (s.session.agent_session_id or "").startswith(wanted)]
             if len(snapshots) > 1:
                 shown = ", ".join(s.session.uuid for s in snapshots[:8])
                 raise SeshError(f"ambiguous prefix {wanted!r} matches {shown} in {source}",
