@@ -68,11 +68,18 @@ def write_session(data_dir: Path, cwd: str, turns: Sequence[tuple[str, str]], se
     return session_id, path
 
 
-def random_text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words))
+RARE_TERMS = 50_000
+"""Benchmark text draws some words from this many rare terms (`term123`), like real text's long tail."""
 
 
-def write_bulk_session(data_dir: Path, cwd: str, rng: random.Random, target_bytes: int) -> tuple[str, Path, int]:
+def random_text(rng: random.Random, words: int, rare: float = 0.0) -> str:
+    """`words` words from the common vocabulary; a `rare` share of them are rare terms instead."""
+    return " ".join(f"term{rng.randrange(RARE_TERMS)}" if rare and rng.random() < rare else rng.choice(WORDS)
+                    for _ in range(words))
+
+
+def write_bulk_session(data_dir: Path, cwd: str, rng: random.Random, target_bytes: int,
+                       rare: float = 0.1) -> tuple[str, Path, int]:
     """A transcript of about `target_bytes` of realistic turns (text, tool calls with output)."""
     session_id = str(uuid_mod.uuid4())
     path = transcript_path(data_dir, cwd, session_id)
@@ -82,9 +89,9 @@ def write_bulk_session(data_dir: Path, cwd: str, rng: random.Random, target_byte
     with path.open("wb") as handle:
         while size < target_bytes:
             ts = f"2026-11-{1 + turn // 1440 % 28:02d}T{turn // 60 % 24:02d}:{turn % 60:02d}:00Z"
-            tool = (f"grep -rn {rng.choice(WORDS)} src/", random_text(rng, rng.randint(40, 400)))
-            chunk = turn_lines(session_id, cwd, random_text(rng, rng.randint(8, 60)),
-                               random_text(rng, rng.randint(30, 250)), ts, tool=tool if turn % 2 else None)
+            tool = (f"grep -rn {rng.choice(WORDS)} src/", random_text(rng, rng.randint(40, 400), rare))
+            chunk = turn_lines(session_id, cwd, random_text(rng, rng.randint(8, 60), rare),
+                               random_text(rng, rng.randint(30, 250), rare), ts, tool=tool if turn % 2 else None)
             handle.write(chunk)
             size += len(chunk)
             turn += 1

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from sesh_mesh.agents.claude import project_dir_name
 from tests.agent_env import agents_installed, make_agent_env
 from tests.agents_e2e.bed import AGENT_ENV_KEYS
 from tests.fake_llm import FakeLLM
@@ -170,7 +171,8 @@ def test_restore_to_a_moved_project_resumes_from_the_new_cwd(pair: Pair) -> None
     assert restored.code == 0, restored.err
     [result] = restored.json()
     dest = Path(result["path"])
-    assert dest.parent.name == str(pair.moved).replace("/", "-") and dest.name == f"{record['agentSessionId']}.jsonl"
+    assert dest == pair.data_dir("alpha", "claude") / "projects" / project_dir_name(str(pair.moved)) / (
+        f"{record['agentSessionId']}.jsonl")
     cwds = {json.loads(line).get("cwd") for line in dest.read_text().splitlines()} - {None}
     assert cwds == {str(pair.moved)}
     assert alpha.call("info", {"uuid": result["registered"]})["cwd"] == str(pair.moved)

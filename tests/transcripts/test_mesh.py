@@ -78,6 +78,11 @@ def test_copy_to_another_machine_registers_it_there(pair: list[Machine]) -> None
     exported = out / "claude" / "projects" / "-srv-p" / f"{sid}.jsonl"
     assert to_dir.json()["path"] == str(exported) and to_dir.json()["registered"] is False
     assert json.loads(exported.read_text().splitlines()[0])["cwd"] == "/srv/p"
+    # to this machine's own native location, from a machine that does not own it
+    native = beta.daemon.sesh("copy", sid, "--to", "native", "--force", "--json")
+    assert native.code == 0, native.err
+    assert native.json() == {"uuid": result["uuid"], "machine": "beta", "agent": "claude", "path": str(dest),
+                             "action": "unchanged", "registered": False}
     usage = alpha.daemon.sesh("copy", sid, "--to", "beta", "--to-dir", "/tmp/x")
     assert (usage.code, usage.err) == (2, ("sesh: copy needs exactly one of --to MACHINE, --to native or --to-dir DIR "
                                           "(see `sesh copy --help`)\n"))
@@ -126,3 +131,27 @@ def test_autoname_all_is_forwarded_to_each_owner(pair: list[Machine]) -> None:
     assert alpha.daemon.call("info", {"uuid": hand})["name"] == "by-hand"
     assert eventually(lambda: beta.daemon.call("info", {"uuid": on_alpha})["name"] == "topic-orchards", timeout=10,
                       what="alpha's rename replicated to beta")
+
+
+def test_an_unreachable_owner_is_reported_and_the_rest_still_works() -> None:
+    with machines("alpha", "beta") as (alpha, beta):
+        on_alpha, _ = alpha.session([("papaya on alpha", "ok")])
+        on_beta, _ = beta.session([("papaya on beta", "ok")])
+        eventually(lambda: on_beta in alpha.daemon.records(), timeout=10, what="replicated")
+        beta.daemon.stop()
+        eventually(lambda: not any(p["connected"] for p in alpha.daemon.call("status")["peers"]), timeout=10,
+                   what="alpha to see beta gone")
+        backup = alpha.daemon.sesh("backup", "--to", str(alpha.root / "b.sqlite"), "--all-machines")
+        assert backup.code == 1
+        assert backup.err == (f"sesh: backup of {on_beta} (beta) failed: machine beta is unreachable "
+                              "(bring that machine up and run the backup again)\n")
+        assert "1 new version, 0 unchanged, 0 without a transcript, 1 failed" in backup.out
+        found = alpha.daemon.sesh("search", "papaya", "--json")
+        assert found.code == 0
+        assert [h["uuid"] for h in found.json()] == [on_alpha]
+        assert found.err == ("sesh: machine beta did not answer the search: machine beta is unreachable "
+                             "(its sessions are missing from the results)\n")
+        copy = alpha.daemon.sesh("copy", on_alpha, "--to", "beta")
+        assert copy.code == 1 and copy.err.startswith("sesh: cannot reach machine 'beta'"), copy.err
+        assert copy.err.endswith("nothing was changed (retry when it is back online; `sesh daemon status` shows "
+                                 "the link)\n")
