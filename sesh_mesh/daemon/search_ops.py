@@ -48,6 +48,7 @@ class SearchOps:
         self.files = files
         self.index = SearchIndex(service.home / "search.sqlite")
         self.lock = asyncio.Lock()
+        self.reported_errors: set[str] = set()
 
     def install(self) -> None:
         self.service.extra_handlers.update({"search": self.op_search, "search-local": self.op_search_local})
@@ -73,6 +74,9 @@ class SearchOps:
         """Index what the local transcripts gained since the last call; drop deleted sessions."""
         async with self.lock:
             stats = await asyncio.to_thread(self.index.sync, self._targets())
+        for error in set(stats.errors) - self.reported_errors:
+            log.warning("search index: skipped %s", error)  # once per distinct error, not every pass
+        self.reported_errors = set(stats.errors)
         if stats.entries_added or stats.dropped:
             log.debug("search index: +%s entries (%s bytes), %s sessions dropped",
                       stats.entries_added, stats.bytes_read, stats.dropped)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sesh_mesh.agents.registry import get_adapter
@@ -79,6 +79,7 @@ class SyncStats:
     bytes_read: int = 0
     entries_added: int = 0
     dropped: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def fts_query(text: str) -> str:
@@ -149,7 +150,12 @@ class SearchIndex:
                 stats.dropped += 1
         for uuid, target in wanted.items():
             stats.sessions += 1
-            self._sync_one(target, known.get(uuid), stats)
+            try:
+                self._sync_one(target, known.get(uuid), stats)
+            except (sqlite3.Error, ValueError, MemoryError) as exc:
+                # One transcript SQLite or the parser cannot take must not stop the others from
+                # being indexed; it is retried next time.
+                stats.errors.append(f"{target.path}: {exc}")
         return stats
 
     def _drop(self, sid: int) -> None:
