@@ -106,7 +106,7 @@ def resolve_conversation(agent: LiveAgent, tree: proctree.ProcTree) -> None:
                     agent.agent_session_id = match.group(1)
                     agent.transcript = Path(open_path)
                     return
-    elif agent.kind == "pi" and agent.transcript is None and agent.cwd:
+    elif agent.kind == "pi" and agent.transcript is None and agent.cwd and not agent.sesh_session_id:
         newest = _pi_session_of(pi_session_dir(agent.data_dir, agent.cwd), agent.started_at)
         if newest is not None:
             summary = adapter.read_summary(newest)

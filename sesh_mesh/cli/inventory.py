@@ -23,13 +23,30 @@ def check_agent(agent: str | None) -> str | None:
 
 def resolve_cwd(given: str | None) -> str:
     """The realpath of --cwd (relative to $PWD), which must be an existing directory."""
-    raw = given if given is not None else os.environ.get("PWD") or os.getcwd()
+    here = _working_dir()
+    raw = given if given is not None else here
     path = Path(raw).expanduser()
     if not path.is_absolute():
-        path = Path(os.environ.get("PWD") or os.getcwd()) / path
+        path = Path(here) / path
     if not path.is_dir():
         raise UsageError(f"cwd {raw!r} does not exist or is not a directory", "pass --cwd with an existing directory")
     return os.path.realpath(path)
+
+
+def _working_dir() -> str:
+    """$PWD when it names the real working directory (a shell's logical path), else getcwd().
+
+    A program started with another cwd inherits a stale $PWD, so it is trusted only when it
+    points at the same directory.
+    """
+    real = os.getcwd()
+    logical = os.environ.get("PWD")
+    try:
+        if logical and os.path.samefile(logical, real):
+            return logical
+    except OSError:
+        pass
+    return real
 
 
 def show_records(ctx: Context, records: list[dict[str, Any]]) -> int:

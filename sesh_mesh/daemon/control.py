@@ -60,6 +60,9 @@ class Control:
         self.service = service
         self.watcher = watcher
         self.headless = HeadlessRunner(self)
+        self.pending_turns: dict[str, int] = {}
+        """Turns delivered with --no-wait: the turn count before them, so `await` waits for them
+        even before the agent's state has flipped to busy."""
 
     def install(self) -> None:
         self.service.extra_handlers.update(
@@ -323,6 +326,7 @@ class Control:
                 raise SeshError("the message was typed but the agent did not start a turn",
                                 f"look with `sesh pane-capture {uuid[:8]}`")
         if not wait:
+            self.pending_turns[uuid] = turns
             return {"reply": None, "usage": None, "delivered": "pane"}
         limit = float(timeout) if timeout else None
 
@@ -343,11 +347,16 @@ class Control:
         limit = float(args.get("timeout") or 0) or None
 
         def idle() -> bool:
+            pending = self.pending_turns.get(uuid)
+            live = self.service.store.records[uuid].get("live")
+            if pending is not None and self.turn_count(uuid) <= pending and live:
+                return False
             return (self.service.store.records[uuid].get("turnStatus") != "busy"
                     and uuid not in self.headless.running)
 
         if not await self.wait_for(idle, limit):
             raise TimedOut(f"session {uuid[:8]} is still busy after {limit:.0f}s", "wait longer or abort it")
+        self.pending_turns.pop(uuid, None)
         current = self.service.store.records[uuid]
         return {"uuid": uuid, "turnStatus": current.get("turnStatus"), "stateSource": current.get("stateSource")}
 

@@ -147,11 +147,23 @@ class Watcher:
                 agent = await asyncio.to_thread(find_agent, pane, tree)
             if agent is None:
                 continue
+            self._adopt_known_conversation(agent)
             if agent.agent_session_id is None or agent.transcript is None:
                 await asyncio.to_thread(resolve_conversation, agent, tree)
             found[key] = agent
         self.live = found
         await self._probe_panes()
+
+    def _adopt_known_conversation(self, agent: LiveAgent) -> None:
+        """An agent sesh launched names its record in SESH_SESSION_ID: take the conversation
+        from the record instead of guessing (pi hides its --session argument from ps)."""
+        record = self.service.store.records.get(agent.sesh_session_id or "")
+        if record is None or record.get("agent") != agent.kind:
+            return
+        if record.get("agentSessionId") and agent.agent_session_id is None:
+            agent.agent_session_id = str(record["agentSessionId"])
+        if record.get("filePath") and agent.transcript is None and agent.kind == "pi":
+            agent.transcript = Path(record["filePath"])
 
     async def _probe_panes(self) -> None:
         """Capture panes whose agent has no exact source right now, others only now and then.
@@ -271,10 +283,13 @@ class Watcher:
             desired["filePath"] = str(tail.path)
         if agent is not None:
             desired["agentDataDir"] = str(agent.data_dir)
-            if agent.agent_session_id and not record.get("agentSessionId"):
-                desired["agentSessionId"] = agent.agent_session_id
-        elif state is not None and state.agent_session_id and not record.get("agentSessionId"):
-            desired["agentSessionId"] = state.agent_session_id
+        if not record.get("agentSessionId"):
+            # The transcript's own header is the surest source; the process's is next.
+            found = (state.agent_session_id if state is not None else None) or (
+                agent.agent_session_id if agent is not None else None
+            )
+            if found:
+                desired["agentSessionId"] = found
         if state is not None:
             window = None
             probe = self.probes.get((agent.pane.socket, agent.pane.pane)) if agent else None

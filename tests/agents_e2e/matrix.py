@@ -21,6 +21,18 @@ FEATURES: dict[str, str] = {
     "discover": "discover lists conversations made headless and in panes; --register adopts once",
 }
 
+CONTROL_FEATURES: dict[str, str] = {
+    "new_pane": "new in a pane (--msg, --session-id, --dry-run, --no-launch; remote: --machine) → live, reply",
+    "send_pane": "send to a live pane session returns the reply; multi-line intact; typed in the pane",
+    "send_headless": "send to a stopped session runs headless with the history; never forks a live one",
+    "await_abort": "await returns on busy → idle; abort ends a SLEEP 20 turn early",
+    "compact": "compact reaches the fake server as a compaction request",
+    "delegate": "delegate prints the reply and deletes the session (--keep keeps it); failure exits non-zero",
+    "headless_child": "new --headless --msg then two sends keep one conversation",
+    "sandbox": "a headless write succeeds without --sandbox and fails with it",
+    "stop_resume": "stop → not live, record kept; resume relaunches it in tmux with its history",
+}
+
 SKIPS: dict[tuple[str, str, str], str] = {
     # (feature, where, agent) -> reason. Every entry here is a cell NOT counted as done.
 }

@@ -12,9 +12,9 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 import uuid as uuid_mod
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -1,0 +1,304 @@
+"""Agents, part 2, conformance cells: control verbs with the real CLIs, local and via the mesh.
+
+Local cells run the CLI against alpha (the owner); remote cells run it against beta, which
+forwards to alpha over the mesh. Either way the effect is asserted at the source of truth:
+alpha's tmux server, the fake model server's request log, the files the agent wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid as uuid_mod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agents_e2e.bed import Bed, make_bed
+from tests.agents_e2e.matrix import AGENTS, CONTROL_FEATURES, WHERE, cells
+from tests.harness import Run, eventually
+
+pytestmark = pytest.mark.agents
+
+
+class Beds:
+    def __init__(self) -> None:
+        self.stack = contextlib.ExitStack()
+        self.beds: dict[str, Bed] = {}
+        self.live: dict[str, str] = {}
+
+    def bed(self, agent: str) -> Bed:
+        if agent not in self.beds:
+            bed = self.stack.enter_context(make_bed())
+            bed.tmux.new_session(["sleep", "86400"], bed.env, bed.cwd, name="keeper")
+            self.beds[agent] = bed
+        return self.beds[agent]
+
+    def live_session(self, agent: str) -> tuple[Bed, str]:
+        """One long-lived pane session per agent made with `sesh new` (reused across cells)."""
+        bed = self.bed(agent)
+        if agent not in self.live or not bed.alpha.call("info", {"uuid": self.live[agent]}).get("live"):
+            run = sesh(bed, "local", "new", "--agent", agent, "--target", target(bed), "--name", f"{agent}-live",
+                       "--msg", "warm up", "--json")
+            self.live[agent] = ok(run).json()["uuid"]
+        return bed, self.live[agent]
+
+
+@pytest.fixture(scope="module")
+def beds() -> Iterator[Beds]:
+    holder = Beds()
+    with holder.stack:
+        yield holder
+
+
+def target(bed: Bed) -> str:
+    return f"{bed.tmux.socket_path}:work"
+
+
+def sesh(bed: Bed, where: str, *args: str, timeout: float = 120) -> Run:
+    daemon = bed.daemon(where)
+    return daemon.sesh(*args, cwd=bed.cwd, env={**bed.env, "SESH_HOME": str(daemon.home),
+                                                 "SESH_MACHINE": daemon.machine}, timeout=timeout)
+
+
+def resume_op(bed: Bed, uuid: str, where: str | None = None) -> Any:
+    """The daemon's resume op with the agent environment as the caller's (the CLI would then
+    switch a tmux client to the pane, which a test has none of)."""
+    args = {"uuid": uuid, "target": where or target(bed)}
+    return bed.alpha.client().call("resume", args, {"env": bed.env, "cwd": str(bed.cwd)})
+
+
+def ok(run: Run) -> Run:
+    assert run.code == 0, f"exit {run.code}: {run.err}"
+    return run
+
+
+def seen_by_llm(bed: Bed, text: str) -> list[Any]:
+    return [r for r in bed.llm.requests() if any(text in t for t in r.user_texts)]
+
+
+def panes_running(bed: Bed) -> dict[str, str]:
+    out = bed.tmux.run("list-panes", "-a", "-F", "#{pane_id} #{pane_current_command} #{pane_dead}")
+    return {line.split()[0]: line for line in out.splitlines()}
+
+
+def test_control_matrix_complete() -> None:
+    module = globals()
+    for feature in CONTROL_FEATURES:
+        test = module.get(f"test_{feature}")
+        assert test is not None, f"feature {feature} has no test_{feature}"
+        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
+        covered = {param.id for mark in marks for param in mark.args[1]}
+        assert covered == {f"{w}-{a}" for w in WHERE for a in AGENTS}, f"test_{feature} misses cells"
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("new_pane"))
+def test_new_pane(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    before = set(bed.alpha.records())
+    dry = ok(sesh(bed, where, "new", "--agent", agent, "--target", target(bed), "--dry-run", "--json",
+                  *(["--machine", "alpha"] if where == "remote" else []))).json()
+    assert set(dry) == {"argv", "env", "cwd", "tmux"} and dry["argv"][0].endswith(agent)
+    assert set(bed.alpha.records()) == before, "--dry-run registered something"
+    only = ok(sesh(bed, where, "new", "--agent", agent, "--no-launch", "--name", "paper", "--json",
+                   *(["--machine", "alpha"] if where == "remote" else []))).json()
+    assert only["live"] is False and only["machine"] == "alpha"
+    assert not any(p for p in panes_running(bed).values() if "paper" in p)
+    preset = str(uuid_mod.uuid4())
+    marker = f"born-{where}-{uuid_mod.uuid4().hex[:6]}"
+    run = sesh(bed, where, "new", "--agent", agent, "--target", target(bed), "--session-id", preset, "--msg", marker,
+               "--json", *(["--machine", "alpha"] if where == "remote" else []))
+    made = ok(run).json()
+    assert made["uuid"] == preset and made["machine"] == "alpha" and made["live"] is True
+    assert made["reply"] == f"ECHO: {marker}"
+    assert seen_by_llm(bed, marker), "the fake model never received the first message"
+    pane = made["tmux"]["pane"]
+    assert pane in panes_running(bed), "the agent does not run in alpha's tmux server"
+    assert made["tmux"]["socket"] == str(bed.tmux.socket_path)
+    record = eventually(lambda: (r := bed.alpha.call("info", {"uuid": preset})).get("agentSessionId") and r,
+                        timeout=20, what="the agent's own id")
+    if agent == "claude":
+        assert record["agentSessionId"] == preset
+    else:  # codex and pi mint their own id; sesh discovers it
+        assert record["agentSessionId"] != preset and len(record["agentSessionId"]) == 36
+    env = bed.tmux.run("show-environment", "-t", pane, check=False)
+    assert env is not None
+    if where == "remote":
+        assert bed.daemon("remote").call("info", {"uuid": preset})["machine"] == "alpha"
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("send_pane"))
+def test_send_pane(beds: Beds, where: str, agent: str) -> None:
+    bed, uuid = beds.live_session(agent)
+    word = f"pane-{where}-{uuid_mod.uuid4().hex[:6]}"
+    reply = ok(sesh(bed, where, "send", uuid[:8], word)).out
+    assert reply == f"ECHO: {word}\n"
+    pane = bed.alpha.call("info", {"uuid": uuid})["tmux"]["pane"]
+    assert f"ECHO: {word}" in bed.tmux.capture(pane, history=True), "the reply did not come through the pane"
+    multi = f"first line {word}\nsecond line"
+    shaped = ok(sesh(bed, where, "send", uuid, multi, "--json")).json()
+    assert set(shaped) == {"uuid", "reply", "usage", "durationMs"}
+    assert shaped["reply"] == f"ECHO: {multi}"
+    assert any(multi in t for r in seen_by_llm(bed, word) for t in r.user_texts), "multi-line text was split"
+    empty = sesh(bed, where, "send", uuid, "   ")
+    assert (empty.code, empty.err) == (2, "sesh: message is empty (give the text to send)\n")
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("send_headless"))
+def test_send_headless(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    first = f"remember-{uuid_mod.uuid4().hex[:6]}"
+    made = ok(sesh(bed, "local", "new", "--agent", agent, "--target", target(bed), "--msg", first, "--json")).json()
+    uuid = made["uuid"]
+    ok(sesh(bed, "local", "stop", uuid))
+    assert bed.alpha.call("info", {"uuid": uuid})["live"] is False
+    panes_before = set(panes_running(bed))
+    reply = ok(sesh(bed, where, "send", uuid, "HISTORY")).out
+    assert first in reply, f"the headless turn lacked the earlier history: {reply!r}"
+    assert set(panes_running(bed)) == panes_before, "a headless send opened a pane"
+    record = bed.alpha.call("info", {"uuid": uuid})
+    assert record["live"] is False and record["turnStatus"] == "idle"
+    # Live again: a send must go through the pane, never fork the conversation headless.
+    placed = resume_op(bed, uuid)
+    word = f"live-again-{uuid_mod.uuid4().hex[:6]}"
+    ok(sesh(bed, where, "send", uuid, word))
+    assert f"ECHO: {word}" in bed.tmux.capture(placed["tmux"]["pane"], history=True)
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("await_abort"))
+def test_await_abort(beds: Beds, where: str, agent: str) -> None:
+    bed, uuid = beds.live_session(agent)
+    ok(sesh(bed, where, "send", uuid, "short wait SLEEP 3", "--no-wait"))
+    start = time.monotonic()
+    status = ok(sesh(bed, where, "await", uuid, "--json")).json()
+    assert status["turnStatus"] == "idle" and time.monotonic() - start > 0.5, "await returned before the turn ended"
+    assert bed.alpha.call("info", {"uuid": uuid})["turnStatus"] == "idle"
+    timed = sesh(bed, where, "await", uuid, "--timeout", "-1")
+    assert timed.code == 2 and "negative duration" in timed.err
+    job = f"long job {uuid_mod.uuid4().hex[:6]} SLEEP 20"
+    ok(sesh(bed, where, "send", uuid, job, "--no-wait"))
+    bed.llm.wait_for_request(lambda r: any(job in t for t in r.user_texts), timeout=20)
+    eventually(lambda: bed.alpha.call("info", {"uuid": uuid})["turnStatus"] == "busy", timeout=15, what="busy")
+    start = time.monotonic()
+    ok(sesh(bed, where, "abort", uuid))
+    ok(sesh(bed, where, "await", uuid, "--timeout", "15"))
+    assert time.monotonic() - start < 15, "abort did not end the SLEEP 20 turn early"
+
+    def cut_off() -> list[Any] | None:
+        calls = [r for r in bed.llm.requests() if r.user_text and job in r.user_text]
+        return calls if calls and all(r.aborted for r in calls) else None
+
+    try:
+        eventually(cut_off, timeout=15, what="the model's reply to be cut off by the abort")
+    except AssertionError:
+        calls = [(r.user_text, r.aborted) for r in bed.llm.requests() if r.user_text and job in r.user_text]
+        raise AssertionError(f"requests for the aborted turn: {calls}") from None
+    beds.live.pop(agent, None)  # an aborted pane may hold leftover input; start fresh next time
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("compact"))
+def test_compact(beds: Beds, where: str, agent: str) -> None:
+    bed, uuid = beds.live_session(agent)
+    ok(sesh(bed, where, "send", uuid, f"context {uuid_mod.uuid4().hex[:6]}"))
+    count = len(bed.llm.requests())
+    ok(sesh(bed, where, "compact", uuid))
+
+    def compaction_seen() -> bool:
+        return any(r.kind == "compact" for r in bed.llm.requests()[count:])
+
+    eventually(compaction_seen, timeout=40, what="a compaction request at the fake server")
+    eventually(lambda: bed.alpha.call("info", {"uuid": uuid})["turnStatus"] == "idle", timeout=30, what="idle")
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("delegate"))
+def test_delegate(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    task = f"task-{where}-{uuid_mod.uuid4().hex[:6]}"
+    before = {r["uuid"] for r in bed.alpha.call("list", {"archived": True})}
+    machine = ["--machine", "alpha"] if where == "remote" else []
+    out = ok(sesh(bed, where, "delegate", "--agent", agent, task, *machine)).out
+    assert out == f"ECHO: {task}\n"
+    after = {r["uuid"] for r in bed.alpha.call("list", {"archived": True})}
+    assert after == before, "delegate left its session behind"
+    kept = ok(sesh(bed, where, "delegate", "--agent", agent, "--keep", "--json", f"keep {task}", *machine)).json()
+    assert kept["reply"] == f"ECHO: keep {task}"
+    assert bed.alpha.call("info", {"uuid": kept["uuid"]})["deleted"] is False
+    failed = sesh(bed, where, "delegate", "--agent", agent, f"FAIL {task}", *machine)
+    assert failed.code != 0 and failed.err.startswith("sesh: "), failed
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("headless_child"))
+def test_headless_child(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    machine = ["--machine", "alpha"] if where == "remote" else []
+    first = f"child-{uuid_mod.uuid4().hex[:6]}"
+    made = ok(sesh(bed, where, "new", "--agent", agent, "--headless", "--msg", first, "--json", *machine)).json()
+    assert made["reply"] == f"ECHO: {first}" and made["live"] is False
+    uuid = made["uuid"]
+    ok(sesh(bed, where, "send", uuid, "second"))
+    history = ok(sesh(bed, where, "send", uuid, "HISTORY")).out
+    assert first in history and "second" in history, history
+    record = bed.alpha.call("info", {"uuid": uuid})
+    assert record["agentSessionId"] and record["headless"] is True and record["live"] is False
+    missing = sesh(bed, where, "new", "--agent", agent, "--headless", *machine)
+    assert missing.code == 2 and "--headless needs --msg" in missing.err
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("sandbox"))
+def test_sandbox(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    machine = ["--machine", "alpha"] if where == "remote" else []
+    free = bed.cwd / f"free-{where}.txt"
+    locked = bed.cwd / f"locked-{where}.txt"
+    ok(sesh(bed, where, "delegate", "--agent", agent, f"TOOL bash echo hi > {free}", *machine))
+    assert free.exists(), "without --sandbox the agent could not write"
+    sesh(bed, where, "delegate", "--agent", agent, "--sandbox", f"TOOL bash echo hi > {locked}", *machine)
+    assert not locked.exists(), "--sandbox let the agent write a file"
+
+
+@pytest.mark.parametrize(("where", "agent"), cells("stop_resume"))
+def test_stop_resume(beds: Beds, where: str, agent: str) -> None:
+    bed = beds.bed(agent)
+    first = f"before-stop-{uuid_mod.uuid4().hex[:6]}"
+    made = ok(sesh(bed, "local", "new", "--agent", agent, "--target", target(bed), "--msg", first, "--json")).json()
+    uuid = made["uuid"]
+    stopped = ok(sesh(bed, where, "stop", uuid, "--json")).json()
+    assert stopped["live"] is False and stopped["deleted"] is False
+    assert made["tmux"]["pane"] not in panes_running(bed)
+    assert bed.alpha.call("info", {"uuid": uuid})["live"] is False
+    placed = resume_op(bed, uuid)
+    assert placed["action"] == "goto" and placed["tmux"]["pane"] in panes_running(bed)
+    reply = ok(sesh(bed, where, "send", uuid, "HISTORY")).out
+    assert first in reply, "the resumed agent lost its history"
+    assert bed.alpha.call("info", {"uuid": uuid})["tmux"]["pane"] == placed["tmux"]["pane"]
+    again = resume_op(bed, uuid)
+    assert again["tmux"]["pane"] == placed["tmux"]["pane"], "resume of a live session must not relaunch it"
+    refused = sesh(bed, where, "delete", uuid)
+    assert refused.code == 1 and "stop it first" in refused.err
+
+
+def test_bad_input_changes_nothing(beds: Beds) -> None:
+    bed = beds.bed("claude")
+    before = bed.alpha.records()
+    cases = [
+        (["send", "0b6c1d2e", " "], 2, "sesh: message is empty (give the text to send)"),
+        (["await", "0b6c", "--timeout", "-5"], 2,
+         "sesh: negative duration '-5' for --timeout (use 0 for no limit or a positive duration)"),
+        (["new", "--agent", "gemini"], 2, "sesh: unknown agent 'gemini' (use claude, codex or pi)"),
+        (["new", "--agent", "claude", "--session-id", "nope"], 2,
+         "sesh: malformed session id 'nope' (pass a uuid like 123e4567-e89b-12d3-a456-426614174000)"),
+        (["new", "--agent", "claude", "--cwd", "/does/not/exist"], 2,
+         "sesh: cwd '/does/not/exist' does not exist or is not a directory (pass --cwd with an existing directory)"),
+    ]
+    for argv, code, line in cases:
+        run = sesh(bed, "local", *argv)
+        assert (run.code, run.err) == (code, line + "\n"), argv
+    missing = bed.alpha.sesh("new", "--agent", "codex", "--model", "gpt-x", "--no-launch", cwd=bed.cwd,
+                             env={**bed.env, "PATH": "/usr/bin:/bin", "SESH_HOME": str(bed.alpha.home)})
+    assert missing.code == 1 and "binary is not on PATH" in missing.err, missing
+    assert bed.alpha.records() == before
+    assert json.loads(json.dumps(before)) == before
+    assert Path(bed.cwd).is_dir()
