@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,45 @@ def _registry_entry(path: Path) -> ClaudeRegistryEntry | None:
         legacy=path.name.startswith("pid-"),
         path=path,
     )
+
+
+class RegistryCache:
+    """`read_registry` that re-parses only files whose mtime or size changed since last time."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, tuple[tuple[int, int], ClaudeRegistryEntry | None]] = {}
+
+    def read(self, data_dir: Path) -> dict[int, ClaudeRegistryEntry]:
+        entries: dict[int, ClaudeRegistryEntry] = {}
+        seen: set[Path] = set()
+        try:
+            listing = sorted(os.scandir(data_dir / "sessions"), key=lambda e: e.name)
+        except OSError:
+            listing = []
+        for item in listing:
+            if not item.name.endswith(".json"):
+                continue
+            path = Path(item.path)
+            seen.add(path)
+            try:
+                stat = item.stat()
+            except OSError:
+                continue
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._files.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, _registry_entry(path))
+                self._files[path] = cached
+            entry = cached[1]
+            if entry is None:
+                continue
+            current = entries.get(entry.pid)
+            if current is None or (current.legacy and not entry.legacy):
+                entries[entry.pid] = entry
+        prefix = data_dir / "sessions"
+        for stale in [p for p in self._files if p.parent == prefix and p not in seen]:
+            del self._files[stale]
+        return entries
 
 
 def read_registry(data_dir: Path) -> dict[int, ClaudeRegistryEntry]:

@@ -23,6 +23,7 @@ PANE_FORMAT = "\t".join(
         "#{pane_in_mode}",
         "#{pane_dead}",
         "#{pane_current_path}",
+        "#{window_activity}",
         "#{pane_title}",
     )
 )
@@ -46,6 +47,9 @@ class PaneInfo:
     dead: bool
     path: str
     title: str
+    activity: int = 0
+    """Wall-clock second of the window's last output: a pane that printed nothing since its
+    last capture need not be captured again."""
 
     def location(self) -> dict[str, str]:
         return {"socket": self.socket, "session": self.session, "window": self.window, "pane": self.pane}
@@ -85,12 +89,13 @@ def _list_panes(socket: str) -> list[PaneInfo]:
         raise TmuxError(f"tmux list-panes on {socket}: {message or 'failed'}")
     panes = []
     for line in result.stdout:
-        parts = line.split("\t", 8)
-        if len(parts) < 9:
+        parts = line.split("\t", 9)
+        if len(parts) < 10:
             continue
-        pane, pid, session, window, command, in_mode, dead, path, title = parts
+        pane, pid, session, window, command, in_mode, dead, path, activity, title = parts
         panes.append(
-            PaneInfo(socket, pane, int(pid or 0), session, window, command, in_mode == "1", dead == "1", path, title)
+            PaneInfo(socket, pane, int(pid or 0), session, window, command, in_mode == "1", dead == "1", path, title,
+                     int(activity or 0))
         )
     return panes
 

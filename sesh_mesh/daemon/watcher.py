@@ -22,7 +22,7 @@ from typing import Any
 from sesh_mesh import clock
 from sesh_mesh.agents import proctree
 from sesh_mesh.agents.base import PaneProbe
-from sesh_mesh.agents.claude import ClaudeRegistryEntry, read_registry
+from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
 from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
 from sesh_mesh.agents.pi import footer_context_window
 from sesh_mesh.agents.registry import get_adapter
@@ -38,8 +38,9 @@ TICK_S = 0.25
 PANE_SCAN_S = 1.0
 """tmux and /proc are walked this often: a killed agent shows as not live within about this."""
 
-SLOW_PROBE_SCANS = 5
-"""Panes with an exact state source are captured every this many scans (for dialogs)."""
+FULL_WALK_SCANS = 10
+"""/proc is walked on every scan whose panes changed, and at least every this many scans
+(an agent started inside an unchanged shell pane changes pane_current_command anyway)."""
 
 OVERRIDE_TTL_S = 6 * 3600.0
 """A reporter's (hook's) state is trusted this long without news; then lower authorities rule."""
@@ -69,6 +70,11 @@ class Watcher:
         self.scan_errors: dict[str, str] = {}
         self._last_scan = 0.0
         self._scans = 0
+        self._pane_fingerprint: frozenset[tuple[str, str, int, str, bool]] = frozenset()
+        self._tree: proctree.ProcTree | None = None
+        self._captured: dict[tuple[str, str], tuple[int, float]] = {}
+        self._derived: dict[str, tuple[Any, ...]] = {}
+        self._registry_cache = RegistryCache()
         self._watched: set[Path] = set()
         self.turn_listeners: list[Any] = []
 
@@ -134,7 +140,19 @@ class Watcher:
                 if self.scan_errors.get(socket) != str(exc):
                     log.warning("agents: %s", exc)
                 self.scan_errors[socket] = str(exc)
-        tree = await asyncio.to_thread(proctree.snapshot)
+        self._scans += 1
+        fingerprint = frozenset((p.socket, p.pane, p.pid, p.command, p.dead) for p in panes)
+        tree = self._tree
+        if (
+            tree is None
+            or fingerprint != self._pane_fingerprint
+            or self._scans % FULL_WALK_SCANS == 0
+            or not all(proctree.alive(a.pid) for a in self.live.values())
+        ):
+            # The /proc walk is the scan's biggest fixed cost; unchanged panes need none.
+            tree = await asyncio.to_thread(proctree.snapshot)
+            self._tree = tree
+        self._pane_fingerprint = fingerprint
         found: dict[tuple[str, str], LiveAgent] = {}
         for pane in panes:
             key = (pane.socket, pane.pane)
@@ -166,31 +184,33 @@ class Watcher:
             agent.transcript = Path(record["filePath"])
 
     async def _probe_panes(self) -> None:
-        """Capture panes whose agent has no exact source right now, others only now and then.
+        """Capture a pane only when it printed something since its last capture.
 
-        A capture is a tmux process (~3 ms); one per pane per scan would cost a core at scale
-        (AGENTS-FACTS §7), so an agent with a registry entry or a transcript is probed every
-        SLOW_PROBE_SCANS scans, for dialogs only.
+        A capture is a tmux process (~2 ms of CPU); one per pane per scan would cost a core at
+        scale (AGENTS-FACTS §7). tmux's window_activity has one-second resolution, so a pane
+        is captured again until one capture was taken a full second after its last output.
         """
-        self._scans += 1
         probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
+        now = time.time()
         for key, agent in self.live.items():
-            exact = (agent.kind == "claude" and agent.pid in self.registries.get(agent.data_dir, {})) or (
-                agent.kind != "claude" and agent.transcript is not None
-            )
-            if exact and self._scans % SLOW_PROBE_SCANS and key in self.probes:
+            seen = self._captured.get(key)
+            activity = agent.pane.activity
+            if key in self.probes and seen is not None and seen[0] == activity and seen[1] >= activity + 1:
                 probes[key] = self.probes[key]
                 continue
             try:
                 text = await capture(agent.pane.socket, agent.pane.pane)
             except TmuxError:
                 continue
+            self._captured[key] = (activity, now)
             probes[key] = (get_adapter(agent.kind).probe_pane(text, agent.pane.title), text)
         self.probes = probes
+        for gone in set(self._captured) - set(self.live):
+            del self._captured[gone]
 
     def _refresh_files(self) -> None:
         data_dirs = {a.data_dir for a in self.live.values() if a.kind == "claude"}
-        self.registries = {d: read_registry(d) for d in data_dirs}
+        self.registries = {d: self._registry_cache.read(d) for d in data_dirs}
         by_uuid = self._live_by_uuid()
         watched: set[Path] = set()
         for uuid, record in self._local_records():
@@ -251,11 +271,37 @@ class Watcher:
         by_uuid = self._live_by_uuid()
         self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
         for uuid, record in self._local_records():
-            desired = self.derive(uuid, record, by_uuid.get(uuid))
+            agent = by_uuid.get(uuid)
+            fingerprint = self._inputs(uuid, record, agent)
+            if self._derived.get(uuid) == fingerprint:
+                continue  # nothing the state is derived from has changed since last time
+            self._derived[uuid] = fingerprint
+            desired = self.derive(uuid, record, agent)
             changes = {k: v for k, v in desired.items() if record.get(k) != v}
             if not changes:
                 continue
             await self._write(uuid, changes)
+
+    def _inputs(self, uuid: str, record: Record, agent: LiveAgent | None) -> tuple[Any, ...]:
+        """Everything `derive` reads, cheaply: equal inputs give an equal state."""
+        tail = self.tails.get(uuid)
+        reported = self.reported.get(uuid)
+        entry = None
+        probe = None
+        if agent is not None:
+            registry = self.registries.get(agent.data_dir, {}).get(agent.pid)
+            entry = None if registry is None else (registry.status, registry.status_updated_at)
+            pair = self.probes.get((agent.pane.socket, agent.pane.pane))
+            probe = None if pair is None else (pair[0], pair[1][-200:])
+        return (
+            record.get("originSeq"),
+            None if agent is None else (agent.pid, agent.pane, agent.agent_session_id, agent.transcript),
+            None if tail is None else (tail.path, tail.state.offset, tail.changed_at),
+            entry,
+            probe,
+            None if reported is None else (reported.status, reported.at),
+            int(time.monotonic() // 60),  # reporter freshness expires; re-derive at least each minute
+        )
 
     async def _write(self, uuid: str, changes: dict[str, Any]) -> None:
         def apply(current: Record | None) -> Record | None:

@@ -302,3 +302,42 @@ def test_bad_input_changes_nothing(beds: Beds) -> None:
     assert bed.alpha.records() == before
     assert json.loads(json.dumps(before)) == before
     assert Path(bed.cwd).is_dir()
+
+
+@pytest.mark.parametrize("agent", [pytest.param(a, marks=pytest.mark.xdist_group(f"agent-{a}")) for a in ("claude",
+                                                                                                         "codex")])
+def test_trust_dialog_shows_as_needs_input_and_pane_keys_answers_it(beds: Beds, agent: str) -> None:
+    bed = beds.bed(agent)
+    untrusted = bed.root / f"untrusted-{agent}"
+    untrusted.mkdir()
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(untrusted)], check=True)  # codex asks about git repos
+    made = ok(sesh(bed, "local", "new", "--agent", agent, "--target", target(bed), "--cwd", str(untrusted),
+                   "--json")).json()
+    uuid = made["uuid"]
+    waiting = eventually(lambda: (r := bed.alpha.call("info", {"uuid": uuid})).get("needsInput") and r, timeout=30,
+                         what="needsInput from the trust dialog")
+    assert waiting["live"] is True
+    shown = ok(sesh(bed, "local", "pane-capture", uuid)).out
+    assert "trust" in shown.lower(), shown
+    pane_line = ok(subprocess_pane(bed, waiting["tmux"]["pane"])).out
+    assert pane_line.split()[0].endswith("!"), f"the status line lacks the needs-input mark: {pane_line!r}"
+    keys = ["Down", "Enter"] if agent == "claude" else ["Enter"]  # claude's first choice is "No, exit"
+    ok(sesh(bed, "local", "pane-keys", uuid, *keys))
+    eventually(lambda: not bed.alpha.call("info", {"uuid": uuid}).get("needsInput"), timeout=30,
+               what="needsInput cleared after answering")
+    reply = ok(sesh(bed, "local", "send", uuid, "trusted now")).out
+    assert reply == "ECHO: trusted now\n"
+
+
+def subprocess_pane(bed: Bed, pane: str) -> Run:
+    import subprocess
+    import sys
+
+    launcher = Path(sys.executable).parent / "sesh"
+    done = subprocess.run([str(launcher), "pane", "--pane", pane, "--socket-path", str(bed.tmux.socket_path)],
+                          env={**bed.env, "SESH_HOME": str(bed.alpha.home)}, capture_output=True, text=True,
+                          timeout=10, check=False)
+    return Run(done.returncode, done.stdout, done.stderr)
+
