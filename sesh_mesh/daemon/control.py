@@ -60,7 +60,7 @@ class Control:
         self.service = service
         self.watcher = watcher
         self.headless = HeadlessRunner(self)
-        self.pending_turns: dict[str, int] = {}
+        self.pending_turns: dict[str, list[Any]] = {}
         """Turns delivered with --no-wait: the turn count before them, so `await` waits for them
         even before the agent's state has flipped to busy."""
 
@@ -326,7 +326,7 @@ class Control:
                 raise SeshError("the message was typed but the agent did not start a turn",
                                 f"look with `sesh pane-capture {uuid[:8]}`")
         if not wait:
-            self.pending_turns[uuid] = turns
+            self.pending_turns[uuid] = [turns, False]
             return {"reply": None, "usage": None, "delivered": "pane"}
         limit = float(timeout) if timeout else None
 
@@ -347,12 +347,15 @@ class Control:
         limit = float(args.get("timeout") or 0) or None
 
         def idle() -> bool:
+            record = self.service.store.records[uuid]
+            busy = record.get("turnStatus") == "busy"
             pending = self.pending_turns.get(uuid)
-            live = self.service.store.records[uuid].get("live")
-            if pending is not None and self.turn_count(uuid) <= pending and live:
-                return False
-            return (self.service.store.records[uuid].get("turnStatus") != "busy"
-                    and uuid not in self.headless.running)
+            if pending is not None:
+                pending[1] = pending[1] or busy
+                # Until the delivered turn was seen busy (or has ended), it has not started yet.
+                if not pending[1] and self.turn_count(uuid) <= pending[0] and record.get("live"):
+                    return False
+            return not busy and uuid not in self.headless.running
 
         if not await self.wait_for(idle, limit):
             raise TimedOut(f"session {uuid[:8]} is still busy after {limit:.0f}s", "wait longer or abort it")
@@ -374,6 +377,7 @@ class Control:
         if forwarded:
             return result
         uuid = record["uuid"]
+        self.pending_turns.pop(uuid, None)
         if uuid in self.headless.running:
             self.headless.abort(uuid)
             return {"uuid": uuid, "aborted": "headless"}
