@@ -32,8 +32,10 @@ from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.25
-"""Transcripts and registries are re-checked this often (and at once on a file event)."""
+TICK_S = 1.0
+"""Transcripts and registries are re-checked this often as a safety net; a file event (watchfiles
+on the transcript dirs and claude's sessions/) wakes the loop at once, so this bounds nothing
+a user waits for. Shorter ticks cost idle CPU for every watched session."""
 
 PANE_SCAN_S = 1.0
 """tmux and /proc are walked this often: a killed agent shows as not live within about this."""

@@ -106,6 +106,7 @@ def test_new_pane(beds: Beds, where: str, agent: str) -> None:
     only = ok(sesh(bed, where, "new", "--agent", agent, "--no-launch", "--name", "paper", "--json",
                    *(["--machine", "alpha"] if where == "remote" else []))).json()
     assert only["live"] is False and only["machine"] == "alpha"
+    assert only["contextPct"] is None, "no turn yet: context use is unknown"
     assert not any(p for p in panes_running(bed).values() if "paper" in p)
     preset = str(uuid_mod.uuid4())
     marker = f"born-{where}-{uuid_mod.uuid4().hex[:6]}"
@@ -120,6 +121,9 @@ def test_new_pane(beds: Beds, where: str, agent: str) -> None:
     assert made["tmux"]["socket"] == str(bed.tmux.socket_path)
     record = eventually(lambda: (r := bed.alpha.call("info", {"uuid": preset})).get("agentSessionId") and r,
                         timeout=20, what="the agent's own id")
+    used = eventually(lambda: bed.alpha.call("info", {"uuid": preset}).get("contextPct"), timeout=20,
+                      what="contextPct after the first turn")
+    assert 0 < used <= 100, "contextPct did not move after a turn"
     if agent == "claude":
         assert record["agentSessionId"] == preset
     else:  # codex and pi mint their own id; sesh discovers it

@@ -1,0 +1,63 @@
+"""`sesh send` round-trip overhead per agent: the CLI's wall time minus the fake model's own
+reply time (request received → last byte sent), on the pane path and the headless path.
+
+Overhead here is everything sesh adds (CLI start, socket, typing into the pane with the submit
+pause, noticing the turn start and end, reading the reply from the transcript) plus the agent's
+own work around the model call (startup for headless turns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid as uuid_mod
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.agents_common import load
+from tests.agents_e2e.bed import Bed, make_bed
+
+
+def send_once(bed: Bed, uuid: str) -> tuple[float, float]:
+    word = f"bench-{uuid_mod.uuid4().hex[:8]}"
+    start = time.perf_counter()
+    run = bed.alpha.sesh("send", uuid, word, cwd=bed.cwd, env=bed.env)
+    wall = time.perf_counter() - start
+    if run.code != 0 or word not in run.out:
+        raise RuntimeError(f"send failed: {run.err}")
+    calls = [r for r in bed.llm.requests() if r.user_text and word in r.user_text and r.last_byte_at]
+    model = sum(r.last_byte_at - r.started_at for r in calls if r.last_byte_at is not None)
+    return wall, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--agents", default="claude,codex,pi")
+    opts = parser.parse_args()
+    print(f"sesh send overhead = wall - model reply time, p50 over {opts.turns} turns (load {load()})")
+    for agent in opts.agents.split(","):
+        with make_bed(with_remote=False) as bed:
+            bed.tmux.new_session(["sleep", "86400"], bed.env, bed.cwd, name="keeper")
+            target = f"{bed.tmux.socket_path}:work"
+            made = bed.alpha.sesh("new", "--agent", agent, "--target", target, "--msg", "warm", "--json",
+                                  cwd=bed.cwd, env=bed.env, timeout=120)
+            if made.code != 0:
+                raise RuntimeError(made.err)
+            uuid = made.json()["uuid"]
+            for path in ("pane", "headless"):
+                if path == "headless":
+                    bed.alpha.sesh("stop", uuid, cwd=bed.cwd, env=bed.env)
+                samples = [send_once(bed, uuid) for _ in range(opts.turns)]
+                overhead = [wall - model for wall, model in samples]
+                walls = [wall for wall, _ in samples]
+                print(f"{agent:<6} {path:<8} overhead p50 {statistics.median(overhead) * 1000:7.0f} ms   "
+                      f"wall p50 {statistics.median(walls) * 1000:7.0f} ms   "
+                      f"model p50 {statistics.median([m for _, m in samples]) * 1000:5.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
