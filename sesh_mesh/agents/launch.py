@@ -37,7 +37,9 @@ def claude_hooks(report_bin: str) -> str:
     """`--settings` JSON with hooks that report turn state (UserPromptSubmit/Stop/Notification)."""
 
     def hook(state: str) -> list[dict[str, object]]:
-        return [{"hooks": [{"type": "command", "command": f"{shlex.quote(report_bin)} report {state}"}]}]
+        # --at carries the event time: hook processes may reach the daemon out of order.
+        command = f'{shlex.quote(report_bin)} report {state} --at "$(date +%s%3N)"'
+        return [{"hooks": [{"type": "command", "command": command}]}]
 
     return json.dumps(
         {"hooks": {"UserPromptSubmit": hook("busy"), "Stop": hook("idle"), "Notification": hook("needs-input")}}

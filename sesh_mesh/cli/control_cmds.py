@@ -150,7 +150,7 @@ def cmd_report(ctx: Context) -> int:
     if not uuid:
         return 0
     try:
-        ctx.client(auto_start=False).call("report", {"uuid": uuid, "state": ctx.args.state})
+        ctx.client(auto_start=False).call("report", {"uuid": uuid, "state": ctx.args.state, "at": ctx.args.at})
     except SeshError:
         return 0
     return 0

@@ -71,4 +71,5 @@ def control_commands(command: Callable[..., Any]) -> None:
     p = command("report", "turn reporter hook: tell the daemon a session's state (used by agent hooks)", [
         "sesh report busy", "sesh report idle"])
     p.add_argument("state", choices=["busy", "idle", "needs-input"])
+    p.add_argument("--at", metavar="MS", type=int, help="when it happened (epoch milliseconds); orders late reports")
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)

@@ -495,7 +495,16 @@ class Control:
         if uuid not in self.service.store.records:
             raise SeshError(f"no session {uuid!r} here to report for", "reporters run in panes sesh launched")
         status = "idle" if state == "needs-input" else state
-        self.watcher.reported[uuid] = Reported(status, "hook", time.monotonic(), needs_input=state == "needs-input")
+        now = time.monotonic()
+        at = now
+        if isinstance(args.get("at"), int):
+            # The event's own time on our monotonic clock: a report that arrives late must not
+            # outrank what the transcript showed after it, nor a later report.
+            at = min(now, now - (time.time() - args["at"] / 1000.0))
+        previous = self.watcher.reported.get(uuid)
+        if previous is not None and previous.source == "hook" and previous.at > at:
+            return {"uuid": uuid, "state": state, "ignored": "a later report is already in"}
+        self.watcher.reported[uuid] = Reported(status, "hook", at, needs_input=state == "needs-input")
         self.watcher.wake.set()
         return {"uuid": uuid, "state": state}
 

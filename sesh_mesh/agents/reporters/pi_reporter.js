@@ -8,7 +8,8 @@ function report(state) {
   const bin = process.env.SESH_REPORT_BIN;
   if (!bin || !process.env.SESH_SESSION_ID) return;
   try {
-    const child = spawn(bin, ["report", state], { stdio: "ignore", detached: true });
+    // --at orders the reports: two reporter processes may reach the daemon in either order.
+    const child = spawn(bin, ["report", state, "--at", String(Date.now())], { stdio: "ignore", detached: true });
     child.on("error", () => {});
     child.unref();
   } catch {
