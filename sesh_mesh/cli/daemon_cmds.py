@@ -12,6 +12,7 @@ from typing import Any
 
 import tomli_w
 
+from sesh_mesh.agents.proctree import alive
 from sesh_mesh.cli import render
 from sesh_mesh.cli.context import Context
 from sesh_mesh.client import Client, ping, start_daemon
@@ -87,21 +88,11 @@ def _read_pid(home: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def daemon_stop(ctx: Context, quiet: bool = False) -> int:
     answer = ping(ctx.socket)
     pid = answer["pid"] if answer else _read_pid(ctx.home)
     if ctx.args.force:
-        if pid is None or not _alive(pid):
+        if pid is None or not alive(pid):
             raise SeshError("no daemon process to kill", "nothing to do")
         os.kill(pid, signal.SIGKILL)
         _wait_gone(pid)
@@ -132,7 +123,7 @@ def _wait_gone(pid: int | None) -> bool:
         return True
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         try:
             # Reap it when it is our child (tests start daemons as children).
@@ -140,7 +131,7 @@ def _wait_gone(pid: int | None) -> bool:
         except ChildProcessError:
             pass
         time.sleep(0.05)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def daemon_restart(ctx: Context) -> int:

@@ -8,19 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sesh_mesh.errors import UsageError
+from sesh_mesh.glyphs import glyph
 from sesh_mesh.store.record import Record
-
-GLYPH_BUSY, GLYPH_IDLE, GLYPH_DETACHED, MARK_NEEDS_INPUT = "●", "◐", "○", "!"
-
-
-def glyph(record: Record) -> str:
-    if record.get("turnStatus") == "busy":
-        mark = GLYPH_BUSY
-    elif record.get("live"):
-        mark = GLYPH_IDLE
-    else:
-        mark = GLYPH_DETACHED
-    return mark + (MARK_NEEDS_INPUT if record.get("needsInput") else "")
 
 
 def _bool(value: Any) -> str:

@@ -21,6 +21,7 @@ from sesh_mesh.daemon.service import Emit, Service
 from sesh_mesh.daemon.transcripts import read_all
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.glyphs import glyph
 from sesh_mesh.store.record import AGENTS, Record
 
 log = logging.getLogger(__name__)
@@ -29,19 +30,6 @@ DISCOVER_AUTO_S = 10.0
 """With `[discover] auto = true`, new conversations on disk are adopted this often."""
 
 FOLLOW_POLL_S = 0.2
-
-GLYPHS = {"busy": "●", "live": "◐", "detached": "○"}
-
-
-def status_glyph(record: Record) -> str:
-    if record.get("turnStatus") == "busy":
-        glyph = GLYPHS["busy"]
-    elif record.get("live"):
-        glyph = GLYPHS["live"]
-    else:
-        glyph = GLYPHS["detached"]
-    return glyph + ("!" if record.get("needsInput") else "")
-
 
 class AgentOps:
     def __init__(self, service: Service, watcher: Watcher) -> None:
@@ -139,7 +127,7 @@ class AgentOps:
                                                       "live", "tmux")}
             return b"0" + json.dumps(shaped, ensure_ascii=False).encode() + b"\n"
         label = record.get("name") or record["uuid"][:8]
-        return f"0{status_glyph(record)} {label} · {record.get('agent')}\n".encode()
+        return f"0{glyph(record)} {label} · {record.get('agent')}\n".encode()
 
     async def op_pane_capture(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         record = self._record(str(args["uuid"]))

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from enum import Enum
 
 from sesh_mesh import fuzzy
+from sesh_mesh.glyphs import glyph
 from sesh_mesh.store.record import Record
 
-GLYPH_BUSY, GLYPH_IDLE, GLYPH_DETACHED, MARK_NEEDS_INPUT = "●", "◐", "○", "!"
 STALE_MARK = "(stale)"
 """Appended to the machine of a record whose owner this daemon cannot reach (SPEC §5)."""
 
@@ -37,17 +37,6 @@ class View(Enum):
 
     def shows(self, archived: bool) -> bool:
         return self is View.ALL or (self is View.ARCHIVED) == archived
-
-
-def glyph(record: Record) -> str:
-    """● busy, ◐ live and idle, ○ not live; `!` added when the agent waits on a prompt."""
-    if record.get("turnStatus") == "busy":
-        mark = GLYPH_BUSY
-    elif record.get("live"):
-        mark = GLYPH_IDLE
-    else:
-        mark = GLYPH_DETACHED
-    return mark + (MARK_NEEDS_INPUT if record.get("needsInput") else "")
 
 
 def parse_time(text: object) -> datetime | None:

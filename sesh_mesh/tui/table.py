@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from sesh_mesh.tui.rows import GLYPH_BUSY, GLYPH_IDLE, Row, RowSet, View, age
+from sesh_mesh.glyphs import GLYPH_BUSY, GLYPH_IDLE
+from sesh_mesh.tui.rows import Row, RowSet, View, age
 
 SEPARATOR = "  "
 CAPS = {"glyph": 2, "id": 8, "name": 32, "agent": 6, "machine": 22, "tags": 24, "age": 4}

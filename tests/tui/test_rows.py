@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from sesh_mesh.glyphs import glyph
 from sesh_mesh.tui.cwd_labels import CwdLabels, FormatterFailed
-from sesh_mesh.tui.rows import RowSet, View, age, glyph, make_row
+from sesh_mesh.tui.rows import RowSet, View, age, make_row
 from tests.tui.helpers import NOW
 
 
