@@ -288,6 +288,9 @@ async def install(service: Service, api: ApiServer, tasks: asyncio.TaskGroup, st
 
     Control(service, watcher).install()
     service.watcher = watcher
+    # Any committed record (an import, a replicated one, a rename) may need its state derived:
+    # wake the watcher rather than leave it to the next tick.
+    service.store.subscribe(lambda _record: watcher.wake.set())
     tasks.create_task(watcher.run(stop), name="agents:watch")
     if service.config.discover_auto:
         tasks.create_task(ops.auto_discover(stop), name="agents:auto-discover")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sesh_mesh import clock
 from sesh_mesh.agents import proctree
 from sesh_mesh.agents.base import PaneProbe
 from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
@@ -310,10 +309,9 @@ class Watcher:
             if current is None or current.get("deleted"):
                 return None
             new = {**current, **changes}
-            if new == current:
-                return None
-            new["updatedAt"] = clock.now_iso()
-            return new
+            # Derived state does not touch updatedAt: that is when the record itself (name, tags,
+            # archive) last changed, and lists sorted by it must not reshuffle on every turn.
+            return None if new == current else new
 
         before = self.service.store.records.get(uuid, {}).get("turnStatus")
         written = await self.service.store.write_local(uuid, apply)

@@ -17,7 +17,7 @@ from sesh_mesh.tui.app import Options, SeshApp
 from sesh_mesh.tui.cwd_labels import CwdLabels
 from tests.harness import Daemon, scaled
 
-NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+NOW = datetime(2025, 11, 21, 12, 0, 0, tzinfo=UTC)
 """The TUI's clock in these tests, so the age column is stable in snapshots."""
 
 AUTH = "0b6c1d2e-9f7a-4c1b-8d2e-1f2a3b4c5d61"
@@ -27,13 +27,13 @@ OLD = "3e9f4051-2cad-4f4e-9051-4c5d6e7f8094"
 
 SEED: list[dict[str, Any]] = [
     {"uuid": AUTH, "agent": "claude", "name": "auth-refactor", "cwd": "/srv/app", "tags": ["work"],
-     "createdAt": "2026-11-21T09:00:00Z", "updatedAt": "2026-11-21T11:58:00Z"},
+     "createdAt": "2025-11-21T09:00:00Z", "updatedAt": "2025-11-21T11:58:00Z"},
     {"uuid": DOCS, "agent": "codex", "name": "docs-site", "cwd": "/srv/docs", "tags": ["docs", "web"],
-     "createdAt": "2026-11-20T09:00:00Z", "updatedAt": "2026-11-21T10:00:00Z"},
+     "createdAt": "2025-11-20T09:00:00Z", "updatedAt": "2025-11-21T10:00:00Z"},
     {"uuid": FLAKY, "agent": "pi", "name": "flaky-tests", "cwd": "/srv/app/tests", "tags": [],
-     "createdAt": "2026-11-18T09:00:00Z", "updatedAt": "2026-11-19T12:00:00Z"},
+     "createdAt": "2025-11-18T09:00:00Z", "updatedAt": "2025-11-19T12:00:00Z"},
     {"uuid": OLD, "agent": "claude", "name": "old-spike", "cwd": "/srv/spike", "tags": ["spike"], "archived": True,
-     "createdAt": "2026-10-01T09:00:00Z", "updatedAt": "2026-10-02T12:00:00Z"},
+     "createdAt": "2025-10-01T09:00:00Z", "updatedAt": "2025-10-02T12:00:00Z"},
 ]  # fmt: skip
 """Newest first by updatedAt: AUTH, DOCS, FLAKY active; OLD archived."""
 
@@ -49,7 +49,7 @@ def seed(daemon: Daemon, records: list[dict[str, Any]] | None = None) -> None:
 
 def quiet(daemon: Daemon, settle: float = 0.3, timeout: float = 10.0) -> None:
     """Wait until the daemon stops rewriting records (it re-derives live state after an import,
-    which bumps updatedAt and so the newest-first order)."""
+    which rewrites records; the seed is a year old so a real-time write always sorts first)."""
     deadline = time.monotonic() + scaled(timeout)
     last = None
     while time.monotonic() < deadline:
