@@ -234,7 +234,10 @@ def cmd_doctor(ctx: Context) -> int:
             where = f"[agents].{agent} = {configured!r} is not executable" if configured else "not on PATH"
             check(f"agent-{agent}", "warn", where, f"install {agent} or set [agents].{agent} in config.toml")
             continue
-        check(f"agent-{agent}", "ok", f"{path} ({_agent_version(path)})")
+        models = config.models if config is not None else {}
+        model = models.get(agent) or models.get("default")
+        shown_model = f"; default model {model!r}" if model else "; the agent's own default model"
+        check(f"agent-{agent}", "ok", f"{path} ({_agent_version(path)}){shown_model}")
     tmux = shutil.which("tmux")
     check("tmux", "ok" if tmux else "fail", tmux or "tmux not on PATH", "" if tmux else "install tmux")
     status: dict[str, Any] | None = None

@@ -283,8 +283,15 @@ def test_garbage_or_deleted_transcript_never_stops_the_daemon(beds: Beds) -> Non
 @pytest.mark.xdist_group("agent-codex")
 def test_doctor_reports_each_agent_cli(beds: Beds) -> None:
     bed = beds.bed("codex")
-    run = bed.alpha.sesh("doctor", "--json", env={"PATH": bed.env["PATH"]})
+    config = bed.alpha.home / "config.toml"
+    config.write_text('[models]\nclaude = "sonnet"\n')
+    try:
+        run = bed.alpha.sesh("doctor", "--json", env={"PATH": bed.env["PATH"]})
+    finally:
+        config.unlink()
     checks = {c["check"]: c for c in json.loads(run.out)}
+    assert "default model 'sonnet'" in checks["agent-claude"]["detail"]
+    assert "the agent's own default model" in checks["agent-pi"]["detail"]
     for agent, version in (("claude", "2.1.329"), ("codex", "0.169.0"), ("pi", "0.73.1")):
         assert checks[f"agent-{agent}"]["status"] == "ok", checks[f"agent-{agent}"]
         assert version in checks[f"agent-{agent}"]["detail"]
