@@ -177,11 +177,7 @@ def cmd_autoname_toggle(ctx: Context) -> int:
 
 
 def cmd_delete(ctx: Context) -> int:
-    if ctx.args.purge:
-        from sesh_mesh.errors import NotImplementedYet
-
-        raise NotImplementedYet("delete --purge (transcript removal)", "delete without --purge for now")
-    return mutate(ctx, ctx.args.uuid, "delete", {"force": ctx.args.force})
+    return mutate(ctx, ctx.args.uuid, "delete", {"force": ctx.args.force, "purge": ctx.args.purge})
 
 
 def cmd_import(ctx: Context) -> int:

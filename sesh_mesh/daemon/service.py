@@ -227,8 +227,11 @@ class Service:
             remembered = await self.store.recall_result(key)
             if remembered is not None:
                 return remembered
+        before = self.store.records.get(uuid) or {}
         written = await self.store.write_local(uuid, mutations.build(op, op_args, clock.now_iso()))
         result = self._decorate(written if written is not None else self.store.records[uuid])
+        if op == "delete" and op_args.get("purge"):
+            result["purged"] = await asyncio.to_thread(_purge_transcript, before)
         if key:
             await self.store.remember_result(key, result)
         return result
@@ -335,6 +338,21 @@ class Service:
 
 
 mutations_fn = Callable[[Record | None], Record | None]
+
+
+def _purge_transcript(record: Record) -> str | None:
+    """Remove the deleted session's transcript (`delete --purge`); the path removed, if any."""
+    path = record.get("filePath")
+    if not path:
+        return None
+    try:
+        Path(path).unlink()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SeshError(f"deleted, but could not remove the transcript {path}: {exc.strerror}",
+                        "remove it by hand") from exc
+    return str(path)
 
 
 def _insert_only(record: Record) -> mutations_fn:

@@ -294,3 +294,20 @@ def test_garbage_on_the_socket_gets_an_error_and_the_daemon_survives(daemon: Dae
         assert reply["ok"] is False and reply["error"]["what"]
     assert daemon.call("ping")["machine"] == "alpha"
     assert ok(daemon.sesh("list", "--json")).json() == []
+
+
+def test_delete_purge_removes_the_transcript(daemon: Daemon, tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text('{"type": "user"}\n')
+    legacy = tmp_path / "sessions.json"
+    legacy.write_text(json.dumps([{"uuid": A, "agent": "claude", "cwd": str(tmp_path), "filePath": str(transcript)}]))
+    ok(daemon.sesh("import", str(legacy)))
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("{}\n")
+    legacy.write_text(json.dumps([{"uuid": B, "agent": "codex", "cwd": str(tmp_path), "filePath": str(kept)}]))
+    ok(daemon.sesh("import", str(legacy)))
+    gone = ok(daemon.sesh("delete", A, "--purge", "--json")).json()
+    assert gone["deleted"] is True and gone["purged"] == str(transcript)
+    assert not transcript.exists()
+    ok(daemon.sesh("delete", B))
+    assert kept.exists(), "delete without --purge must keep the transcript"
