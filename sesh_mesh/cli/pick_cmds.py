@@ -127,6 +127,9 @@ def select(ctx: Context, text: str) -> Record:
         raise
     if record.get("deleted"):
         raise NotFound(f"session {record['uuid']} is deleted", "pick another one; see `sesh list`")
+    if ctx.machine and record.get("machine") != ctx.machine:
+        raise NotFound(f"session {record['uuid']} is on machine {record.get('machine')!r}, not {ctx.machine!r}",
+                       "drop --machine or pick a session of that machine")
     return record
 
 
@@ -136,7 +139,10 @@ def choose(
 ) -> Record | None:  # fmt: skip
     """Show the picker; the chosen record, or None when the user cancelled."""
     status = ctx.call("status")  # starts the daemon if needed, before the screen is taken over
-    if not allow_empty and not status.get("sessions"):
+    sessions = status.get("sessions")
+    if ctx.machine:
+        sessions = len(ctx.call("list", {"machine": ctx.machine, "archived": True}))
+    if not allow_empty and not sessions:
         raise NotFound(
             "no sessions to pick",
             "start one with `sesh new --agent claude`, or adopt existing ones with `sesh discover --register`",
@@ -145,7 +151,8 @@ def choose(
     from sesh_mesh.tui.run import run_picker  # textual is imported here, and only here
 
     rules = load_config(ctx.home).cwd_rules
-    return run_picker(ctx.socket, enter_acts=enter_acts, cursor=cursor, cwd_rules=rules, title=title)
+    return run_picker(ctx.socket, enter_acts=enter_acts, cursor=cursor, cwd_rules=rules, title=title,
+                      machine=ctx.machine)
 
 
 def pick_then(ctx: Context, action_fn: ActionFn) -> int:

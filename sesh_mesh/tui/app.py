@@ -43,6 +43,8 @@ class Options:
     now: Callable[[], datetime] | None = None
     """A fixed clock for stable snapshots; None means the wall clock."""
     title: str = "sesh"
+    machine: str | None = None
+    """`--machine M`: only that machine's sessions are shown."""
 
 
 class FilterInput(Input):
@@ -164,9 +166,14 @@ class SeshApp(App[Record | None]):
         self.link_state = "connected"
         self._update_status()
 
+    def _mine(self, records: list[Record]) -> list[Record]:
+        machine = self.options.machine
+        return records if machine is None else [r for r in records if r.get("machine") == machine]
+
     async def on_daemon_link_snapshot(self, message: DaemonLink.Snapshot) -> None:
-        await self._label(message.records)
-        self.rowset.replace_all(message.records)
+        records = self._mine(message.records)
+        await self._label(records)
+        self.rowset.replace_all(records)
         if not self._heap_frozen:
             # The rows live as long as the app: keep the collector from rescanning them (and
             # the decoded snapshot) on every full collection while the user types.
@@ -179,8 +186,9 @@ class SeshApp(App[Record | None]):
         self._rows_changed()
 
     async def on_daemon_link_changed(self, message: DaemonLink.Changed) -> None:
-        await self._label(message.records)
-        self.rowset.apply(message.records)
+        records = self._mine(message.records)
+        await self._label(records)
+        self.rowset.apply(records)
         self._rows_changed()
 
     def on_daemon_link_disconnected(self, message: DaemonLink.Disconnected) -> None:

@@ -55,11 +55,13 @@ def _isatty(fd: int) -> bool:
 
 
 def run_picker(
-    socket: Path, *, enter_acts: bool, cursor: str | None, cwd_rules: Iterable[tuple[str, str]], title: str
+    socket: Path, *, enter_acts: bool, cursor: str | None, cwd_rules: Iterable[tuple[str, str]], title: str,
+    machine: str | None = None,
 ) -> Record | None:
     """Show the UI until the user picks (the record) or cancels (None)."""
     options = Options(
-        socket=socket, enter_acts=enter_acts, cursor=cursor, cwd_labels=CwdLabels.from_env(cwd_rules), title=title
+        socket=socket, enter_acts=enter_acts, cursor=cursor, cwd_labels=CwdLabels.from_env(cwd_rules), title=title,
+        machine=machine,
     )
     # An exported COLUMNS/LINES would pin Textual's size (shutil.get_terminal_size reads them
     # first) and ignore resizes; the terminal itself is the authority.

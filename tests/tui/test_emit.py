@@ -137,3 +137,25 @@ def test_no_terminal_at_all_is_a_usage_error(seeded: Daemon) -> None:
     )
     assert done.stdout == ""
     assert "TMUX" not in os.environ  # conftest strips it: nothing here can reach a real tmux
+
+
+def test_machine_flag_limits_the_pick(seeded: Daemon) -> None:
+    here = seeded.sesh("pick", "--select", AUTH, "--machine", "alpha", "--format", "json")
+    assert here.code == 0 and json.loads(here.out)["uuid"] == AUTH
+    elsewhere = seeded.sesh("pick", "--select", AUTH, "--machine", "beta")
+    assert (elsewhere.code, elsewhere.out) == (3, "")
+    assert "is on machine 'alpha', not 'beta'" in elsewhere.err
+    nothing = seeded.sesh("pick", "--machine", "beta")
+    assert (nothing.code, nothing.out) == (3, "") and "no sessions to pick" in nothing.err
+
+
+async def test_machine_option_hides_other_machines_rows(seeded: Daemon) -> None:
+    from sesh_mesh.tui.app import Options, SeshApp
+
+    app = SeshApp(Options(socket=seeded.socket, machine="beta"))
+    async with app.run_test(size=(120, 20)) as pilot:
+        for _ in range(100):
+            if app.loaded:
+                break
+            await pilot.pause(0.05)
+        assert app.loaded and app.rowset.visible == []
