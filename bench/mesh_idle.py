@@ -5,7 +5,9 @@ pair) goes through a counting TCP proxy, so the figure is websocket traffic (fra
 headers, pings and pongs included), not counting TCP/IP headers and ACKs. After the mesh has
 linked and caught up, the counters are reset and read again after the window; the per-minute
 figure is extrapolated from the window (default 60 s, i.e. measured, not extrapolated).
-Keepalive is the production default (`HEARTBEAT_S`), never the tests' shortened one.
+Keepalive and the anti-entropy exchange run at their production defaults (`HEARTBEAT_S`,
+`ANTI_ENTROPY_S`), never the tests' shortened ones; with a window of a whole number of
+anti-entropy intervals every link's probes and vectors are counted once per interval.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sesh_mesh.daemon.mesh import HEARTBEAT_S
+from sesh_mesh.daemon.mesh_link import ANTI_ENTROPY_S
 from tests.harness import Daemon, free_port
 from tests.mesh.helpers import Proxy, add_peer, register, uid, wait_converged, wait_linked
 
@@ -52,7 +55,8 @@ def main() -> None:
         time.sleep(opts.seconds)
         total = sum(p.up + p.down for p in proxies)
         assert sum(p.accepted for p in proxies) == connections, "a link reconnected during the window"
-        print(f"idle 3-daemon mesh ({3 * opts.records} records, keepalive every {HEARTBEAT_S:.0f}s): "
+        print(f"idle 3-daemon mesh ({3 * opts.records} records, keepalive every {HEARTBEAT_S:.0f}s, "
+              f"anti-entropy every {ANTI_ENTROPY_S:.0f}s): "
               f"{total} bytes in {opts.seconds:.0f}s = {total * 60 / opts.seconds:.0f} bytes/min "
               f"(websocket layer, all three links together)")
     finally:

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = float(os.environ.get("SESH_TEST_MESH_HEARTBEAT_S") or 20.0)
 """websockets keepalive: a ping this often, and a link without a pong for as long is dead. An
-idle mesh sends nothing else. Tests shorten it to see a cut cable within seconds."""
+idle mesh sends nothing else but the anti-entropy exchange (mesh_link.ANTI_ENTROPY_S). Tests
+shorten it to see a cut cable within seconds."""
 
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 """Largest frame accepted (after decompression): 16 batches or 4 rpc chunks. A bigger frame

@@ -1,8 +1,9 @@
 """One websocket to a peer daemon: feeds frames to its PeerSession and carries out the commands.
 
-A link owns three tasks in its own TaskGroup: the reader (which also applies batches, so a slow
+A link owns four tasks in its own TaskGroup: the reader (which also applies batches, so a slow
 store slows the peer down instead of buffering without bound), the writer (the only sender, in
-queue order) and, once authenticated, the flusher that coalesces live pushes.
+queue order) and, once authenticated, the flusher that coalesces live pushes and the
+anti-entropy timer that asks the peer for its vector every ANTI_ENTROPY_S to heal a lost push.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,6 +46,11 @@ client must not hold a socket forever)."""
 PUSH_COOLDOWN_S = 0.01
 """After a push, further commits wait this long and leave in one batch: a burst of writes
 coalesces, while a lone write still leaves at once. Well below the TUI's redraw interval."""
+
+ANTI_ENTROPY_S = float(os.environ.get("SESH_TEST_MESH_ANTI_ENTROPY_S") or 60.0)
+"""Each side of an open link probes the peer's vector this often and sends again whatever a
+lost push left missing (MESH-NOTES §9); the hello does the same on every (re)connect. Idle, it
+costs two small frames per side per interval. Tests shorten it to see a heal within seconds."""
 
 CLOSE_REASON_MAX = 120
 """A websocket close frame carries at most 123 bytes of reason."""
@@ -98,6 +105,7 @@ class Link:
         self.opened_at = time.monotonic()
         self._outcome: LinkOutcome | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._anti_entropy: asyncio.Task[None] | None = None
 
     @property
     def peer(self) -> str | None:
@@ -137,8 +145,9 @@ class Link:
                 finally:
                     self.alive = False
                     writer.cancel()
-                    if self._flusher is not None:
-                        self._flusher.cancel()
+                    for task in (self._flusher, self._anti_entropy):
+                        if task is not None:
+                            task.cancel()
         finally:
             self.alive = False
             outcome = self._outcome or LinkOutcome(self.session.peer is not None, None, None)
@@ -161,6 +170,7 @@ class Link:
             if not self.alive:
                 return
             self._flusher = tasks.create_task(self._flush_loop(), name=f"mesh:{self.peer}:push")
+            self._anti_entropy = tasks.create_task(self._anti_entropy_loop(), name=f"mesh:{self.peer}:anti-entropy")
             while self.alive:
                 await self._execute(self.session.receive(await self.ws.recv()))
         except ConnectionClosed as exc:
@@ -256,3 +266,9 @@ class Link:
             self.work.clear()
             await self._execute(self.session.flush())
             await asyncio.sleep(PUSH_COOLDOWN_S)
+
+    async def _anti_entropy_loop(self) -> None:
+        # Ends with the link: cancelled by run() when the reader stops, and never outlives it.
+        while self.alive:
+            await asyncio.sleep(ANTI_ENTROPY_S)
+            await self._execute(self.session.anti_entropy_due())

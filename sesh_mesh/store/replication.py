@@ -15,6 +15,9 @@ Protocol version 1: one JSON object per websocket text frame; key `t` names the 
              (a store that was reset) so that nothing held anywhere is lost.
   caught-up  {t}: the sender has sent everything it held when the session opened.
   links      {t, machines}: the machines the sender has a live link to (staleness, routing).
+  ae         {t, n}: anti-entropy probe: "send me your vector"; `n` numbers the probes of a link.
+  vector     {t, n, vector}: the answer to probe `n`, the answerer's marks after applying every
+             frame that came before the probe (frames are applied in order).
   rpc-*      forwarded calls; handed to the shell untouched (daemon/mesh_rpc.py).
 
 After the hellos each side sends, for every origin it holds, what the other lacks: the delta
@@ -22,6 +25,15 @@ after the peer's mark when both know the origin in the same lineage (epoch), els
 (any doubt: full resend, never a wrong delta). Then it pushes live: every committed record marks
 its origin dirty, and `flush()` sends the delta after what the peer is known to hold, so bursts
 coalesce into one batch per origin.
+
+Anti-entropy: a pushed batch counts as held by the peer once sent, so a push lost while the link
+stays up (a bug, a meddling middlebox) would leave the peer behind until the next reconnect.
+Each side therefore probes on a timer (`anti_entropy_due()`, the shell's clock) and remembers
+what it believed the peer held at that moment. The answer shows what the peer really holds once
+everything sent before the probe has arrived; where it is behind that belief in the same
+lineage, the lost part is sent again, exactly like the catch-up after a hello. Pushes sent after
+the probe are still in flight and never count as lost, so nothing is sent when nothing is
+missing: an idle link costs one small probe and one vector per side per interval.
 """
 
 from __future__ import annotations
@@ -175,6 +187,10 @@ class PeerSession:
     peer_caught_up: bool = False
     _dirty: set[str] = field(default_factory=set)
     _loose: dict[str, dict[str, Record]] = field(default_factory=dict)
+    _probe: int = 0
+    """Number of the last anti-entropy probe sent on this link."""
+    _probe_known: Vector | None = None
+    """`peer_known` when that probe left: what the peer must hold once it has read that far."""
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -211,6 +227,10 @@ class PeerSession:
                 return [PeerCaughtUp()]
             if kind == "links":
                 return [PeerLinks(frozenset(_names(message.get("machines"))))]
+            if kind == "ae":
+                return [Send({"t": "vector", "n": _count(message, "n"), "vector": _wire_vector(self.source.vector())})]
+            if kind == "vector":
+                return self._on_vector(_count(message, "n"), _vector(message.get("vector")))
             if isinstance(kind, str) and kind.startswith("rpc-"):
                 return [Deliver(message)]
             if kind == "hello":
@@ -259,6 +279,18 @@ class PeerSession:
                 commands.append(Send(_batch(origin, epoch, ours.get(origin, ("", 0))[1], 0, 0, chunk, loose=True)))
         return commands
 
+    def anti_entropy_due(self) -> list[Command]:
+        """The periodic anti-entropy exchange is due: probe the peer for its vector.
+
+        A probe still unanswered is superseded (its answer will be ignored): one lost answer
+        must not stop the exchange for good.
+        """
+        if not self.is_open:
+            return []
+        self._probe += 1
+        self._probe_known = dict(self.peer_known)
+        return [Send({"t": "ae", "n": self._probe})]
+
     def links_message(self, machines: set[str]) -> list[Send]:
         return [Send({"t": "links", "machines": sorted(machines)})] if self.is_open else []
 
@@ -281,7 +313,7 @@ class PeerSession:
             "machine": self.machine,
             "token": token,
             "epoch": epoch,
-            "vector": {origin: [e, s] for origin, (e, s) in sorted(vector.items())},
+            "vector": _wire_vector(vector),
         }
 
     def _on_hello(self, message: dict[str, Any]) -> list[Command]:
@@ -384,6 +416,41 @@ class PeerSession:
         self.peer_known[origin] = (epoch, hwm)
         return commands
 
+    def _on_vector(self, n: int, theirs: Vector) -> list[Command]:
+        """The answer to probe `n`: send again what it shows the peer lacks of what we sent."""
+        believed = self._probe_known
+        if n != self._probe or believed is None:
+            return []  # an answer to a superseded probe, or to none
+        self._probe_known = None
+        ours = self.source.vector()
+        commands: list[Command] = []
+        healed: list[str] = []
+        for origin in sorted(ours):
+            epoch, hwm = ours[origin]
+            sent, have = believed.get(origin), theirs.get(origin)
+            if have is not None and have[0] != epoch:
+                continue  # the peer keeps another lineage: the hello's rules, not a lost push
+            lost = sent is not None and sent[0] == epoch and (have is None or have[1] < sent[1])
+            if lost:
+                # Everything sent before the probe has arrived, yet the peer is behind it.
+                if have is None:
+                    self.peer_known.pop(origin, None)
+                else:
+                    self.peer_known[origin] = have
+                resend = self._send_origin(origin, (epoch, hwm))
+                if resend:
+                    commands += resend
+                    healed.append(f"{origin} after {have[1] if have else 0}")
+            elif have is not None:
+                # The peer may have more than we knew (from another peer): never push it again.
+                known = self.peer_known.get(origin)
+                if known is None or known[0] != epoch or have[1] > known[1]:
+                    self.peer_known[origin] = have
+        if healed:
+            commands.insert(0, Note(f"anti-entropy: {self.peer} lacked what was pushed to it; "
+                                    f"sent again: {', '.join(healed)}"))
+        return commands
+
     def _on_batch(self, message: dict[str, Any]) -> list[Command]:
         origin = _text(message, "origin")
         epoch = _text(message, "epoch", empty_ok=True)
@@ -441,6 +508,10 @@ def _decode(frame: str | bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise BadMessage(f"a JSON {type(message).__name__}, not an object")
     return message
+
+
+def _wire_vector(vector: Vector) -> dict[str, list[Any]]:
+    return {origin: [epoch, seq] for origin, (epoch, seq) in sorted(vector.items())}
 
 
 def _batch(

@@ -2,10 +2,13 @@
 
 Every daemon listens on its own free loopback port with its own short SESH_HOME. Links are
 written to peers.json (the same file `sesh peer add` writes) before start, or reloaded live.
+Two men in the middle: `Proxy` moves bytes (cut, block, stall, throttle a link) and `Relay`
+moves whole websocket messages (lose exactly one chosen message while the link stays up).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -13,9 +16,14 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from sesh_mesh.daemon.peers import Peer, load_peers, save_peers
 from tests.harness import Daemon, eventually, free_port
@@ -239,6 +247,121 @@ def proxies(*targets: int) -> Iterator[list[Proxy]]:
     finally:
         for proxy in made:
             proxy.close()
+
+
+# ---- a websocket relay that can lose chosen messages -----------------------------------------
+
+
+class Relay:
+    """Relays ws://127.0.0.1:<port> to ws://127.0.0.1:<target> message by message, on its own loop.
+
+    Each hop is a websocket of its own (its own compression context and keepalive), so dropping
+    one message leaves both links healthy: exactly what a lost push on a live link looks like,
+    which a byte proxy cannot fake (the permessage-deflate stream would break). `up` is the
+    dialer → target direction, `down` the other.
+    """
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.accepted = 0
+        self.relayed: Counter[tuple[str, str]] = Counter()
+        """Messages passed on, by (direction, type)."""
+        self.dropped: list[dict[str, Any]] = []
+        self._drop: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self.port = 0
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
+                                        name="relay", daemon=True)
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("the relay did not start")
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def drop_next(self, direction: str, kind: str, count: int = 1) -> None:
+        """Lose the next `count` messages of type `kind` (`t`) flowing in `direction`."""
+        with self._lock:
+            self._drop[direction] = (kind, count)
+
+    def dropped_count(self) -> int:
+        with self._lock:
+            return len(self.dropped)
+
+    def _should_drop(self, direction: str, text: str) -> bool:
+        message = json.loads(text)
+        with self._lock:
+            kind, count = self._drop.get(direction, ("", 0))
+            if count > 0 and message.get("t") == kind:
+                self._drop[direction] = (kind, count - 1)
+                self.dropped.append(message)
+                return True
+            self.relayed[direction, str(message.get("t"))] += 1
+            return False
+
+    def relayed_now(self) -> Counter[tuple[str, str]]:
+        with self._lock:
+            return Counter(self.relayed)
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with serve(self._serve, "127.0.0.1", 0, max_size=None, ping_interval=None) as server:
+            self.port = int(next(iter(server.sockets)).getsockname()[1])
+            self._started.set()
+            await self._stop.wait()
+            server.close()
+
+    async def _serve(self, inbound: ServerConnection) -> None:
+        self.accepted += 1
+        try:
+            async with (
+                connect(f"ws://127.0.0.1:{self.target}", max_size=None, ping_interval=None, open_timeout=5) as outbound,
+                asyncio.TaskGroup() as tasks,
+            ):
+                tasks.create_task(self._pump(inbound, outbound, "up"))
+                tasks.create_task(self._pump(outbound, inbound, "down"))
+        except (OSError, TimeoutError):
+            await inbound.close(1011, "relay cannot reach the target")
+
+    async def _pump(self, source: ServerConnection | ClientConnection, sink: ServerConnection | ClientConnection,
+                    direction: str) -> None:
+        try:
+            while True:  # ends when either hop closes
+                text = await source.recv()
+                assert isinstance(text, str)
+                if not self._should_drop(direction, text):
+                    await sink.send(text)
+        except ConnectionClosed:
+            pass
+        finally:
+            # One hop ended: end the other with the same close code, as the wire would show.
+            code = source.close_code if source.close_code is not None else 1001
+            with contextlib.suppress(Exception):
+                await sink.close(code if code not in (1005, 1006) else 1001, source.close_reason or "")
+
+    def close(self) -> None:
+        stop = self._stop
+        if stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+@contextlib.contextmanager
+def relays(*targets: int) -> Iterator[list[Relay]]:
+    made: list[Relay] = []
+    try:
+        for target in targets:
+            made.append(Relay(target))
+        yield made
+    finally:
+        for relay in made:
+            relay.close()
 
 
 def log_line(daemon: Daemon, text: str, timeout: float = 10.0) -> str:

@@ -354,3 +354,129 @@ def test_lag_counts_seqs_in_a_lineage_and_records_across_lineages() -> None:
     session.peer_known["b"] = ("eb", 4)
     session.peer_known["c"] = ("older", 99)
     assert session.lag() == {"b": 6, "c": 2}
+
+
+# ---- anti-entropy ------------------------------------------------------------------------------
+
+
+def probe(session: PeerSession) -> int:
+    [message] = sends(session.anti_entropy_due())
+    assert message["t"] == "ae"
+    return int(message["n"])
+
+
+def answer(n: int, vector: dict[str, list[Any]]) -> str:
+    return json.dumps({"t": "vector", "n": n, "vector": vector})
+
+
+def pushed_but_lost(source: FakeSource, session: PeerSession, records: list[Record]) -> None:
+    """Commit `records` (origin b) and flush them; the caller drops the batch on the floor."""
+    source.records += records
+    source.marks["b"] = ("eb", max(int(r["originSeq"]) for r in records))
+    for record in records:
+        session.committed(record)
+    assert len(batches(session.flush())) == 1
+
+
+def test_anti_entropy_is_due_only_on_an_open_link_and_numbers_its_probes() -> None:
+    session = dialer(FakeSource({"a": ("ea", 1)}))
+    session.start()
+    assert session.anti_entropy_due() == []
+    session = opened(FakeSource({"b": ("eb", 1)}))
+    assert sends(session.anti_entropy_due()) == [{"t": "ae", "n": 1}]
+    assert sends(session.anti_entropy_due()) == [{"t": "ae", "n": 2}]
+
+
+def test_a_probe_is_answered_with_our_vector_and_nothing_else() -> None:
+    source = FakeSource({"b": ("eb", 4), "c": ("ec", 9)}, [rec(1, "b", 4)])
+    session = opened(source, {"b": ["eb", 2]})
+    assert session.receive(json.dumps({"t": "ae", "n": 7})) == [
+        Send({"t": "vector", "n": 7, "vector": {"b": ["eb", 4], "c": ["ec", 9]}})]
+
+
+def test_anti_entropy_sends_nothing_when_nothing_is_missing() -> None:
+    source = FakeSource({"b": ("eb", 2)}, [rec(1, "b", 2)])
+    session = opened(source, {"b": ["eb", 2]})
+    n = probe(session)
+    assert session.receive(answer(n, {"b": ["eb", 2], "a": ["ea", 5]})) == []
+    assert session.peer_known["b"] == ("eb", 2)
+
+
+def test_a_lost_push_is_sent_again_from_the_peers_real_mark() -> None:
+    source = FakeSource({"b": ("eb", 2)}, [rec(1, "b", 2)])
+    session = opened(source, {"b": ["eb", 2]})
+    pushed_but_lost(source, session, [rec(2, "b", 3), rec(3, "b", 4)])
+    assert session.peer_known["b"] == ("eb", 4) and session.lag() == {"b": 0}  # believed delivered
+    n = probe(session)
+    commands = session.receive(answer(n, {"b": ["eb", 2]}))
+    [resend] = batches(commands)
+    assert (resend["from"], resend["to"], [r["originSeq"] for r in resend["records"]]) == (2, 4, [3, 4])
+    assert isinstance(commands[0], Note) and "anti-entropy" in commands[0].text
+    assert session.peer_known["b"] == ("eb", 4)
+    assert session.receive(answer(probe(session), {"b": ["eb", 4]})) == []  # healed: quiet again
+
+
+def test_a_lost_full_send_of_an_origin_the_peer_never_had_is_sent_whole() -> None:
+    source = FakeSource({"b": ("eb", 0)})
+    session = opened(source, {"b": ["eb", 0]})
+    source.marks["c"] = ("ec", 5)
+    source.records.append(rec(1, "c", 5))
+    session.mark_moved("c")
+    assert len(batches(session.flush())) == 1  # lost
+    [resend] = batches(session.receive(answer(probe(session), {"b": ["eb", 0]})))
+    assert (resend["origin"], resend["from"], resend["to"]) == ("c", 0, 5)
+
+
+def test_pushes_after_the_probe_are_in_flight_not_lost() -> None:
+    source = FakeSource({"b": ("eb", 2)}, [rec(1, "b", 2)])
+    session = opened(source, {"b": ["eb", 2]})
+    n = probe(session)
+    pushed_but_lost(source, session, [rec(2, "b", 3)])  # not lost: still on its way
+    assert session.receive(answer(n, {"b": ["eb", 2]})) == []
+    assert session.peer_known["b"] == ("eb", 3)
+
+
+def test_an_answer_to_a_superseded_or_unsent_probe_is_ignored() -> None:
+    source = FakeSource({"b": ("eb", 2)}, [rec(1, "b", 2)])
+    session = opened(source, {"b": ["eb", 2]})
+    pushed_but_lost(source, session, [rec(2, "b", 3)])
+    assert session.receive(answer(1, {"b": ["eb", 2]})) == []  # no probe sent yet
+    first = probe(session)
+    second = probe(session)  # the first answer was lost; the next round asks again
+    assert session.receive(answer(first, {"b": ["eb", 2]})) == []
+    assert len(batches(session.receive(answer(second, {"b": ["eb", 2]})))) == 1
+    assert session.receive(answer(second, {"b": ["eb", 2]})) == []  # answered once
+
+
+def test_anti_entropy_leaves_another_lineage_to_the_hello_rules() -> None:
+    # The peer keeps a newer lineage of c and took our full send as loose records: not a loss.
+    source = FakeSource({"c": ("old", 5)}, [rec(1, "c", 5)])
+    session = opened(source, {"c": ["new", 9_000_000]})
+    assert session.peer_known["c"] == ("old", 5)  # the catch-up sent the full set
+    assert session.receive(answer(probe(session), {"c": ["new", 9_000_000]})) == []
+    assert session.peer_known["c"] == ("old", 5)  # later deltas stay loose, no full resends
+
+
+def test_anti_entropy_learns_what_the_peer_got_elsewhere_and_skips_pushing_it() -> None:
+    source = FakeSource({"b": ("eb", 2), "c": ("ec", 3)}, [rec(1, "c", 3)])
+    session = opened(source, {"b": ["eb", 2], "c": ["ec", 3]})
+    n = probe(session)
+    source.records.append(rec(2, "c", 4))
+    source.marks["c"] = ("ec", 4)
+    assert session.receive(answer(n, {"b": ["eb", 2], "c": ["ec", 4]})) == []  # relayed by another peer
+    assert session.committed(source.records[-1])
+    assert session.flush() == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (json.dumps({"t": "ae"}), "bad ae message: n must be a non-negative integer"),
+        (json.dumps({"t": "vector", "n": 1, "vector": {"b": ["eb"]}}),
+         "bad vector message: mark of 'b' must be [epoch, seq]"),
+        (json.dumps({"t": "vector", "n": 1}), "bad vector message: vector must be an object"),
+    ],
+)
+def test_malformed_anti_entropy_frames_close_the_link(frame: str, reason: str) -> None:
+    [close] = opened(FakeSource({})).receive(frame)
+    assert close == Close(CloseCode.INVALID_DATA, reason, reason)
