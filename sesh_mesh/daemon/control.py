@@ -22,7 +22,7 @@ from sesh_mesh.agents import launch, tmux
 from sesh_mesh.agents.pi import new_pi_session_path
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon import lookup
-from sesh_mesh.daemon.headless import HeadlessRunner
+from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.watcher import Reported, Watcher
 from sesh_mesh.errors import SeshError, TimedOut, UsageError
@@ -392,12 +392,20 @@ class Control:
         if forwarded:
             return result
         if not record.get("live"):
-            if record.get("agent") != "claude":
-                raise SeshError(f"not implemented: headless compaction for {record.get('agent')}",
+            agent = str(record.get("agent"))
+            if agent == "codex":
+                raise SeshError("not implemented: headless compaction for codex (codex exec has no /compact)",
                                 "resume the session in a pane and compact there")
+            if record["uuid"] in self.headless.running:
+                raise SeshError(f"session {record['uuid'][:8]} is running a headless turn",
+                                f"sesh await {record['uuid'][:8]}, then compact")
             env = self.launch_env(ctx, record["uuid"])
-            return await self.headless.run(record, launch.COMPACT_COMMAND, env, self.binary("claude", env),
-                                           first=False, timeout=args.get("timeout"))
+            timeout = float(args["timeout"]) if args.get("timeout") else None
+            if agent == "pi":
+                return await compact_pi(self.headless, record, env, self.binary("pi", env), timeout)
+            result = await self.headless.run(record, launch.COMPACT_COMMAND, env, self.binary("claude", env),
+                                             first=False, timeout=timeout)
+            return {"uuid": record["uuid"], "compact": "done", "summary": str(result.get("reply") or "")[:500]}
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
         await tmux.send_keys(socket, pane, [launch.COMPACT_COMMAND], literal=True)

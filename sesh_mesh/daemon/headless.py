@@ -124,6 +124,58 @@ class HeadlessRunner:
         return {"reply": reply, "usage": usage, "delivered": "headless"}
 
 
+RPC_COMPACT_ID = "sesh-compact"
+
+
+async def compact_pi(runner: HeadlessRunner, record: Record, env: dict[str, str], binary: str,
+                     timeout: float | None) -> dict[str, Any]:
+    """pi compacts only through its RPC mode (stdin/stdout JSONL): run it on the session file,
+    send one `compact` command, wait for its response, and let it exit."""
+    uuid = record["uuid"]
+    if not record.get("filePath"):
+        raise SeshError(f"session {uuid[:8]} has no transcript to compact", "it never finished a first turn")
+    argv = [binary, "--mode", "rpc", "--session", str(record["filePath"])]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=str(record["cwd"]), env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=16 * 1024 * 1024,
+    )  # fmt: skip
+    runner.running[uuid] = proc
+    runner._report(uuid, "busy")
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps({"id": RPC_COMPACT_ID, "type": "compact"}).encode() + b"\n")
+        await proc.stdin.drain()
+
+        async def response() -> dict[str, Any]:
+            assert proc.stdout is not None
+            while True:
+                line = await proc.stdout.readline()
+                if not line:
+                    raise SeshError("pi exited before it answered the compact command", "see `sesh tail`")
+                for item in _json_lines(line.decode(errors="replace")):
+                    if item.get("id") == RPC_COMPACT_ID and item.get("type") == "response":
+                        return item
+
+        answer = await asyncio.wait_for(response(), timeout)
+    except TimeoutError:
+        raise TimedOut("pi did not finish compacting in time", "raise --timeout") from None
+    finally:
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        runner.running.pop(uuid, None)
+        runner._report(uuid, "idle")
+    if not answer.get("success"):
+        raise SeshError(f"pi refused to compact: {answer.get('error') or answer}", "see `sesh tail`")
+    summary = str((answer.get("data") or {}).get("summary") or "")
+    return {"uuid": uuid, "compact": "done", "summary": summary[:500]}
+
+
 def _json_lines(text: str) -> list[dict[str, Any]]:
     out = []
     for line in text.splitlines():

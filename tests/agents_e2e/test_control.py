@@ -350,3 +350,21 @@ def subprocess_pane(bed: Bed, pane: str) -> Run:
                           timeout=10, check=False)
     return Run(done.returncode, done.stdout, done.stderr)
 
+
+
+@pytest.mark.parametrize("agent", [pytest.param(a, marks=pytest.mark.xdist_group(f"agent-{a}")) for a in AGENTS])
+def test_compact_headless(beds: Beds, agent: str) -> None:
+    bed = beds.bed(agent)
+    made = ok(sesh(bed, "local", "new", "--agent", agent, "--headless", "--msg", f"to compact {agent}",
+                   "--json")).json()
+    uuid = made["uuid"]
+    count = len(bed.llm.requests())
+    run = sesh(bed, "local", "compact", uuid, "--json")
+    if agent == "codex":
+        assert run.code == 1 and run.err.startswith("sesh: not implemented: headless compaction for codex")
+        assert len(bed.llm.requests()) == count, "a refused compaction still reached the model"
+        return
+    assert ok(run).json()["compact"] == "done"
+    assert any(r.kind == "compact" for r in bed.llm.requests()[count:]), "no compaction request at the model"
+    history = ok(sesh(bed, "local", "send", uuid, "HISTORY")).out
+    assert "to compact" in history or "SUMMARY" in history or "summar" in history.lower(), history
