@@ -10,65 +10,20 @@ import contextlib
 import sys
 import threading
 import time
-import uuid as uuid_mod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.agents_e2e.bed import Bed, make_bed
-from tests.harness import Daemon, eventually
+from tests.agents_e2e.bed import Bed, make_bed, start_and_register
+from tests.harness import Daemon
 
 __all__ = ["Bed", "Feed", "agent_bed", "load", "start_and_register"]
-
-RESOLVE_TRIES = 10
-"""pane-resolve attempts before a fresh agent's pane counts as unresolvable."""
-
 
 def load() -> str:
     """The 1/5/15-minute load averages: other work on the machine skews timings."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def start_and_register(bed: Bed, agent: str, name: str | None = None) -> tuple[str, str]:
-    """Start `agent` in a new window, have one exchange, register it; return (pane, uuid).
-
-    As tests/agents_e2e/test_observe.start_and_register, but a resolve that comes back as
-    someone else's session (registered already) is retried, and the retry is said on stderr,
-    since many agents of one kind share the bed's cwd here.
-    """
-    args: list[str] = []
-    preset = None
-    if agent == "claude":
-        preset = str(uuid_mod.uuid4())
-        args = ["--session-id", preset]
-    pane = bed.start_agent(agent, *args)
-    marker = f"hello-{uuid_mod.uuid4().hex[:6]}"
-    bed.send(pane, marker)
-    bed.tmux.wait_for_text(pane, f"ECHO: {marker}", timeout=60)
-    seen = []
-    for _ in range(RESOLVE_TRIES):
-        run = bed.alpha.sesh("pane-resolve", "--pane", pane, "--socket-path", str(bed.tmux.socket_path), "--json")
-        found = run.json() if run.code == 0 else {"error": run.err.strip()}
-        fresh = found.get("registered") is False and found.get("agent") == agent
-        if fresh and (preset is None or found.get("uuid") == preset):
-            break
-        seen.append(found)
-        time.sleep(0.5)
-    else:
-        raise RuntimeError(f"{agent} in pane {pane} never resolved to a fresh session: {seen}")
-    if seen:
-        print(f"note: {agent} pane {pane} resolved only after {len(seen)} retries; first answers: {seen[:2]}",
-              file=sys.stderr)
-    run = bed.alpha.sesh("register", found["uuid"], "--agent", agent, "--name", name or f"{agent}-{pane[1:]}",
-                         "--cwd", str(bed.cwd), "--json")
-    if run.code != 0:
-        raise RuntimeError(f"register {agent} pane {pane}: {run.err.strip()}")
-    uuid = str(run.json()["uuid"])
-    eventually(lambda: bed.alpha.call("info", {"uuid": uuid}).get("live"), timeout=15,
-               what=f"the registered {agent} in {pane} to be live")
-    return pane, uuid
 
 
 @contextlib.contextmanager

@@ -21,9 +21,6 @@ from sesh_mesh.errors import SeshError, UsageError
 
 log = logging.getLogger(__name__)
 
-FastPath = dict[str, Any]
-
-
 class ApiServer:
     def __init__(self, service: Service, path: Path) -> None:
         self.service = service

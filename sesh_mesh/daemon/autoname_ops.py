@@ -61,7 +61,7 @@ class Autonamer:
         record = lookup.resolve(self.service.store.records, str(args["uuid"]))
         if record["machine"] != self.service.machine:
             return await self.service.forward(record["machine"], "autoname", {"uuid": record["uuid"]})
-        return self.service._decorate(await self.name_one(record))
+        return self.service.decorate(await self.name_one(record))
 
     async def name_one(self, record: Record) -> Record:
         uuid = record["uuid"]

@@ -201,11 +201,11 @@ class Control:
             extra=extra,
         )
         if args.get("noLaunch"):
-            return self.service._decorate(record)
+            return self.service.decorate(record)
         if headless:
             result = await self.headless.run(self.service.store.records[uuid], str(message), env, binary,
                                              first=True, timeout=args.get("timeout"))
-            return {**self.service._decorate(self.service.store.records[uuid]), **result}
+            return {**self.service.decorate(self.service.store.records[uuid]), **result}
         assert target is not None
         await self.open_in_tmux(target, cwd, env, argv, name=str(args.get("name") or agent))
         ok = await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S)
@@ -216,8 +216,8 @@ class Control:
             await self.wait_ready(uuid)
             result = await self.send_to_pane(self.service.store.records[uuid], str(message), wait=True,
                                              timeout=args.get("timeout"))
-            return {**self.service._decorate(self.service.store.records[uuid]), **result}
-        return self.service._decorate(self.service.store.records[uuid])
+            return {**self.service.decorate(self.service.store.records[uuid]), **result}
+        return self.service.decorate(self.service.store.records[uuid])
 
     def placement(self, target: Any, ctx: dict[str, Any]) -> dict[str, str]:
         """`--target socket:sess[:window]`, else the caller's tmux session, else session "sesh"."""
@@ -438,7 +438,7 @@ class Control:
         if uuid in self.headless.running:
             self.headless.abort(uuid)
         if not record.get("live"):
-            return self.service._decorate(self.service.store.records[uuid])
+            return self.service.decorate(self.service.store.records[uuid])
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
         await tmux.send_keys(socket, pane, [launch.QUIT_COMMAND[str(record["agent"])]], literal=True)
@@ -458,7 +458,7 @@ class Control:
                     if await self.wait_for(gone, 3.0):
                         break
         await self.wait_for(gone, 3.0)
-        return self.service._decorate(self.service.store.records[uuid])
+        return self.service.decorate(self.service.store.records[uuid])
 
     # ---- resume ------------------------------------------------------------------------------
 

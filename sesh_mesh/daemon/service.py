@@ -72,7 +72,7 @@ class Service:
 
     # ---- reads ----------------------------------------------------------------------------
 
-    def _decorate(self, record: Record) -> Record:
+    def decorate(self, record: Record) -> Record:
         """The wire record, with staleness for records owned by a machine we cannot reach."""
         wire = to_wire(record)
         owner = record["machine"]
@@ -113,18 +113,15 @@ class Service:
         )
         if args.get("archived_only"):
             found = [r for r in found if r.get("archived")]
-        return [self._decorate(r) for r in found]
+        return [self.decorate(r) for r in found]
 
     async def op_find(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         prefix = ids.check_prefix(str(args.get("prefix", "")))
         found = lookup.select(self.store.records.values(), prefix=prefix, machine=args.get("machine"))
-        return [self._decorate(r) for r in found]
+        return [self.decorate(r) for r in found]
 
     async def op_info(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        return self._decorate(lookup.resolve(self.store.records, str(args["uuid"])))
-
-    async def op_resolve(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        return self._decorate(lookup.resolve(self.store.records, str(args["uuid"])))
+        return self.decorate(lookup.resolve(self.store.records, str(args["uuid"])))
 
     async def op_state(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         record = lookup.resolve(self.store.records, str(args["uuid"]))
@@ -162,7 +159,7 @@ class Service:
         if name is not None:
             name = mutations.check_name(name)
         record = await self.register_session(agent, agent_id, cwd, name=name or "", tags=tags)
-        return self._decorate(record)
+        return self.decorate(record)
 
     async def register_session(
         self,
@@ -229,7 +226,7 @@ class Service:
                 return remembered
         before = self.store.records.get(uuid) or {}
         written = await self.store.write_local(uuid, mutations.build(op, op_args, clock.now_iso()))
-        result = self._decorate(written if written is not None else self.store.records[uuid])
+        result = self.decorate(written if written is not None else self.store.records[uuid])
         if op == "delete" and op_args.get("purge"):
             result["purged"] = await asyncio.to_thread(_purge_transcript, before)
         if key:
@@ -250,7 +247,7 @@ class Service:
             return new
 
         written = await self.store.write_local(record["uuid"], as_tombstone)
-        return self._decorate(written if written is not None else record)
+        return self.decorate(written if written is not None else record)
 
     async def forward(self, machine: str, op: str, args: dict[str, Any], key: str | None = None) -> Any:
         if self.forwarder is None:
@@ -325,13 +322,13 @@ class Service:
         unsubscribe = self.store.subscribe(queue.put_nowait)
         try:
             if args.get("snapshot"):
-                await emit({"snapshot": [self._decorate(r) for r in self.store.records.values()]})
+                await emit({"snapshot": [self.decorate(r) for r in self.store.records.values()]})
             while not self.stop_requested.is_set():
                 record = await queue.get()
                 batch = [record]
                 while not queue.empty():
                     batch.append(queue.get_nowait())
-                await emit({"changes": [self._decorate(r) for r in batch]})
+                await emit({"changes": [self.decorate(r) for r in batch]})
         finally:
             unsubscribe()
         return None

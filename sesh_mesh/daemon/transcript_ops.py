@@ -89,7 +89,7 @@ class TranscriptOps:
         digest = await asyncio.to_thread(sha256_hex, content)
         have = set(args.get("have") or [])
         shipped = None if digest in have else placement.encode_content(content)
-        return {"record": self.service._decorate(record), "fileName": path.name, "sourcePath": str(path),
+        return {"record": self.service.decorate(record), "fileName": path.name, "sourcePath": str(path),
                 "sha256": digest, "size": len(content), "content": shipped}
 
     async def op_transcript_receive(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
@@ -116,7 +116,7 @@ class TranscriptOps:
                                               get_adapter(agent).data_dir(os.environ), keep_uuid=False,
                                               via="copiedFrom")
         return {"uuid": record["uuid"], "machine": self.service.machine, "agent": agent, "path": str(dest),
-                "action": action, "registered": registered, "record": self.service._decorate(record)}
+                "action": action, "registered": registered, "record": self.service.decorate(record)}
 
     async def op_adopt_transcript(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Register a transcript the CLI placed in this machine's native location (restore, copy)."""
@@ -128,7 +128,7 @@ class TranscriptOps:
             source, args.get("agentSessionId"), str(args.get("cwd") or source.get("cwd") or ""), path,
             Path(str(args["agentDataDir"])), keep_uuid=bool(args.get("keepUuid")),
             via=str(args.get("via") or "restoredFrom"))
-        return {"uuid": record["uuid"], "registered": registered, "record": self.service._decorate(record)}
+        return {"uuid": record["uuid"], "registered": registered, "record": self.service.decorate(record)}
 
     async def adopt(self, source: Record, agent_id: object, cwd: str, path: Path, data_dir: Path, *,
                     keep_uuid: bool, via: str) -> tuple[Record, bool]:
@@ -236,7 +236,7 @@ class TranscriptOps:
             file_name, source_path = str(fetched["fileName"]), str(fetched["sourcePath"])
         info = SessionInfo(uuid=record["uuid"], machine=owner, agent=str(record["agent"]),
                            agent_session_id=record.get("agentSessionId"), cwd=str(record.get("cwd") or ""),
-                           file_name=file_name, source_path=source_path, record=self.service._decorate(record))
+                           file_name=file_name, source_path=source_path, record=self.service.decorate(record))
         added = await asyncio.to_thread(backup.add, info, content, clock.now_iso())
         summary["bytesRead"] += len(content)
         summary["bytesStored"] += added.stored_bytes

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,13 +105,3 @@ async def _wait_any(*events: asyncio.Event) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-def file_mtime_iso(path: Path) -> str | None:
-    try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
-        return None
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -77,7 +77,6 @@ class Watcher:
         self._derived: dict[str, tuple[Any, ...]] = {}
         self._registry_cache = RegistryCache()
         self._watched: set[Path] = set()
-        self.turn_listeners: list[Any] = []
 
     # ---- configuration -----------------------------------------------------------------------
 
@@ -128,8 +127,9 @@ class Watcher:
         if force_scan or now - self._last_scan >= PANE_SCAN_S:
             self._last_scan = now
             await self.scan()
-        await asyncio.to_thread(self._refresh_files)
-        await self.reconcile()
+        by_uuid = self._live_by_uuid()  # once per tick: both steps below need it
+        await asyncio.to_thread(self._refresh_files, by_uuid)
+        await self.reconcile(by_uuid)
 
     async def scan(self) -> None:
         panes: list[PaneInfo] = []
@@ -209,10 +209,9 @@ class Watcher:
         for gone in set(self._captured) - set(self.live):
             del self._captured[gone]
 
-    def _refresh_files(self) -> None:
+    def _refresh_files(self, by_uuid: dict[str, LiveAgent]) -> None:
         data_dirs = {a.data_dir for a in self.live.values() if a.kind == "claude"}
         self.registries = {d: self._registry_cache.read(d) for d in data_dirs}
-        by_uuid = self._live_by_uuid()
         watched: set[Path] = set()
         for uuid, record in self._local_records():
             path = self._transcript_path(record, by_uuid.get(uuid))
@@ -268,8 +267,7 @@ class Watcher:
 
     # ---- deriving and writing state ----------------------------------------------------------
 
-    async def reconcile(self) -> None:
-        by_uuid = self._live_by_uuid()
+    async def reconcile(self, by_uuid: dict[str, LiveAgent]) -> None:
         self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
         for uuid, record in self._local_records():
             agent = by_uuid.get(uuid)
@@ -313,11 +311,7 @@ class Watcher:
             # archive) last changed, and lists sorted by it must not reshuffle on every turn.
             return None if new == current else new
 
-        before = self.service.store.records.get(uuid, {}).get("turnStatus")
-        written = await self.service.store.write_local(uuid, apply)
-        if written is not None and before != written.get("turnStatus"):
-            for listener in list(self.turn_listeners):
-                listener(written)
+        await self.service.store.write_local(uuid, apply)
 
     def derive(self, uuid: str, record: Record, agent: LiveAgent | None) -> dict[str, Any]:
         adapter = get_adapter(str(record["agent"]))

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import uuid as uuid_mod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ class Bed:
     alpha: Daemon
     beta: Daemon | None = None
     mesh_error: str | None = None
-    panes: dict[str, str] = field(default_factory=dict)
 
     def daemon(self, where: str) -> Daemon:
         if where == "local":
@@ -121,8 +120,30 @@ def make_bed(with_remote: bool = True) -> Iterator[Bed]:
                 shutil.rmtree(daemon.home, ignore_errors=True)
 
 
-def requests_with(llm: FakeLLM, text: str) -> list[Any]:
-    return [r for r in llm.requests() if r.user_text and text in r.user_text]
+def start_and_register(bed: Bed, agent: str, name: str | None = None) -> tuple[str, str]:
+    """Start `agent` in a pane, have one exchange, resolve its pane to a fresh (unregistered)
+    conversation, register it; return (pane, uuid) once the daemon sees it live."""
+    args: list[str] = []
+    preset = None
+    if agent == "claude":
+        preset = str(uuid_mod.uuid4())
+        args = ["--session-id", preset]
+    pane = bed.start_agent(agent, *args)
+    marker = f"hello-{uuid_mod.uuid4().hex[:6]}"
+    bed.send(pane, marker)
+    bed.tmux.wait_for_text(pane, f"ECHO: {marker}", timeout=60)
+    resolved = bed.alpha.sesh("pane-resolve", "--pane", pane, "--socket-path", str(bed.tmux.socket_path), "--json")
+    assert resolved.code == 0, resolved.err
+    found = resolved.json()
+    assert found["registered"] is False and found["agent"] == agent, found
+    if preset:
+        assert found["uuid"] == preset
+    run = bed.alpha.sesh("register", found["uuid"], "--agent", agent, "--name", name or f"{agent}-main",
+                         "--cwd", str(bed.cwd), "--json")
+    assert run.code == 0, run.err
+    uuid = str(run.json()["uuid"])
+    eventually(lambda: bed.record("local", uuid).get("live"), timeout=15, what="the registered agent to be live")
+    return pane, uuid
 
 
 def dump(obj: Any) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.agents_e2e.bed import Bed, dump, make_bed
+from tests.agents_e2e.bed import Bed, dump, make_bed, start_and_register
 from tests.agents_e2e.matrix import AGENTS, FEATURES, SKIPS, WHERE, cells
 from tests.harness import eventually
 
@@ -52,30 +52,6 @@ def beds() -> Iterator[Beds]:
     holder = Beds()
     with holder.stack:
         yield holder
-
-
-def start_and_register(bed: Bed, agent: str) -> tuple[str, str]:
-    args: list[str] = []
-    preset = None
-    if agent == "claude":
-        preset = str(uuid_mod.uuid4())
-        args = ["--session-id", preset]
-    pane = bed.start_agent(agent, *args)
-    marker = f"hello-{uuid_mod.uuid4().hex[:6]}"
-    bed.send(pane, marker)
-    bed.tmux.wait_for_text(pane, f"ECHO: {marker}", timeout=60)
-    resolved = bed.alpha.sesh("pane-resolve", "--pane", pane, "--socket-path", str(bed.tmux.socket_path), "--json")
-    assert resolved.code == 0, resolved.err
-    found = resolved.json()
-    assert found["registered"] is False and found["agent"] == agent
-    if preset:
-        assert found["uuid"] == preset
-    run = bed.alpha.sesh("register", found["uuid"], "--agent", agent, "--name", f"{agent}-main", "--cwd", str(bed.cwd),
-                         "--json")
-    assert run.code == 0, run.err
-    uuid = run.json()["uuid"]
-    eventually(lambda: bed.record("local", uuid).get("live"), timeout=15, what="the registered agent to be live")
-    return pane, uuid
 
 
 def watch(fetch: Callable[[], dict[str, Any]], predicate: Callable[[dict[str, Any]], bool], timeout: float,
