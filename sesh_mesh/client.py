@@ -87,7 +87,7 @@ class Client:
 
 
 def caller_context() -> dict[str, Any]:
-    """What the daemon needs to know about the caller (SPEC §6)."""
+    """What the daemon needs to know about the caller: cwd, tmux pane, session id, inherited env."""
     env = os.environ
     return {
         "cwd": os.getcwd() if _cwd_exists() else None,

@@ -1,4 +1,4 @@
-"""The state glyphs of SPEC §3, in one place for the CLI, the status line and the TUI. Pure."""
+"""The state glyphs, in one place for the CLI, the status line and the TUI. Pure."""
 
 from __future__ import annotations
 

@@ -139,5 +139,5 @@ def headless(
 
 
 def choose_model(agent: str, flag: str | None, models: dict[str, str]) -> str | None:
-    """SPEC §6: --model > [models].<agent> > [models].default."""
+    """The first that is set: --model, then [models].<agent>, then [models].default."""
     return flag or models.get(agent) or models.get("default") or None

@@ -56,7 +56,7 @@ class PaneInfo:
 
 
 def socket_from_name(name: str) -> str:
-    """SPEC §6: an argument with '/' is a path; otherwise a `tmux -L` name under TMUX_TMPDIR."""
+    """An argument with '/' is a path; otherwise a `tmux -L` name under TMUX_TMPDIR."""
     if "/" in name:
         return str(Path(name).expanduser())
     tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
@@ -118,7 +118,7 @@ async def pane_in_mode(socket: str, pane: str) -> bool:
 
 
 async def leave_mode(socket: str, pane: str) -> None:
-    """Leave copy/view mode: keys sent to a pane in a mode never reach the app (AGENTS-FACTS §4)."""
+    """Leave copy/view mode: claude and codex often leave a detached pane in view-mode, which swallows keys."""
     if await pane_in_mode(socket, pane):
         await asyncio.to_thread(_run, socket, "send-keys", "-t", pane, "-X", "cancel")
 

@@ -68,7 +68,7 @@ def cmd_pane(ctx: Context) -> int:
     socket = _tmux_socket_arg(ctx.args.socket_path)
     try:
         sock = Client(ctx.socket, ctx.home, auto_start=False, timeout=2.0).connect()
-    except Exception:  # noqa: BLE001 - SPEC: exit 4 and print nothing at all when the daemon is down
+    except Exception:  # noqa: BLE001 - a status bar: exit 4 and print nothing at all when the daemon is down
         return 4
     try:
         request = {"op": "pane", "pane": pane, "socket": socket, "json": ctx.json}

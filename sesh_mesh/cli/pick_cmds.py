@@ -1,7 +1,7 @@
 """`sesh tui`, `sesh pick`, and `sesh resume` without a uuid: the picker's CLI side.
 
 This module never imports textual at import time: `sesh_mesh.tui` is imported only when a UI is
-about to be shown, so `pick --select` stays a fast, scriptable path. Emit contract (SPEC §4):
+about to be shown, so `pick --select` stays a fast, scriptable path. Emit contract:
 `--format kv|json|nul`; exit 0 selected, 130 cancelled, 3 nothing to pick or no match.
 """
 
@@ -25,7 +25,7 @@ ActionFn = Callable[[Context, Record], int]
 KEYS = (
     "uuid", "machine", "agent", "cwd", "name", "tmux_socket", "tmux_session", "tmux_window", "tmux_pane", "action",
 )  # fmt: skip
-"""The kv and nul order (SPEC §4)."""
+"""The kv and nul order; scripts read the values by position, so it never changes."""
 ENTER_VERBS = ("goto", "resume")
 """The actions `--enter` can perform; `--action` may name any verb when only printing."""
 TMUX_TIMEOUT_S = 10.0

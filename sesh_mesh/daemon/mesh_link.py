@@ -49,7 +49,7 @@ coalesces, while a lone write still leaves at once. Well below the TUI's redraw 
 
 ANTI_ENTROPY_S = float(os.environ.get("SESH_TEST_MESH_ANTI_ENTROPY_S") or 60.0)
 """Each side of an open link probes the peer's vector this often and sends again whatever a
-lost push left missing (MESH-NOTES §9); the hello does the same on every (re)connect. Idle, it
+lost push left missing; the hello does the same on every (re)connect. Idle, it
 costs two small frames per side per interval. Tests shorten it to see a heal within seconds."""
 
 CLOSE_REASON_MAX = 120

@@ -1,7 +1,7 @@
 """Where a transcript goes so its agent can resume it, moving a transcript to another cwd, and
 writing one without clobbering a different conversation.
 
-Native places (AGENTS-FACTS §1-§3), relative to the agent's data dir:
+Native places, relative to the agent's data dir:
   claude  projects/<cwd with every non-alphanumeric char → '-'>/<session-uuid>.jsonl
   codex   sessions/YYYY/MM/DD/rollout-<start ts>-<uuid>.jsonl   (the day of the name's timestamp)
   pi      sessions/--<cwd, '/' → '-'>--/<start ts>_<uuid>.jsonl

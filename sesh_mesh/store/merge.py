@@ -1,7 +1,7 @@
 """Which of two versions of a record wins. Pure, total, deterministic.
 
 Order is only ever by (origin, originSeq), never by wall-clock time. Deletion is absorbing:
-a tombstone from any origin wins over every live version of the same uuid (MESH-NOTES §11).
+a tombstone from any origin wins over every live version of the same uuid.
 Among versions of the same kind from different origins the owner's own write wins, then the
 greater (origin, seq) pair, so every replica picks the same version whatever the arrival order.
 """

@@ -1,4 +1,4 @@
-"""The session record (SPEC §3): field names, defaults and validation. Pure."""
+"""The session record: field names, defaults and validation. Pure."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ WIRE_FIELDS: tuple[str, ...] = (
     "tags",
     "deleted",
 )
-"""SPEC §3, in its order. Removing or renaming one is a breaking change."""
+"""The wire fields, in their fixed order. Removing or renaming one is a breaking change."""
 
 STATE_FIELDS = frozenset(
     {"turnStatus", "live", "contextPct", "stateSource", "needsInput", "tmux", "filePath", "model"}
@@ -112,7 +112,7 @@ def tombstone(record: Record) -> Record:
 
 
 def to_wire(record: Record) -> Record:
-    """The record as `--json` prints it: SPEC fields first, extra fields after."""
+    """The record as `--json` prints it: the fixed fields first, extra fields after."""
     out: Record = {key: record.get(key) for key in WIRE_FIELDS}
     for key, value in record.items():
         if key not in out:

@@ -281,7 +281,7 @@ def _prepare(path: Path, machine: str) -> tuple[int, str]:
             db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
             db.execute("INSERT INTO meta (key, value) VALUES ('machine', ?)", (machine,))
             # A new store starts its counter at the wall clock in microseconds, so a wiped
-            # machine's new writes still sort after its old ones (MESH-NOTES §11).
+            # machine's new writes still sort after its old ones (docs/mesh-protocol.md "Epochs").
             db.execute(
                 "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)", (machine, epoch, _now_us())
             )

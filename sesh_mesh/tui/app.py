@@ -274,7 +274,7 @@ class SeshApp(App[Record | None]):
         self.table.toggle_id()
 
     def action_escape(self) -> None:
-        """SPEC §5 (dialogs close themselves): apply a filter being edited, else clear an
+        """Dialogs close themselves on Esc first; here: apply a filter being edited, else clear an
         applied filter, else quit."""
         if self.focused is self.filter_input:
             self.action_filter_done()
@@ -296,7 +296,7 @@ class SeshApp(App[Record | None]):
             self.action_filter_done()  # Enter in the prompt picks the best match, like fzf
         row = self.table.current
         if row is None:
-            return  # SPEC §5: nothing on an empty list
+            return  # nothing to choose on an empty list
         self.exit(row.record)
 
     # ---- per-session actions ----------------------------------------------------------------

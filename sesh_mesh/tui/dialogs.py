@@ -1,6 +1,6 @@
 """Modal dialogs: confirm (y/Enter yes, n/Esc no), a one-line prompt, and a chooser.
 
-Each dismisses with its answer (None when cancelled); Esc always closes the dialog first (SPEC §5).
+Each dismisses with its answer (None when cancelled); Esc always closes the dialog first.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sesh_mesh.glyphs import glyph
 from sesh_mesh.store.record import Record
 
 STALE_MARK = "(stale)"
-"""Appended to the machine of a record whose owner this daemon cannot reach (SPEC §5)."""
+"""Appended to the machine of a record whose owner this daemon cannot reach."""
 
 RECENT_QUERIES = 16
 """How many earlier queries keep their scores (a few hundred KB each at 10,000 rows)."""

@@ -1,4 +1,4 @@
-"""Access to the real agent samples (copied from /work/shared/agent-samples) for the adapter tests."""
+"""Access to the real agent samples (captured from the pinned CLIs, kept in ./samples) for the adapter tests."""
 
 from __future__ import annotations
 
