@@ -6,6 +6,7 @@ over its socket so a remote error reads the same as a local one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ class SeshError(Exception):
         self.fix = fix
 
     def line(self) -> str:
-        """The one stderr line SPEC §4 prescribes: `sesh: <what> (<how to fix>)`."""
+        """The one stderr line every failure prints: `sesh: <what> (<how to fix>)`."""
         return f"sesh: {self.what}" + (f" ({self.fix})" if self.fix else "")
 
     def to_wire(self) -> dict[str, Any]:
@@ -43,7 +44,7 @@ class UsageError(SeshError):
 
 
 class NotFound(SeshError):
-    """Nothing found where SPEC says exit 3 (`pane`, `pick`)."""
+    """Nothing found, exit 3: `pane` (the pane has no registered session), `pick` (nothing to pick)."""
 
     exit_code = ExitCode.NOT_FOUND
     kind = "not-found"
@@ -82,3 +83,23 @@ _KINDS: dict[str, type[SeshError]] = {
 def from_wire(payload: dict[str, Any]) -> SeshError:
     cls = _KINDS.get(str(payload.get("kind", "failure")), SeshError)
     return cls(str(payload.get("what", "unknown error")), str(payload.get("fix", "")))
+
+
+# ---- usage errors both the CLI (checking before it asks the daemon) and the daemon raise: one wording
+
+
+def unknown_agent(agent: object, known: Sequence[str]) -> UsageError:
+    choices = ", ".join(known[:-1]) + " or " + known[-1] if len(known) > 1 else "".join(known)
+    return UsageError(f"unknown agent {agent!r}", f"use {choices}")
+
+
+def empty_message() -> UsageError:
+    return UsageError("message is empty", "give the text to send")
+
+
+def missing_cwd(cwd: str) -> UsageError:
+    return UsageError(f"cwd {cwd!r} does not exist or is not a directory", "pass --cwd with an existing directory")
+
+
+def headless_without_msg() -> UsageError:
+    return UsageError("--headless needs --msg with the first message", 'sesh new --headless --msg "…"')

@@ -5,12 +5,42 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sesh_mesh import ids
 from sesh_mesh.cli import render
+from sesh_mesh.cli.checks import check_agent, check_count
 from sesh_mesh.cli.context import Context
-from sesh_mesh.errors import UsageError
+
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
+
+
+def register(commands: Commands) -> None:
+    p = commands.add("tail", "last transcript entries of a session", ["sesh tail a808 -n 20", "sesh tail a808 -f"],
+                     cmd_tail)
+    p.add_argument("uuid", nargs="?")
+    p.add_argument("-n", type=int, default=20)
+    p.add_argument("-f", "--follow", action="store_true")
+    p = commands.add("transcript", "the full transcript of a session", ["sesh transcript a808 --json"],
+                     cmd_transcript)
+    p.add_argument("uuid", nargs="?")
+    p = commands.add("pane", "which session owns a tmux pane (for status bars; exit 3 unknown, 4 no daemon)",
+                     ["sesh pane", "sesh pane --pane %3 --json"], cmd_pane)
+    p.add_argument("--pane", metavar="%ID")
+    p.add_argument("--socket-path", metavar="P")
+    p = commands.add("pane-resolve", "uuid of the agent live in a pane, registered or not",
+                     ["sesh pane-resolve --pane %3 --socket-path /tmp/tmux-0/default"], cmd_pane_resolve)
+    p.add_argument("--pane", metavar="%ID", required=True)
+    p.add_argument("--socket-path", metavar="P", required=True)
+    commands.add("agents", "every agent live in a tmux pane on this machine", ["sesh agents --json"], cmd_agents)
+    p = commands.add("discover", "agent conversations on disk not yet registered", ["sesh discover --register"],
+                     cmd_discover)
+    p.add_argument("--agent")
+    p.add_argument("--register", action="store_true")
+    p = commands.add("pane-capture", "the session's pane text now", ["sesh pane-capture a808 -n 40"],
+                     cmd_pane_capture)
+    p.add_argument("uuid", nargs="?")
+    p.add_argument("-n", type=int, default=0)
 
 
 def _tmux_socket_arg(value: str | None) -> str:
@@ -85,10 +115,9 @@ def cmd_pane(ctx: Context) -> int:
 
 
 def cmd_pane_capture(ctx: Context) -> int:
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
-    if ctx.args.n < 0:
-        raise UsageError("-n must be 0 or more", "e.g. sesh pane-capture a808 -n 40")
-    text = ctx.call("pane-capture", {"uuid": uuid, "n": ctx.args.n})
+    uuid = ctx.session(ctx.args.uuid)
+    n = check_count(ctx.args.n, "sesh pane-capture a808 -n 40")
+    text = ctx.call("pane-capture", {"uuid": uuid, "n": n})
     if ctx.json:
         render.print_json({"text": text})
     else:
@@ -97,11 +126,9 @@ def cmd_pane_capture(ctx: Context) -> int:
 
 
 def cmd_tail(ctx: Context) -> int:
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
-    if ctx.args.n < 0:
-        raise UsageError("-n must be 0 or more", "e.g. sesh tail a808 -n 20")
-    client = ctx.client()
-    for kind, item in client.stream("tail", {"uuid": uuid, "n": ctx.args.n, "follow": ctx.args.follow}):
+    uuid = ctx.session(ctx.args.uuid)
+    n = check_count(ctx.args.n, "sesh tail a808 -n 20")
+    for kind, item in ctx.client().stream("tail", {"uuid": uuid, "n": n, "follow": ctx.args.follow}):
         if kind != "item":
             continue
         _print_entry(ctx, item)
@@ -118,7 +145,7 @@ def _print_entry(ctx: Context, item: dict[str, Any]) -> None:
 
 
 def cmd_transcript(ctx: Context) -> int:
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
+    uuid = ctx.session(ctx.args.uuid)
     result = ctx.call("transcript", {"uuid": uuid})
     for entry, rendered in zip(result["entries"], result["rendered"], strict=True):
         _print_entry(ctx, {**entry, "rendered": rendered})
@@ -126,9 +153,7 @@ def cmd_transcript(ctx: Context) -> int:
 
 
 def cmd_discover(ctx: Context) -> int:
-    agent = ctx.args.agent
-    if agent is not None and agent not in ("claude", "codex", "pi"):
-        raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+    agent = check_agent(ctx.args.agent)
     found = ctx.call_on_machine("discover", {"agent": agent, "register": ctx.args.register})
     if ctx.json:
         render.print_json([{k: v for k, v in item.items() if k != "agentDataDir"} for item in found])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sesh_mesh import ids
 from sesh_mesh.client import Client
 from sesh_mesh.errors import UsageError
 from sesh_mesh.paths import sesh_home, socket_path
@@ -39,6 +40,10 @@ class Context:
         if self.machine:
             return self.call("on-machine", {"machine": self.machine, "op": op, "args": args or {}})
         return self.call(op, args)
+
+    def session(self, given: str | None) -> str:
+        """The session a command acts on, checked: `current_session(given)` as a uuid or prefix."""
+        return ids.check_prefix(self.current_session(given))
 
     def current_session(self, given: str | None) -> str:
         """The uuid argument, else $SESH_SESSION_ID, else the session owning $TMUX_PANE."""

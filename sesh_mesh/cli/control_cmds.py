@@ -2,29 +2,91 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sesh_mesh import ids
+from sesh_mesh import errors, ids
 from sesh_mesh.cli import render
+from sesh_mesh.cli.checks import check_agent, check_message, resolve_cwd, timeout
 from sesh_mesh.cli.context import Context
-from sesh_mesh.cli.inventory import check_agent, resolve_cwd
-from sesh_mesh.durations import parse_duration
-from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.errors import SeshError
 from sesh_mesh.store import mutations
 
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
 
-def _timeout(ctx: Context) -> float | None:
-    raw = getattr(ctx.args, "timeout", None)
-    return None if raw is None else parse_duration(raw)
+TIMEOUT_HELP = "seconds, or a number with s/m/h (0: no limit)"
 
 
-def _message(text: str) -> str:
-    if not text.strip():
-        raise UsageError("message is empty", "give the text to send")
-    return text
+def register(commands: Commands) -> None:
+    p = commands.add("new", "spawn an agent in a new tmux window (or headless) and register it from birth", [
+        "sesh new --agent claude --name auth --tag work",
+        'sesh new --agent codex --target default:work --msg "run the tests"',
+        'sesh new --agent pi --headless --msg "summarise README.md"',
+        "sesh new --agent claude --dry-run --json",
+        "sesh new --agent claude --machine server -- --verbose"], cmd_new)
+    p.add_argument("--agent", required=True, help="claude, codex or pi")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
+    p.add_argument("--cwd", help="working directory (realpath; relative to $PWD; default $PWD)")
+    p.add_argument("--model", help="model (default [models].<agent>, then [models].default)")
+    p.add_argument("--target", metavar="SOCKET:SESSION", help="tmux server and session (created if absent)")
+    p.add_argument("--msg", help="first message; waits for the turn and prints the reply")
+    p.add_argument("--headless", action="store_true", help="no pane: run the first turn (--msg) headless")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (argv, env, cwd, tmux); register nothing")
+    p.add_argument("--no-launch", action="store_true", help="register only")
+    p.add_argument("--session-id", metavar="UUID", help="pre-assign the sesh uuid (claude's own id too)")
+    p.add_argument("--sandbox", action="store_true", help="read-only: claude plan mode, codex -s read-only, pi "
+                   "read tools only")
+    p.add_argument("--timeout", help="bound on the wait for the --msg reply: " + TIMEOUT_HELP)
+    p.add_argument("agent_args", nargs=argparse.REMAINDER, help="after --: passed to the agent")
+
+    p = commands.add("send", "deliver a message and print the agent's reply (pane if live, else headless)", [
+        'reply=$(sesh send a808 "run the tests and summarise")', 'sesh send a808 "stop" --no-wait',
+        'sesh send a808 "long task" --timeout 10m --json'], cmd_send)
+    p.add_argument("uuid", help="uuid or unique prefix")
+    p.add_argument("message")
+    p.add_argument("--timeout", help="bound on the wait for the reply: " + TIMEOUT_HELP)
+    p.add_argument("--no-wait", action="store_true", help="deliver only; do not wait for the reply")
+
+    p = commands.add("await", "block until the current turn completes; print the status", [
+        "sesh await a808", "sesh await a808 --timeout 5m"], cmd_await)
+    p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
+    p.add_argument("--timeout", help=TIMEOUT_HELP)
+
+    for name, text, func in (
+        ("abort", "interrupt the current turn (Escape in the pane; kills a headless turn)", cmd_abort),
+        ("compact", "trigger the agent's context compaction", cmd_compact),
+        ("stop", "quit the agent with its own quit command (killed after a grace); the record stays", cmd_stop),
+    ):
+        p = commands.add(name, text, [f"sesh {name} a808"], func)
+        p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
+
+    p = commands.add("pane-keys", "send raw tmux key names to the session's pane (answer a dialog)", [
+        "sesh pane-keys a808 Enter", "sesh pane-keys a808 Down Enter"], cmd_pane_keys)
+    p.add_argument("uuid")
+    p.add_argument("keys", nargs="+", metavar="key")
+
+    p = commands.add("delegate", "one-shot worker: spawn headless, run the task, print the reply, delete the session", [
+        'sesh delegate --agent codex "summarise README.md"', 'sesh delegate --agent claude --keep "write x.txt"'],
+        cmd_delegate)
+    p.add_argument("--agent", required=True, help="claude, codex or pi")
+    p.add_argument("task")
+    p.add_argument("--keep", action="store_true", help="keep the session afterwards")
+    p.add_argument("--name", help="display name (with --keep)")
+    p.add_argument("--model", help="model")
+    p.add_argument("--sandbox", action="store_true", help="read-only tools")
+    p.add_argument("--cwd", help="working directory (default $PWD)")
+    p.add_argument("--timeout", help=TIMEOUT_HELP)
+
+    p = commands.add("report", "turn reporter hook: tell the daemon a session's state (used by agent hooks)", [
+        "sesh report busy", "sesh report idle"], cmd_report)
+    p.add_argument("state", choices=["busy", "idle", "needs-input"])
+    p.add_argument("--at", metavar="MS", type=int, help="when it happened (epoch milliseconds); orders late reports")
+    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
 
 
 def _print_reply(ctx: Context, result: dict[str, Any]) -> None:
@@ -37,26 +99,22 @@ def _print_reply(ctx: Context, result: dict[str, Any]) -> None:
 def cmd_new(ctx: Context) -> int:
     a = ctx.args
     check_agent(a.agent)
-    if a.agent is None:
-        raise UsageError("--agent is required", "use --agent claude, codex or pi")
     session_id = ids.check_uuid(a.session_id) if a.session_id else None
     cwd = resolve_cwd(a.cwd)
-    tags = [mutations.check_tag(t) for t in a.tag]
+    tags = [mutations.check_tag(t) for t in a.tag]  # `new` in the daemon takes tags and name as given
     name = mutations.check_name(a.name) if a.name is not None else None
-    timeout = _timeout(ctx)
+    wait_s = timeout(a.timeout)
     if a.headless and not (a.msg and a.msg.strip()):
-        raise UsageError("--headless needs --msg with the first message", 'sesh new --headless --msg "…"')
+        raise errors.headless_without_msg()
     if a.msg is not None:
-        _message(a.msg)
-    if a.target is not None and len(a.target.split(":")) not in (2, 3):
-        raise UsageError(f"bad --target {a.target!r}", "write socket:session, e.g. default:work")
+        check_message(a.msg)
     passthrough = list(a.agent_args or [])
     if passthrough[:1] == ["--"]:
         passthrough = passthrough[1:]
     args = {
         "agent": a.agent, "name": name, "tags": tags, "cwd": cwd, "model": a.model, "target": a.target,
         "msg": a.msg, "headless": a.headless, "dryRun": a.dry_run, "noLaunch": a.no_launch,
-        "sessionId": session_id, "sandbox": a.sandbox, "agentArgs": passthrough, "timeout": timeout,
+        "sessionId": session_id, "sandbox": a.sandbox, "agentArgs": passthrough, "timeout": wait_s,
         "machine": ctx.machine,
     }  # fmt: skip
     result = ctx.call("new", args)
@@ -78,18 +136,18 @@ def cmd_new(ctx: Context) -> int:
 
 
 def cmd_send(ctx: Context) -> int:
-    message = _message(ctx.args.message)
+    message = check_message(ctx.args.message)
     uuid = ids.check_prefix(ctx.args.uuid)
-    timeout = _timeout(ctx)
-    result = ctx.call("send", {"uuid": uuid, "message": message, "timeout": timeout, "noWait": ctx.args.no_wait})
+    wait_s = timeout(ctx.args.timeout)
+    result = ctx.call("send", {"uuid": uuid, "message": message, "timeout": wait_s, "noWait": ctx.args.no_wait})
     _print_reply(ctx, result)
     return 0
 
 
 def cmd_await(ctx: Context) -> int:
-    timeout = _timeout(ctx)
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
-    result = ctx.call("await", {"uuid": uuid, "timeout": timeout})
+    wait_s = timeout(ctx.args.timeout)
+    uuid = ctx.session(ctx.args.uuid)
+    result = ctx.call("await", {"uuid": uuid, "timeout": wait_s})
     if ctx.json:
         render.print_json(result)
     else:
@@ -98,7 +156,7 @@ def cmd_await(ctx: Context) -> int:
 
 
 def _simple(ctx: Context, op: str, extra: dict[str, Any] | None = None) -> int:
-    uuid = ids.check_prefix(ctx.current_session(getattr(ctx.args, "uuid", None)))
+    uuid = ctx.session(ctx.args.uuid)
     result = ctx.call(op, {"uuid": uuid, **(extra or {})})
     if ctx.json:
         render.print_json(result)
@@ -128,12 +186,12 @@ def cmd_pane_keys(ctx: Context) -> int:
 def cmd_delegate(ctx: Context) -> int:
     a = ctx.args
     check_agent(a.agent)
-    task = _message(a.task)
+    task = check_message(a.task)
     cwd = resolve_cwd(a.cwd)
-    timeout = _timeout(ctx)
+    wait_s = timeout(a.timeout)
     name = mutations.check_name(a.name) if a.name is not None else None
     args = {"agent": a.agent, "cwd": cwd, "msg": task, "headless": True, "model": a.model, "sandbox": a.sandbox,
-            "name": name or "delegate", "tags": ["delegate"], "timeout": timeout, "machine": ctx.machine}
+            "name": name or "delegate", "tags": ["delegate"], "timeout": wait_s, "machine": ctx.machine}
     result = ctx.call("new", args)
     if not a.keep:
         try:

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tomli_w
-
-from sesh_mesh.agents.proctree import alive
+from sesh_mesh.agent_names import AGENT_NAMES
 from sesh_mesh.cli import render
 from sesh_mesh.cli.context import Context
 from sesh_mesh.client import Client, ping, start_daemon
-from sesh_mesh.config import (
-    CONFIG_TEMPLATE_HEAD,
-    check_machine_name,
-    config_path,
-    load_config,
-    resolve_machine,
-)
 from sesh_mesh.errors import DaemonUnreachable, SeshError, UsageError
+
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
 
 STOP_TIMEOUT_S = 10.0
 
@@ -33,20 +25,35 @@ def _listen_args(ctx: Context) -> list[str]:
     return ["--listen", listen] if listen else []
 
 
-def cmd_daemon(ctx: Context) -> int:
-    action = ctx.args.daemon_command
-    return {
-        "run": daemon_run,
-        "start": daemon_start,
-        "stop": daemon_stop,
-        "restart": daemon_restart,
-        "ensure": daemon_ensure,
-        "status": daemon_status,
-    }[action](ctx)
+def register(commands: Commands) -> None:
+    p = commands.add("init", "write a commented config.toml naming this machine", [
+        "sesh init --machine laptop", "sesh init --machine laptop --force"], cmd_init)
+    p.add_argument("--force", action="store_true", help="overwrite an existing config.toml")
+
+    commands.add("doctor", "check machine name, SESH_HOME, daemon, store, config, tmux, agents, peers",
+                 ["sesh doctor", "sesh doctor --json"], cmd_doctor)
+
+    daemon = commands.add("daemon", "run and manage the per-machine daemon", [
+        "sesh daemon start", "sesh daemon status --json", "sesh daemon stop --force"], None)
+    actions = commands.actions(daemon, "daemon_command")
+    for name, text, func in (
+        ("run", "run the daemon in the foreground (for supervisors and tests)", daemon_run),
+        ("start", "start the daemon in the background; returns when its socket answers", daemon_start),
+        ("stop", "stop the daemon gracefully", daemon_stop),
+        ("restart", "stop, then start (picks up a new install)", daemon_restart),
+        ("ensure", "start the daemon unless it already runs (idempotent)", daemon_ensure),
+        ("status", "machine, pid, uptime, sessions, schema, epoch, peers", daemon_status),
+    ):
+        action = actions.add(name, text, func)
+        if name == "stop":
+            action.add_argument("--force", action="store_true", help="kill a wedged daemon (SIGKILL)")
+        if name in ("run", "start", "restart", "ensure"):
+            action.add_argument("--listen", metavar="HOST:PORT", help="accept peer links on this address")
 
 
 def daemon_run(ctx: Context) -> int:
-    from sesh_mesh.daemon.boot import run_daemon
+    from sesh_mesh.config import load_config, resolve_machine
+    from sesh_mesh.daemon.main import run as run_daemon
 
     config = load_config(ctx.home)
     machine = resolve_machine(config)
@@ -88,10 +95,18 @@ def _read_pid(home: Path) -> int | None:
         return None
 
 
-def daemon_stop(ctx: Context, quiet: bool = False) -> int:
+def daemon_stop(ctx: Context) -> int:
+    return stop(ctx, force=ctx.args.force, quiet=False)
+
+
+def stop(ctx: Context, *, force: bool, quiet: bool) -> int:
+    from sesh_mesh.agents.proctree import alive
+
     answer = ping(ctx.socket)
     pid = answer["pid"] if answer else _read_pid(ctx.home)
-    if ctx.args.force:
+    if force:
+        import signal
+
         if pid is None or not alive(pid):
             raise SeshError("no daemon process to kill", "nothing to do")
         os.kill(pid, signal.SIGKILL)
@@ -119,6 +134,8 @@ def _say_stop(ctx: Context, result: dict[str, Any]) -> None:
 
 
 def _wait_gone(pid: int | None) -> bool:
+    from sesh_mesh.agents.proctree import alive
+
     if pid is None:
         return True
     deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -136,8 +153,7 @@ def _wait_gone(pid: int | None) -> bool:
 
 def daemon_restart(ctx: Context) -> int:
     if ping(ctx.socket) is not None:
-        ctx.args.force = False
-        daemon_stop(ctx, quiet=True)
+        stop(ctx, force=False, quiet=True)
     answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
     return _report(ctx, {"started": True, **answer})
 
@@ -172,6 +188,10 @@ def daemon_status(ctx: Context) -> int:
 
 
 def cmd_init(ctx: Context) -> int:
+    import tomli_w
+
+    from sesh_mesh.config import CONFIG_TEMPLATE_HEAD, check_machine_name, config_path, load_config
+
     machine = ctx.machine
     if not machine:
         raise UsageError("init needs --machine NAME", "e.g. sesh init --machine laptop")
@@ -200,9 +220,11 @@ def _agent_version(path: str) -> str:
 
 
 def cmd_doctor(ctx: Context) -> int:
-    if ctx.machine:
-        from sesh_mesh.cli.peer_cmds import doctor_remote
+    import shutil
 
+    from sesh_mesh.config import load_config, resolve_machine
+
+    if ctx.machine:
         return doctor_remote(ctx)
     checks: list[dict[str, str]] = []
 
@@ -227,7 +249,7 @@ def cmd_doctor(ctx: Context) -> int:
         check("sesh-home", "warn", f"{ctx.home} does not exist yet", "`sesh init --machine NAME` creates it")
     else:
         check("sesh-home", "fail", f"{ctx.home} is not writable", "fix its permissions")
-    for agent in ("claude", "codex", "pi"):
+    for agent in AGENT_NAMES:
         configured = config.agents.get(agent) if config is not None else None
         path = configured or shutil.which(agent)
         if not path or not os.access(path, os.X_OK):
@@ -260,6 +282,10 @@ def cmd_doctor(ctx: Context) -> int:
             check("mesh-listen", "warn", "no listen address: peers cannot reach this machine",
                   "set [mesh] listen = \"HOST:PORT\" in config.toml")
         checks.extend(status.get("doctor") or [])
+    return _show_checks(ctx, checks)
+
+
+def _show_checks(ctx: Context, checks: list[dict[str, str]]) -> int:
     if ctx.json:
         render.print_json(checks)
     else:
@@ -267,3 +293,28 @@ def cmd_doctor(ctx: Context) -> int:
             fix = f"  → {item['fix']}" if item["fix"] else ""
             sys.stdout.write(f"{item['status']:<5} {item['check']:<14} {item['detail']}{fix}\n")
     return 1 if any(item["status"] == "fail" for item in checks) else 0
+
+
+def doctor_remote(ctx: Context) -> int:
+    """`sesh doctor --machine M`: M's daemon-side checks, run on M through the mesh."""
+    from sesh_mesh.store.schema import SCHEMA_VERSION
+
+    machine = str(ctx.machine)
+    status = Client(ctx.socket, ctx.home, auto_start=False).call("forward", {"machine": machine, "op": "status"})
+    checks: list[dict[str, str]] = [
+        {"check": "daemon", "status": "ok", "detail": f"{machine}: pid {status['pid']}, up {status['uptimeS']}s",
+         "fix": ""},
+    ]
+    if status["schemaVersion"] == SCHEMA_VERSION:
+        checks.append({"check": "store-schema", "status": "ok", "detail": f"version {status['schemaVersion']}",
+                       "fix": ""})
+    else:
+        checks.append({"check": "store-schema", "status": "fail", "fix": f"upgrade sesh on {machine}",
+                       "detail": f"{machine} runs schema {status['schemaVersion']}, this CLI {SCHEMA_VERSION}"})
+    if status.get("listen"):
+        checks.append({"check": "mesh-listen", "status": "ok", "detail": status["listen"], "fix": ""})
+    else:
+        checks.append({"check": "mesh-listen", "status": "warn", "detail": "no listen address: peers cannot reach "
+                       f"{machine}", "fix": "set [mesh] listen = \"HOST:PORT\" in its config.toml"})
+    checks.extend(status.get("doctor") or [])
+    return _show_checks(ctx, checks)

@@ -2,51 +2,92 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import ids
 from sesh_mesh.cli import render
+from sesh_mesh.cli.checks import check_agent, resolve_cwd
 from sesh_mesh.cli.context import Context
-from sesh_mesh.errors import UsageError
 from sesh_mesh.store import mutations
-from sesh_mesh.store.record import AGENTS
+
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
 
 
-def check_agent(agent: str | None) -> str | None:
-    if agent is not None and agent not in AGENTS:
-        raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
-    return agent
+def register(commands: Commands) -> None:
+    # ---- reads
+    p = commands.add("list", "list active sessions on every machine", [
+        "sesh list", "sesh list --agent claude --tag work", "sesh list --columns uuid,name,status",
+        "sesh list --archived --json"], cmd_list)
+    p.add_argument("--archived", "--include-archived", action="store_true", dest="archived",
+                   help="include archived sessions")
+    p.add_argument("--agent", help="only this agent (claude, codex, pi)")
+    p.add_argument("--tag", help="only sessions with this tag")
+    p.add_argument("--columns", help="print TSV with these columns, no header")
 
+    p = commands.add("find", "every session (archived too) whose uuid or agent id starts with a prefix",
+                     ["sesh find a808", "sesh find a808 --json"], cmd_find)
+    p.add_argument("prefix")
 
-def resolve_cwd(given: str | None) -> str:
-    """The realpath of --cwd (relative to $PWD), which must be an existing directory."""
-    here = _working_dir()
-    raw = given if given is not None else here
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = Path(here) / path
-    if not path.is_dir():
-        raise UsageError(f"cwd {raw!r} does not exist or is not a directory", "pass --cwd with an existing directory")
-    return os.path.realpath(path)
+    p = commands.add("info", "the full record of a session (deleted ones too)", ["sesh info a808", "sesh info --json"],
+                     cmd_info)
+    p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
 
+    p = commands.add("state", "turn status and live extras of a session", ["sesh state a808", "sesh state --json"],
+                     cmd_state)
+    p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
 
-def _working_dir() -> str:
-    """$PWD when it names the real working directory (a shell's logical path), else getcwd().
+    commands.add("tags", "every tag in use across the mesh, with counts", ["sesh tags", "sesh tags --json"], cmd_tags)
 
-    A program started with another cwd inherits a stale $PWD, so it is trusted only when it
-    points at the same directory.
-    """
-    real = os.getcwd()
-    logical = os.environ.get("PWD")
-    try:
-        if logical and os.path.samefile(logical, real):
-            return logical
-    except OSError:
-        pass
-    return real
+    # ---- mutations
+    p = commands.add("register", "record an already-running agent conversation",
+                     ["sesh register 0b6c1d2e-9f7a-4c1b-8d2e-1f2a3b4c5d6e --agent claude --name auth --tag work"],
+                     cmd_register)
+    p.add_argument("session_id", metavar="session-id", help="the agent's own conversation id (a uuid)")
+    p.add_argument("--agent", required=True, help="claude, codex or pi")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
+    p.add_argument("--cwd", help="working directory (default $PWD)")
+
+    p = commands.add("rename", "rename a session (turns autoRename off unless --keep-auto)",
+                     ["sesh rename a808 auth-refactor", "sesh rename a808 auth --keep-auto"], cmd_rename)
+    p.add_argument("uuid")
+    p.add_argument("name")
+    p.add_argument("--keep-auto", action="store_true", help="keep automatic renaming on")
+
+    for verb, text, func in (("tag", "add tags to a session", cmd_tag),
+                             ("untag", "remove tags from a session", cmd_untag)):
+        p = commands.add(verb, text, [f"sesh {verb} a808 work urgent"], func)
+        p.add_argument("uuid")
+        p.add_argument("tags", nargs="+", metavar="tag")
+
+    p = commands.add("retag", "rename tags on a session", ["sesh retag a808 wip=review"], cmd_retag)
+    p.add_argument("uuid")
+    p.add_argument("pairs", nargs="+", metavar="old=new")
+
+    for verb, text, func in (("archive", "archive a session (hidden from list)", cmd_archive),
+                             ("unarchive", "bring a session back", cmd_unarchive)):
+        p = commands.add(verb, text, [f"sesh {verb} a808"], func)
+        p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
+
+    p = commands.add("autoname-toggle", "turn automatic renaming on or off", [
+        "sesh autoname-toggle a808", "sesh autoname-toggle a808 --off"], cmd_autoname_toggle)
+    p.add_argument("uuid", nargs="?")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--on", action="store_const", const=True, dest="value")
+    group.add_argument("--off", action="store_const", const=False, dest="value")
+
+    p = commands.add("delete", "delete a session (a tombstone that propagates); never inferred", [
+        "sesh delete a808", "sesh delete a808 --force"], cmd_delete)
+    p.add_argument("uuid")
+    p.add_argument("--force", action="store_true", help="delete an orphan whose owner machine is unreachable or gone")
+    p.add_argument("--purge", action="store_true", help="also remove the transcript")
+
+    p = commands.add("import", "one-shot, idempotent import of a legacy sessions.json", [
+        "sesh import", "sesh import ~/old/sessions.json"], cmd_import)
+    p.add_argument("file", nargs="?", help="default: $SESH_HOME/sessions.json")
 
 
 def show_records(ctx: Context, records: list[dict[str, Any]]) -> int:
@@ -84,12 +125,12 @@ def cmd_find(ctx: Context) -> int:
 
 
 def cmd_info(ctx: Context) -> int:
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
+    uuid = ctx.session(ctx.args.uuid)
     return show_record(ctx, ctx.call("info", {"uuid": uuid}))
 
 
 def cmd_state(ctx: Context) -> int:
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
+    uuid = ctx.session(ctx.args.uuid)
     state = ctx.call("state", {"uuid": uuid})
     if ctx.json:
         render.print_json(state)
@@ -113,11 +154,9 @@ def cmd_register(ctx: Context) -> int:
     a = ctx.args
     check_agent(a.agent)
     session_id = ids.check_uuid(a.session_id)
-    tags = [mutations.check_tag(t) for t in a.tag]
-    name = mutations.check_name(a.name) if a.name is not None else None
     cwd = resolve_cwd(a.cwd)
     record = ctx.call(
-        "register", {"agent": a.agent, "sessionId": session_id, "cwd": cwd, "name": name, "tags": tags}
+        "register", {"agent": a.agent, "sessionId": session_id, "cwd": cwd, "name": a.name, "tags": a.tag}
     )
     return show_record(ctx, record) if ctx.json else _say(f"registered {record['uuid']} ({record['agent']})")
 
@@ -128,7 +167,7 @@ def _say(text: str) -> int:
 
 
 def mutate(ctx: Context, uuid_text: str, op: str, op_args: dict[str, Any]) -> int:
-    mutations.validate(op, op_args)
+    """`op` on the session; the daemon checks `op_args` (an empty tag, a bad retag pair)."""
     uuid = ids.check_prefix(uuid_text)
     record = ctx.call("mutate", {"uuid": uuid, "op": op, "args": op_args, "key": ids.new_uuid()})
     if ctx.json:

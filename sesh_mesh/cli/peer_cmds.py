@@ -8,16 +8,28 @@ printed.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sesh_mesh.cli import render
 from sesh_mesh.cli.context import Context
 from sesh_mesh.client import Client, ping
-from sesh_mesh.config import load_config, resolve_machine
-from sesh_mesh.daemon.peers import Peer, check_address, check_name, check_token, load_peers, peers_path, save_peers
 from sesh_mesh.errors import SeshError, UsageError
 
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
+
 ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T"
+
+
+def register(commands: Commands) -> None:
+    p = commands.add(
+        "peer", "manage peer links in $SESH_HOME/peers.json: add NAME ADDRESS --token T, remove NAME, list", [
+            'sesh peer add server ws://100.64.0.2:7433 --token "$T"',
+            'printf %s "$T" | sesh peer add server wss://srv:7433 --token -',
+            "sesh peer remove server", "sesh peer list --json"], cmd_peer)
+    p.add_argument("action", choices=["add", "remove", "list"], help="add NAME ADDRESS | remove NAME | list")
+    p.add_argument("rest", nargs="*", metavar="ARG", help="add: the peer's machine name and ws://HOST:PORT (or wss://)")
+    p.add_argument("--token", metavar="T", help="shared secret, the same on both machines ('-' reads it from stdin)")
 
 
 def cmd_peer(ctx: Context) -> int:
@@ -33,6 +45,8 @@ def cmd_peer(ctx: Context) -> int:
 
 
 def _own_machine(ctx: Context) -> str | None:
+    from sesh_mesh.config import load_config, resolve_machine
+
     try:
         return resolve_machine(load_config(ctx.home))
     except SeshError:
@@ -40,6 +54,8 @@ def _own_machine(ctx: Context) -> str | None:
 
 
 def peer_add(ctx: Context, rest: list[str]) -> int:
+    from sesh_mesh.daemon.peers import Peer, check_address, check_name, check_token, load_peers, save_peers
+
     if len(rest) != 2:
         raise UsageError("peer add needs a NAME and an ADDRESS", ADD_USAGE)
     name, address = check_name(rest[0]), check_address(rest[1])
@@ -60,6 +76,8 @@ def peer_add(ctx: Context, rest: list[str]) -> int:
 
 
 def peer_remove(ctx: Context, rest: list[str]) -> int:
+    from sesh_mesh.daemon.peers import check_name, load_peers, peers_path, save_peers
+
     if len(rest) != 1:
         raise UsageError("peer remove needs exactly one NAME", "sesh peer remove NAME")
     name = check_name(rest[0])
@@ -84,6 +102,8 @@ def _done(ctx: Context, summary: str, document: dict[str, Any]) -> int:
 
 
 def peer_list(ctx: Context) -> int:
+    from sesh_mesh.daemon.peers import load_peers
+
     configured = load_peers(ctx.home)
     entries: list[dict[str, Any]]
     if ping(ctx.socket) is not None:
@@ -114,33 +134,3 @@ def peer_list(ctx: Context) -> int:
     render.print_table(rows, ["NAME", "ADDRESS", "STATE", "SINCE", "LAST CONTACT", "LAST ERROR"])
     return 0
 
-
-def doctor_remote(ctx: Context) -> int:
-    """`sesh doctor --machine M`: M's daemon-side checks, run on M through the mesh."""
-    from sesh_mesh.store.schema import SCHEMA_VERSION
-
-    machine = str(ctx.machine)
-    status = Client(ctx.socket, ctx.home, auto_start=False).call("forward", {"machine": machine, "op": "status"})
-    checks: list[dict[str, str]] = [
-        {"check": "daemon", "status": "ok", "detail": f"{machine}: pid {status['pid']}, up {status['uptimeS']}s",
-         "fix": ""},
-    ]
-    if status["schemaVersion"] == SCHEMA_VERSION:
-        checks.append({"check": "store-schema", "status": "ok", "detail": f"version {status['schemaVersion']}",
-                       "fix": ""})
-    else:
-        checks.append({"check": "store-schema", "status": "fail", "fix": f"upgrade sesh on {machine}",
-                       "detail": f"{machine} runs schema {status['schemaVersion']}, this CLI {SCHEMA_VERSION}"})
-    if status.get("listen"):
-        checks.append({"check": "mesh-listen", "status": "ok", "detail": status["listen"], "fix": ""})
-    else:
-        checks.append({"check": "mesh-listen", "status": "warn", "detail": "no listen address: peers cannot reach "
-                       f"{machine}", "fix": "set [mesh] listen = \"HOST:PORT\" in its config.toml"})
-    checks.extend(status.get("doctor") or [])
-    if ctx.json:
-        render.print_json(checks)
-    else:
-        for item in checks:
-            fix = f"  → {item['fix']}" if item["fix"] else ""
-            sys.stdout.write(f"{item['status']:<5} {item['check']:<14} {item['detail']}{fix}\n")
-    return 1 if any(item["status"] == "fail" for item in checks) else 0

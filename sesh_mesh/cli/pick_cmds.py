@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import ids
 from sesh_mesh.cli.context import Context
 from sesh_mesh.errors import ExitCode, NotFound, NotImplementedYet, SeshError, UsageError
 from sesh_mesh.store.record import Record
 
-ActionFn = Callable[[Context, Record], int]
-"""What to do with the picked record; returns the exit code."""
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
 
 KEYS = (
     "uuid", "machine", "agent", "cwd", "name", "tmux_socket", "tmux_session", "tmux_window", "tmux_pane", "action",
@@ -29,6 +27,26 @@ KEYS = (
 ENTER_VERBS = ("goto", "resume")
 """The actions `--enter` can perform; `--action` may name any verb when only printing."""
 TMUX_TIMEOUT_S = 10.0
+
+
+def register(commands: Commands) -> None:
+    for name, text, examples, func in (
+        ("tui", "the session manager: every session, live; Enter prints the selection (--enter: enters it)",
+         ["sesh tui", "sesh tui --enter", "sesh tui --cursor a808 --format json"], cmd_tui),
+        ("pick", "pick a session and print it (exit 0 picked, 130 cancelled, 3 nothing to pick or no match)",
+         ['sel=$(sesh pick --format kv)', "sesh pick --select a808 --format json", "sesh pick --enter"], cmd_pick),
+    ):
+        p = commands.add(name, text, examples, func)
+        p.add_argument("--format", choices=["kv", "json", "nul"], default="kv",
+                       help="kv: key=value lines; nul: the values NUL-terminated; json: one object (default kv)")
+        p.add_argument("--action", metavar="VERB", help="the action to print instead of goto (live) / resume")
+        p.add_argument("--cursor", metavar="UUID", help="start with the cursor on this session (uuid or prefix)")
+        p.add_argument("--select", metavar="UUID", help="pick this session without showing the UI")
+        p.add_argument("--enter", action="store_true", help="perform the action (goto/resume) instead of printing")
+    p = commands.add("resume", "enter a session (goto if live, relaunch otherwise); no uuid: pick one",
+                     ["sesh resume a808", "sesh resume"], cmd_resume)
+    p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: choose in the picker)")
+    p.add_argument("--target")
 
 
 # ---- the emit contract ----------------------------------------------------------------------
@@ -155,44 +173,26 @@ def choose(
                       machine=ctx.machine)
 
 
-def pick_then(ctx: Context, action_fn: ActionFn) -> int:
-    """Open the picker, then hand the chosen record to `action_fn` (exit 130 when cancelled).
-
-    The glue for verbs whose uuid is optional and interactive, like `sesh resume`."""
-    record = choose(ctx, enter_acts=True, title=f"sesh {getattr(ctx.args, 'command_name', 'pick')}")
-    if record is None:
-        return int(ExitCode.CANCELLED)
-    return action_fn(ctx, record)
-
-
 # ---- entering a session ---------------------------------------------------------------------
 
 
 def enter(ctx: Context, record: Record, action: str) -> int:
     if action == "goto":
         return goto(ctx, record)
-    return resume_via_cli(ctx, record)
-
-
-def resume_via_cli(ctx: Context, record: Record) -> int:
-    """Run the CLI's `resume` handler on the record (it owns relaunching detached sessions)."""
-    from sesh_mesh.cli.main import HANDLERS  # main imports this module: resolve at call time
-
-    handler = HANDLERS.get("resume")
-    if handler is None or handler is HANDLERS.get("__missing__"):
-        raise NotImplementedYet("resume of a detached session", "`sesh resume` is not available in this build")
-    ctx.args.uuid = record["uuid"]
-    if not hasattr(ctx.args, "target"):
-        ctx.args.target = None
-    return int(handler(ctx))
+    return resume(ctx, record["uuid"])
 
 
 def cmd_resume(ctx: Context) -> int:
-    """`sesh resume [<uuid>]`: without a uuid, pick one first. Live sessions are entered here;
-    relaunching a detached one belongs to the agents layer (`resume_detached`)."""
-    if not ctx.args.uuid:
-        return pick_then(ctx, enter_session)
-    record = ctx.call("info", {"uuid": ids.check_prefix(ctx.args.uuid)})
+    """`sesh resume [<uuid>]`: without a uuid, pick one first."""
+    if ctx.args.uuid:
+        return resume(ctx, ids.check_prefix(ctx.args.uuid))
+    record = choose(ctx, enter_acts=True, title="sesh resume")
+    return int(ExitCode.CANCELLED) if record is None else enter_session(ctx, record)
+
+
+def resume(ctx: Context, uuid: str) -> int:
+    """Enter the session: a live one here; relaunching a detached one belongs to the daemon."""
+    record = ctx.call("info", {"uuid": uuid})
     if record.get("deleted"):
         raise SeshError(f"session {record['uuid']} is deleted", "nothing to resume")
     return enter_session(ctx, record)
@@ -205,7 +205,8 @@ def enter_session(ctx: Context, record: Record) -> int:
 
 
 def resume_detached(ctx: Context, record: Record) -> int:
-    """Relaunch the agent resuming its conversation (the daemon does it), then enter its pane."""
+    """Relaunch the agent resuming its conversation (the daemon does it), then enter its pane.
+    `sesh resume --target` places it; `pick --enter` has no --target (the daemon chooses)."""
     target = getattr(ctx.args, "target", None)
     placed = ctx.call("resume", {"uuid": record["uuid"], "target": target})
     return goto(ctx, {**record, "live": True, "tmux": placed["tmux"]})
@@ -213,6 +214,8 @@ def resume_detached(ctx: Context, record: Record) -> int:
 
 def goto(ctx: Context, record: Record) -> int:
     """Switch this tmux client to the session's pane, or attach to it from outside tmux."""
+    import subprocess
+
     short = str(record["uuid"])[:8]
     tmux = record.get("tmux") or {}
     socket, pane = tmux.get("socket"), tmux.get("pane")
@@ -238,6 +241,8 @@ def goto(ctx: Context, record: Record) -> int:
 
 
 def _tmux(argv: list[str]) -> None:
+    import subprocess
+
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=TMUX_TIMEOUT_S, check=False)
     except (OSError, subprocess.SubprocessError) as exc:

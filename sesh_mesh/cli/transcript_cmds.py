@@ -8,18 +8,20 @@ environment (CLAUDE_CONFIG_DIR, CODEX_HOME, PI_CODING_AGENT_DIR), and register t
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sesh_mesh import ids
 from sesh_mesh.cli import render
+from sesh_mesh.cli.checks import check_agent
 from sesh_mesh.cli.context import Context
 from sesh_mesh.errors import SeshError, UsageError
-from sesh_mesh.store.record import AGENTS
+
+if TYPE_CHECKING:
+    from sesh_mesh.cli.parser import Commands
 
 PROGRESS_AFTER_S = 1.0
 """Runs shorter than this print no progress at all."""
@@ -29,6 +31,56 @@ HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE = "\x02", "\x03"
 
 JSON_HIGHLIGHT = ("«", "»")
 BOLD = ("\x1b[1m", "\x1b[0m")
+
+
+def register(commands: Commands) -> None:
+    p = commands.add(
+        "backup", "every transcript of every local session into one portable SQLite file (content-addressed: a "
+        "second run adds nothing; a grown transcript adds only the new version)", [
+            "sesh backup", "sesh backup --to ~/sesh-backup.sqlite", "sesh backup --all-machines --json"], cmd_backup)
+    p.add_argument("--to", metavar="FILE", help="the backup file (default $SESH_HOME/backup.sqlite; created if absent)")
+    p.add_argument("--all-machines", action="store_true",
+                   help="also fetch the transcripts of sessions owned by other machines of the mesh")
+
+    p = commands.add(
+        "restore", "write transcripts back from a backup: --to native (where the agent resumes them) or --to-dir DIR", [
+            "sesh restore --from ~/sesh-backup.sqlite --to native",
+            "sesh restore a808 --from b.sqlite --to native --rewrite-cwd /old/app=/new/app",
+            "sesh restore --from b.sqlite --to-dir /tmp/transcripts --json"], cmd_restore)
+    p.add_argument("uuid", nargs="?", help="uuid or prefix (or the agent's id) of one session (default: every one)")
+    p.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup file")
+    p.add_argument("--to", metavar="native", help="native: the agent's own transcript location")
+    p.add_argument("--to-dir", metavar="DIR", help="DIR/<agent>/… in the agent's own layout")
+    p.add_argument("--rewrite-cwd", metavar="OLD=NEW", help="the project moved: rewrite OLD to NEW in the transcript "
+                   "and its place")
+    p.add_argument("--force", action="store_true", help="overwrite an existing transcript that differs")
+
+    p = commands.add(
+        "copy", "copy a session's transcript to another machine (registered there, same agent, resumable), to the "
+        "native location here, or to a directory", [
+            "sesh copy a808 --to server", "sesh copy a808 --to native",
+            "sesh copy a808 --to server --rewrite-cwd /home/me/app=/srv/app", "sesh copy a808 --to-dir /tmp/x"],
+        cmd_copy)
+    p.add_argument("uuid", help="uuid or unique prefix")
+    p.add_argument("--to", metavar="MACHINE|native", help="a machine of the mesh, or native (this machine)")
+    p.add_argument("--to-dir", metavar="DIR", help="DIR/<agent>/… in the agent's own layout")
+    p.add_argument("--rewrite-cwd", metavar="OLD=NEW", help="the project lives elsewhere there: rewrite OLD to NEW")
+    p.add_argument("--force", action="store_true", help="overwrite an existing transcript that differs")
+
+    p = commands.add(
+        "autoname", "name a session (and summarise it) from its transcript with the [autoname] namer; only sessions "
+        "with autoRename on", ["sesh autoname a808", "sesh autoname --all", "sesh autoname --all --json"], cmd_autoname)
+    p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
+    p.add_argument("--all", action="store_true",
+                   help="every nameable session in the mesh; skips autoRename=false and sessions with no transcript")
+
+    p = commands.add(
+        "search", "full-text search over the transcripts of every machine of the mesh, best match first", [
+            'sesh search "flaky test"', 'sesh search "migration*" --agent codex --limit 5',
+            'sesh search \'"exact phrase"\' --machine server --json'], cmd_search)
+    p.add_argument("query", help='words (all must match); "a phrase" in quotes; word* matches a prefix')
+    p.add_argument("--agent", help="only sessions of this agent (claude, codex, pi)")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N sessions (default 20)")
 
 
 def _count(count: int, noun: str) -> str:
@@ -271,7 +323,7 @@ def cmd_autoname(ctx: Context) -> int:
                              f"(first: {failed[0]['uuid'][:8]}: {failed[0]['reason']})\n")
             return 1
         return 0
-    uuid = ids.check_prefix(ctx.current_session(ctx.args.uuid))
+    uuid = ctx.session(ctx.args.uuid)
     record = ctx.call("autoname", {"uuid": uuid})
     if ctx.json:
         render.print_json(record)
@@ -284,14 +336,8 @@ def cmd_autoname(ctx: Context) -> int:
 
 
 def cmd_search(ctx: Context) -> int:
-    query = ctx.args.query
-    if not re.search(r"\w", query):
-        raise UsageError(f"search query {query!r} has no words", 'search for words, e.g. sesh search "flaky test"')
-    agent = ctx.args.agent
-    if agent is not None and agent not in AGENTS:
-        raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
-    if not 1 <= ctx.args.limit <= 1000:
-        raise UsageError(f"bad --limit {ctx.args.limit}", "use a number from 1 to 1000")
+    query = ctx.args.query  # the daemon checks it has words, and --limit
+    agent = check_agent(ctx.args.agent)
     answer = ctx.call("search", {"query": query, "agent": agent, "machine": ctx.machine, "limit": ctx.args.limit})
     results, errors = answer["results"], answer["errors"]
     for error in errors:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sesh_mesh.cli.main import HANDLERS
-from sesh_mesh.cli.parser import build_parser
+from sesh_mesh.cli.main import build_parser
 
 SKILL = Path(__file__).resolve().parents[2] / "skills" / "sesh-cli" / "SKILL.md"
 
@@ -25,7 +24,7 @@ def _walk(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, list[
 def test_every_command_and_flag_is_documented() -> None:
     text = SKILL.read_text()
     missing = []
-    for command, flags in _walk(build_parser(HANDLERS), ""):
+    for command, flags in _walk(build_parser(), ""):
         if f"sesh {command}" not in text and f"`{command.split()[-1]}`" not in text:
             missing.append(command)
         missing += [f"{command} {flag}" for flag in flags if flag not in text and flag != "--help"]
@@ -33,9 +32,9 @@ def test_every_command_and_flag_is_documented() -> None:
 
 
 def test_help_has_examples_for_every_command() -> None:
-    for command, _ in _walk(build_parser(HANDLERS), ""):
+    for command, _ in _walk(build_parser(), ""):
         if " " in command:
             continue
-        parser = build_parser(HANDLERS)
+        parser = build_parser()
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
         assert "examples:" in (sub.epilog or ""), command
