@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.agents_common import Bed, Feed, agent_bed, load, start_and_register
-from tests.harness import eventually
+from tests.polling import eventually
 
 GOAL_PCT = 1.0
 RESERVE_BYTES = 3 << 30

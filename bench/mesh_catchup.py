@@ -11,15 +11,24 @@ import argparse
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median
+from tests.harness import Daemon
 from tests.mesh.helpers import NOBODY, Proxy, add_peer, mesh_daemon, seed
+from tests.polling import eventually
 
 POLL_S = 0.005
 """Status poll interval while waiting: small next to a catch-up of hundreds of milliseconds."""
+CATCHUP_LIMIT_S = 600.0
+"""A run that has not caught up by then is broken, not slow: fail instead of hanging."""
+
+
+def holds(daemon: Daemon, count: int) -> bool:
+    return int(daemon.call("status")["records"]) >= count
 
 
 def main() -> None:
@@ -42,8 +51,8 @@ def main() -> None:
                 proxy.up = proxy.down = 0
                 started = time.perf_counter()
                 add_peer(fresh, "source", proxy.url, "bench-token")  # live reload: the clock starts here
-                while int(fresh.call("status")["records"]) < opts.records:
-                    time.sleep(POLL_S)
+                eventually(partial(holds, fresh, opts.records), CATCHUP_LIMIT_S, interval=POLL_S,
+                           what=f"{fresh.machine} to hold all {opts.records} records")
                 elapsed = time.perf_counter() - started
                 times.append(elapsed)
                 wire.append(proxy.up + proxy.down)

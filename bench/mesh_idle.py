@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sesh_mesh.daemon.mesh import HEARTBEAT_S
 from sesh_mesh.daemon.mesh_link import ANTI_ENTROPY_S
-from tests.harness import Daemon, free_port
-from tests.mesh.helpers import Proxy, add_peer, register, uid, wait_converged, wait_linked
+from tests.harness import Daemon, free_port, uid
+from tests.mesh.helpers import Proxy, add_peer, register, wait_converged, wait_linked
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ms, pct
-from tests.mesh.helpers import link, mesh_daemon, uid, wait_converged, wait_linked
+from tests.harness import uid
+from tests.mesh.helpers import link, mesh_daemon, wait_converged, wait_linked
 
 WAIT_S = 10.0
 """How long the last write may take to reach C before the run is declared broken."""

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median, ms, seeded_daemon, time_command
 from tests.harness import Daemon
+from tests.polling import eventually
 from tests.tmux_helpers import PrivateTmux
 from tests.tui.helpers import make_app, quiet, until
 
@@ -30,11 +31,11 @@ QUERY = "session-12"
 def wait_pane(tmux: PrivateTmux, pane: str, needle: str, timeout: float = 30.0) -> float:
     """Seconds until `needle` shows in the pane."""
     start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if needle in tmux.capture(pane):
-            return time.perf_counter() - start
-        time.sleep(POLL_S)
-    raise TimeoutError(f"{needle!r} not in the pane after {timeout}s:\n{tmux.capture(pane)}")
+    try:
+        eventually(lambda: needle in tmux.capture(pane), timeout, interval=POLL_S, what=f"{needle!r} in the pane")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; pane:\n{tmux.capture(pane)}") from None
+    return time.perf_counter() - start
 
 
 def rss_kib(pane_pid: int) -> int:

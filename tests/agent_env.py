@@ -1,6 +1,6 @@
 """Isolated homes that point the real claude, codex and pi CLIs at the fake model server.
 
-``make_agent_env`` writes every config file the three CLIs read (AGENTS-FACTS §0-§3) under one
+``make_agent_env`` writes every config file the three CLIs read under one
 root directory and returns the environment to run them with, so a test never touches the real
 ``~/.claude``, ``~/.codex`` or ``~/.pi`` and no CLI shows an onboarding or trust dialog.
 """
@@ -25,7 +25,7 @@ FAKE_MODEL = "fake-model"
 
 TMUX_CONF = """\
 # Written by tests/agent_env.py for the agent tests' private tmux servers.
-# claude hints at focus-events and pi warns without extended-keys (AGENTS-FACTS §3, §4).
+# claude hints at focus-events and pi warns without extended-keys.
 set -g focus-events on
 set -g extended-keys on
 # -q: tmux before 3.5 has no extended-keys-format, and a config error would leave the first
@@ -111,7 +111,7 @@ def write_codex_config(codex_home: Path, llm_url: str, trusted: Sequence[str]) -
         'env_key = "FAKE_API_KEY"',
         "",
         "[features]",
-        # The default daemon outlives the TUI and holds threads (AGENTS-FACTS §2).
+        # The default daemon outlives the TUI and holds threads.
         "daemon_auto_start = false",
         "in_app_updates = false",
         "",
@@ -131,7 +131,7 @@ def write_codex_config(codex_home: Path, llm_url: str, trusted: Sequence[str]) -
 
 
 def pi_models_json(llm_url: str) -> dict[str, Any]:
-    """pi 0.73.1 ``models.json`` (schema: pi-coding-agent docs/models.md)."""
+    """pi 0.73.1 ``models.json`` (schema: pi-coding-agent/docs/models.md)."""
     model = {
         "id": FAKE_MODEL,
         "name": FAKE_MODEL,
@@ -215,7 +215,7 @@ def make_agent_env(root: Path, llm_url: str, trusted_dirs: Sequence[Path]) -> di
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        # lets --dangerously-skip-permissions run as root (AGENTS-FACTS §6.2)
+        # lets --dangerously-skip-permissions run as root
         "IS_SANDBOX": "1",
         # codex
         "CODEX_HOME": str(codex_home),

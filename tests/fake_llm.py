@@ -502,7 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
         self._send_json(status, doc, entry)
 
-    # -- SSE writers, one per API (shapes: AGENTS-FACTS §9) ---------------------------------
+    # -- SSE writers, one per API ----------------------------------------------------------
 
     def _stream_anthropic(self, plan: Plan, model: str, usage: tuple[int, int]) -> None:
         def ev(name: str, **fields: Any) -> None:

@@ -14,38 +14,20 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sesh_mesh.client import Client
+from tests.polling import eventually, scaled
 
-TIME_FACTOR = float(os.environ.get("SESH_TEST_TIME_FACTOR", "1") or 1)
 REPO = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
 
 
-def scaled(seconds: float) -> float:
-    return seconds * TIME_FACTOR
-
-
-def eventually(predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
-    """Poll `predicate` until it returns something truthy; fail with `what` after a scaled timeout."""
-    deadline = time.monotonic() + scaled(timeout)
-    last: Any = None
-    while True:
-        try:
-            last = predicate()
-        except AssertionError as exc:
-            last = exc
-        else:
-            if last:
-                return last  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for {what or predicate}: {last!r}")
-        time.sleep(interval)
+def uid(n: int) -> str:
+    """The n-th fixed session uuid (a valid v4 shape), so a failure names records by number."""
+    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 def short_home(prefix: str = "sh") -> Path:

@@ -1,8 +1,8 @@
 """Small helpers over the tmux CLI for tests that drive real agents in real panes.
 
 Every command names its server explicitly (``-L <unique socket name>``), so a test can never
-reach the developer's default tmux server. Waits are bounded and scale with
-``SESH_TEST_TIME_FACTOR``.
+reach the developer's default tmux server. Waits go through ``tests.polling`` (bounded, scaled
+by ``SESH_TEST_TIME_FACTOR``).
 """
 
 from __future__ import annotations
@@ -11,41 +11,16 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Self
 
-T = TypeVar("T")
+from tests.polling import eventually, scaled
 
 SUBMIT_PAUSE_S = 0.3
 """Gap between typed text and Enter: codex turns an Enter within ~120 ms of text into a newline."""
 TMUX_TIMEOUT_S = 10.0
 """Bound on one tmux client command; a healthy server answers in milliseconds."""
-
-
-def time_factor() -> float:
-    """Timeout multiplier from ``SESH_TEST_TIME_FACTOR`` (slow machines set it above 1)."""
-    return float(os.environ.get("SESH_TEST_TIME_FACTOR", "1") or "1")
-
-
-def scaled(seconds: float) -> float:
-    return seconds * time_factor()
-
-
-def wait_until(pred: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1, message: str = "") -> T:
-    """Poll ``pred`` until it returns something truthy and return that value.
-
-    ``timeout`` is scaled by SESH_TEST_TIME_FACTOR. Raises TimeoutError with ``message`` (or
-    the last value ``pred`` returned) when time runs out.
-    """
-    deadline = time.monotonic() + scaled(timeout)
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"not true within {scaled(timeout):.1f}s: {message or repr(value)}")
-        time.sleep(interval)
 
 
 class TmuxError(RuntimeError):
@@ -123,7 +98,7 @@ class PrivateTmux:
 
     def leave_mode(self, pane: str) -> None:
         """Quit copy/view mode: with no client attached, claude's and codex's own tmux queries
-        often leave the pane in view-mode, which swallows keys (AGENTS-FACTS §4)."""
+        often leave the pane in view-mode, which swallows keys."""
         if self.display(pane, "#{pane_in_mode}") == "1":
             self.run("send-keys", "-t", pane, "-X", "cancel", check=False)
 
@@ -159,8 +134,8 @@ class PrivateTmux:
             return last if needle in last else None
 
         try:
-            return wait_until(seen, timeout, 0.2)
-        except TimeoutError:
+            return eventually(seen, timeout, 0.2, what=f"{needle!r} in pane {pane}")
+        except AssertionError:
             raise TimeoutError(f"{needle!r} not in pane {pane} within {scaled(timeout):.1f}s; pane:\n{last}") from None
 
     def kill_server(self) -> None:

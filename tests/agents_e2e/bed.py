@@ -19,12 +19,14 @@ import pytest
 
 from tests.agent_env import agents_installed, make_agent_env
 from tests.fake_llm import FakeLLM
-from tests.harness import Daemon, eventually, free_port
+from tests.harness import Daemon, Run, free_port
+from tests.mesh.helpers import link, wait_linked
+from tests.polling import eventually
 from tests.tmux_helpers import PrivateTmux
 
 AGENTS = ("claude", "codex", "pi")
 READY = {"claude": "shift+tab to cycle", "codex": "for shortcuts", "pi": "fake-model"}
-"""Footer text each TUI shows once it accepts input (AGENTS-FACTS §4)."""
+"""Footer text each TUI shows once it accepts input."""
 
 AGENT_ENV_KEYS = ("HOME", "PATH", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "PI_CODING_AGENT_DIR", "ANTHROPIC_BASE_URL",
                   "ANTHROPIC_API_KEY", "FAKE_API_KEY", "IS_SANDBOX", "PI_OFFLINE", "PI_TELEMETRY",
@@ -41,21 +43,24 @@ class Bed:
     tmux: PrivateTmux
     alpha: Daemon
     beta: Daemon | None = None
-    mesh_error: str | None = None
 
     def daemon(self, where: str) -> Daemon:
         if where == "local":
             return self.alpha
         if self.beta is None:
-            pytest.skip(f"NOT IMPLEMENTED: remote cell needs the mesh ({self.mesh_error})")
+            pytest.skip("remote cell needs beta: this bed was made with_remote=False")
         return self.beta
+
+    def keep_server_up(self) -> None:
+        """Start the tmux server with a keeper session, which holds it up when a test kills the
+        last agent pane (and gives `target()` a socket path before any agent runs)."""
+        if self.tmux.socket_path is None:
+            self.tmux.new_session(["sleep", "86400"], self.env, self.cwd, name="keeper")
 
     def start_agent(self, agent: str, *args: str, name: str | None = None) -> str:
         """Start the agent CLI as a pane's own command; wait until it takes input; return the pane."""
         window = name or f"{agent}-{uuid_mod.uuid4().hex[:6]}"
-        if self.tmux.socket_path is None:
-            # A keeper session holds the server up when a test kills the last agent pane.
-            self.tmux.new_session(["sleep", "86400"], self.env, self.cwd, name="keeper")
+        self.keep_server_up()
         pane = self.tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-n", window, "-c", str(self.cwd),
                                  "--", agent, *args).strip()
         self.tmux.wait_for_text(pane, READY[agent], timeout=60)
@@ -66,21 +71,6 @@ class Bed:
 
     def record(self, where: str, uuid: str) -> dict[str, Any]:
         return self.daemon(where).call("info", {"uuid": uuid})  # type: ignore[no-any-return]
-
-
-def link(a: Daemon, b: Daemon, token: str) -> str | None:
-    """Peer a and b both ways; None when linked, else why not (the mesh is not there)."""
-    for left, right in ((a, b), (b, a)):
-        run = left.sesh("peer", "add", right.machine, right.url, "--token", token)
-        if run.code != 0:
-            return run.err.strip()
-
-    def connected() -> bool:
-        status = a.call("status")
-        return any(p.get("name") == b.machine and p.get("connected") for p in status.get("peers", []))
-
-    eventually(connected, timeout=20, what="alpha and beta to link")
-    return None
 
 
 @contextlib.contextmanager
@@ -106,9 +96,9 @@ def make_bed(with_remote: bool = True) -> Iterator[Bed]:
                 beta = Daemon("beta", listen=f"127.0.0.1:{free_port()}",
                               extra_env={**daemon_env, "SESH_TMUX_SOCKETS": ""}).start()
                 started.append(beta)
-                bed.mesh_error = link(alpha, beta, "t0ken-" + uuid_mod.uuid4().hex)
-                if bed.mesh_error is None:
-                    bed.beta = beta
+                link(alpha, beta)
+                wait_linked(alpha, beta.machine)
+                bed.beta = beta
             yield bed
         finally:
             tmux.kill_server()
@@ -144,6 +134,58 @@ def start_and_register(bed: Bed, agent: str, name: str | None = None) -> tuple[s
     uuid = str(run.json()["uuid"])
     eventually(lambda: bed.record("local", uuid).get("live"), timeout=15, what="the registered agent to be live")
     return pane, uuid
+
+
+class Beds:
+    """One bed per agent, made on first use and torn down with the module's `beds` fixture,
+    plus the long-lived agent sessions that cells reuse."""
+
+    def __init__(self) -> None:
+        self.stack = contextlib.ExitStack()
+        self.beds: dict[str, Bed] = {}
+        self.shared: dict[str, tuple[str, str]] = {}
+        self.live: dict[str, str] = {}
+
+    def bed(self, agent: str) -> Bed:
+        if agent not in self.beds:
+            bed = self.stack.enter_context(make_bed())
+            bed.keep_server_up()
+            self.beds[agent] = bed
+        return self.beds[agent]
+
+    def shared_session(self, agent: str) -> tuple[Bed, str, str]:
+        """The agent's long-lived pane, registered after its first exchange: (bed, pane, uuid)."""
+        bed = self.bed(agent)
+        if agent not in self.shared:
+            self.shared[agent] = start_and_register(bed, agent)
+        pane, uuid = self.shared[agent]
+        return bed, pane, uuid
+
+    def live_session(self, agent: str) -> tuple[Bed, str]:
+        """One long-lived pane session per agent made with `sesh new` (remade once it is not live)."""
+        bed = self.bed(agent)
+        if agent not in self.live or not bed.alpha.call("info", {"uuid": self.live[agent]}).get("live"):
+            run = sesh(bed, "local", "new", "--agent", agent, "--target", target(bed), "--name", f"{agent}-live",
+                       "--msg", "warm up", "--json")
+            self.live[agent] = ok(run).json()["uuid"]
+        return bed, self.live[agent]
+
+
+def target(bed: Bed) -> str:
+    """The tmux target for new panes: window `work` on alpha's private server."""
+    return f"{bed.tmux.socket_path}:work"
+
+
+def sesh(bed: Bed, where: str, *args: str, timeout: float = 120) -> Run:
+    """The CLI against the `where` daemon, run with the agents' environment in the bed's project."""
+    daemon = bed.daemon(where)
+    return daemon.sesh(*args, cwd=bed.cwd, env={**bed.env, "SESH_HOME": str(daemon.home),
+                                                 "SESH_MACHINE": daemon.machine}, timeout=timeout)
+
+
+def ok(run: Run) -> Run:
+    assert run.code == 0, f"exit {run.code}: {run.err}"
+    return run
 
 
 def dump(obj: Any) -> str:

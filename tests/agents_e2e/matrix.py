@@ -49,3 +49,14 @@ def cells(feature: str) -> list[Any]:
                 marks.append(pytest.mark.skip(reason=f"NOT IMPLEMENTED: {reason}"))
             params.append(pytest.param(where, agent, marks=marks, id=f"{where}-{agent}"))
     return params
+
+
+def assert_covered(module: dict[str, Any], features: dict[str, str]) -> None:
+    """Every feature has a `test_<feature>` in `module` parametrized over exactly every cell."""
+    wanted = {f"{where}-{agent}" for where in WHERE for agent in AGENTS}
+    for feature in features:
+        test = module.get(f"test_{feature}")
+        assert test is not None, f"feature {feature} has no test_{feature}"
+        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
+        covered = {param.id for mark in marks for param in mark.args[1]}
+        assert covered == wanted, f"test_{feature} misses cells {wanted - covered}"

@@ -7,60 +7,19 @@ alpha's tmux server, the fake model server's request log, the files the agent wr
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid as uuid_mod
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.agents_e2e.bed import Bed, make_bed
-from tests.agents_e2e.matrix import AGENTS, CONTROL_FEATURES, WHERE, cells
-from tests.harness import Run, eventually
+from tests.agents_e2e.bed import Bed, Beds, ok, sesh, target
+from tests.agents_e2e.matrix import AGENTS, CONTROL_FEATURES, assert_covered, cells
+from tests.harness import Run
+from tests.polling import eventually
 
 pytestmark = pytest.mark.agents
-
-
-class Beds:
-    def __init__(self) -> None:
-        self.stack = contextlib.ExitStack()
-        self.beds: dict[str, Bed] = {}
-        self.live: dict[str, str] = {}
-
-    def bed(self, agent: str) -> Bed:
-        if agent not in self.beds:
-            bed = self.stack.enter_context(make_bed())
-            bed.tmux.new_session(["sleep", "86400"], bed.env, bed.cwd, name="keeper")
-            self.beds[agent] = bed
-        return self.beds[agent]
-
-    def live_session(self, agent: str) -> tuple[Bed, str]:
-        """One long-lived pane session per agent made with `sesh new` (reused across cells)."""
-        bed = self.bed(agent)
-        if agent not in self.live or not bed.alpha.call("info", {"uuid": self.live[agent]}).get("live"):
-            run = sesh(bed, "local", "new", "--agent", agent, "--target", target(bed), "--name", f"{agent}-live",
-                       "--msg", "warm up", "--json")
-            self.live[agent] = ok(run).json()["uuid"]
-        return bed, self.live[agent]
-
-
-@pytest.fixture(scope="module")
-def beds() -> Iterator[Beds]:
-    holder = Beds()
-    with holder.stack:
-        yield holder
-
-
-def target(bed: Bed) -> str:
-    return f"{bed.tmux.socket_path}:work"
-
-
-def sesh(bed: Bed, where: str, *args: str, timeout: float = 120) -> Run:
-    daemon = bed.daemon(where)
-    return daemon.sesh(*args, cwd=bed.cwd, env={**bed.env, "SESH_HOME": str(daemon.home),
-                                                 "SESH_MACHINE": daemon.machine}, timeout=timeout)
 
 
 def resume_op(bed: Bed, uuid: str, where: str | None = None) -> Any:
@@ -68,11 +27,6 @@ def resume_op(bed: Bed, uuid: str, where: str | None = None) -> Any:
     switch a tmux client to the pane, which a test has none of)."""
     args = {"uuid": uuid, "target": where or target(bed)}
     return bed.alpha.client().call("resume", args, {"env": bed.env, "cwd": str(bed.cwd)})
-
-
-def ok(run: Run) -> Run:
-    assert run.code == 0, f"exit {run.code}: {run.err}"
-    return run
 
 
 def seen_by_llm(bed: Bed, text: str) -> list[Any]:
@@ -85,13 +39,7 @@ def panes_running(bed: Bed) -> dict[str, str]:
 
 
 def test_control_matrix_complete() -> None:
-    module = globals()
-    for feature in CONTROL_FEATURES:
-        test = module.get(f"test_{feature}")
-        assert test is not None, f"feature {feature} has no test_{feature}"
-        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
-        covered = {param.id for mark in marks for param in mark.args[1]}
-        assert covered == {f"{w}-{a}" for w in WHERE for a in AGENTS}, f"test_{feature} misses cells"
+    assert_covered(globals(), CONTROL_FEATURES)
 
 
 @pytest.mark.parametrize(("where", "agent"), cells("new_pane"))

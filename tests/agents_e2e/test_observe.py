@@ -6,52 +6,23 @@ mesh) and one long-lived agent pane reused across cells; only the kill cells sta
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import uuid as uuid_mod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.agents_e2e.bed import Bed, dump, make_bed, start_and_register
-from tests.agents_e2e.matrix import AGENTS, FEATURES, SKIPS, WHERE, cells
-from tests.harness import eventually
+from tests.agents_e2e.bed import Bed, Beds, dump, start_and_register
+from tests.agents_e2e.matrix import AGENTS, FEATURES, SKIPS, WHERE, assert_covered, cells
+from tests.polling import eventually
 
 pytestmark = pytest.mark.agents
-
-
-class Beds:
-    def __init__(self) -> None:
-        self.stack = contextlib.ExitStack()
-        self.beds: dict[str, Bed] = {}
-        self.shared: dict[str, tuple[str, str]] = {}
-
-    def bed(self, agent: str) -> Bed:
-        if agent not in self.beds:
-            self.beds[agent] = self.stack.enter_context(make_bed())
-        return self.beds[agent]
-
-    def shared_session(self, agent: str) -> tuple[Bed, str, str]:
-        """The agent's long-lived pane, registered after its first exchange: (bed, pane, uuid)."""
-        bed = self.bed(agent)
-        if agent not in self.shared:
-            pane, uuid = start_and_register(bed, agent)
-            self.shared[agent] = (pane, uuid)
-        pane, uuid = self.shared[agent]
-        return bed, pane, uuid
-
-
-@pytest.fixture(scope="module")
-def beds() -> Iterator[Beds]:
-    holder = Beds()
-    with holder.stack:
-        yield holder
 
 
 def watch(fetch: Callable[[], dict[str, Any]], predicate: Callable[[dict[str, Any]], bool], timeout: float,
@@ -70,14 +41,7 @@ def watch(fetch: Callable[[], dict[str, Any]], predicate: Callable[[dict[str, An
 
 
 def test_matrix_complete() -> None:
-    module = globals()
-    for feature in FEATURES:
-        test = module.get(f"test_{feature}")
-        assert test is not None, f"feature {feature} has no test_{feature}"
-        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
-        covered = {param.id for mark in marks for param in mark.args[1]}
-        wanted = {f"{where}-{agent}" for where in WHERE for agent in AGENTS}
-        assert covered == wanted, f"test_{feature} misses cells {wanted - covered}"
+    assert_covered(globals(), FEATURES)
     for (feature, where, agent) in SKIPS:
         assert feature in FEATURES and where in WHERE and agent in AGENTS
 

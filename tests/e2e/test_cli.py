@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from sesh_mesh.store.record import WIRE_FIELDS
-from tests.harness import Daemon, Run, base_env, eventually, run_sesh, short_home
+from tests.harness import Daemon, Run, base_env, run_sesh, short_home
+from tests.polling import eventually
 
 A = "aaaa1111-0000-4000-8000-000000000001"
 B = "aaaa2222-0000-4000-8000-000000000002"

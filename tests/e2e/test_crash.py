@@ -8,7 +8,8 @@ import threading
 import time
 import uuid as uuid_mod
 
-from tests.harness import Daemon, eventually
+from tests.harness import Daemon
+from tests.polling import eventually
 
 
 def test_sigkill_during_write_burst_keeps_every_acknowledged_write(daemon: Daemon) -> None:

@@ -26,7 +26,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from sesh_mesh.daemon.peers import Peer, load_peers, save_peers
-from tests.harness import Daemon, eventually, free_port
+from tests.harness import Daemon, free_port, uid
+from tests.polling import eventually
 
 MESH_ENV = {"SESH_TEST_MESH_HEARTBEAT_S": "2"}
 """Dead links are noticed within seconds instead of 40 s (the keepalive ping and its timeout)."""
@@ -76,6 +77,15 @@ def running(*daemons: Daemon) -> Iterator[list[Daemon]]:
                 shutil.rmtree(daemon.home, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def linked_pair() -> Iterator[tuple[Daemon, Daemon]]:
+    """alpha and beta, each other's peers over their direct listen ports, running."""
+    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
+    link(a, b)
+    with running(a, b):
+        yield a, b
+
+
 def replica(daemon: Daemon) -> dict[str, dict[str, Any]]:
     return {r["uuid"]: r for r in daemon.call("replica")}
 
@@ -121,10 +131,6 @@ def register(daemon: Daemon, uuid: str, name: str = "", tags: list[str] | None =
         "register", {"agent": "claude", "sessionId": uuid, "cwd": "/tmp", "name": name or None, "tags": tags or []}
     )
     return record
-
-
-def uid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 def seed(daemon: Daemon, count: int, first: int = 1) -> None:

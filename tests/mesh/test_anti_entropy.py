@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.harness import eventually, scaled
+from tests.harness import uid
 from tests.mesh.helpers import (
     link,
     log_line,
@@ -15,10 +15,10 @@ from tests.mesh.helpers import (
     relays,
     replica,
     running,
-    uid,
     wait_converged,
     wait_linked,
 )
+from tests.polling import eventually, scaled
 
 pytestmark = pytest.mark.mesh
 

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from tests.harness import eventually
 from tests.mesh.helpers import link, mesh_daemon, proxies, running, seed, wait_converged
+from tests.polling import eventually
 
 pytestmark = pytest.mark.mesh
 

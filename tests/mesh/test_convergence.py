@@ -6,7 +6,8 @@ import secrets
 
 import pytest
 
-from tests.mesh.helpers import link, mesh_daemon, register, replica, running, uid, wait_converged, wait_linked
+from tests.harness import uid
+from tests.mesh.helpers import link, mesh_daemon, register, replica, running, wait_converged, wait_linked
 
 pytestmark = pytest.mark.mesh
 

@@ -10,19 +10,20 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.harness import Daemon, eventually
+from tests.harness import Daemon, uid
 from tests.mesh.helpers import (
     link,
+    linked_pair,
     log_line,
     mesh_daemon,
     proxies,
     register,
     replica,
     running,
-    uid,
     wait_converged,
     wait_linked,
 )
+from tests.polling import eventually
 
 pytestmark = pytest.mark.mesh
 
@@ -37,9 +38,7 @@ def _field_is(daemon: Daemon, field: str, expected: object) -> Callable[[], bool
 
 
 def test_rename_tag_archive_delete_of_a_remote_record_land_on_the_owner() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         register(b, uid(1), name="owned-by-beta", tags=["one"])
         wait_converged(a, b)
         steps: list[tuple[list[str], str, object]] = [
@@ -67,9 +66,7 @@ def test_rename_tag_archive_delete_of_a_remote_record_land_on_the_owner() -> Non
 
 
 def test_owner_down_fails_with_a_clear_error_and_changes_nothing() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         register(b, uid(1), name="before")
         wait_converged(a, b)
         before = replica(a)[uid(1)]
@@ -119,9 +116,7 @@ def test_a_forwarded_mutation_retried_after_a_dropped_link_takes_effect_once() -
 
 
 def test_delete_force_tombstones_an_orphan_and_the_owner_adopts_it() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         register(b, uid(1), name="orphan")
         wait_converged(a, b)
         b.stop()
@@ -138,9 +133,7 @@ def test_delete_force_tombstones_an_orphan_and_the_owner_adopts_it() -> None:
 
 
 def test_daemon_status_and_doctor_run_on_another_machine() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         wait_linked(a, "beta")
         status = a.sesh("daemon", "status", "--machine", "beta", "--json")
         assert status.code == 0, status.err

@@ -1,6 +1,6 @@
 """Two daemons on separate network stacks (Linux network namespaces joined by a veth pair).
 
-Safety (MESH-NOTES): test traffic only ever goes to addresses inside namespaces this test made.
+Safety: test traffic only ever goes to addresses inside namespaces this test made.
 A blackhole route for the test subnet is added in the root namespace before anything else, so
 a stray connection from here fails at once instead of leaving the machine; daemons run inside
 the namespaces and the test drives them through their Unix sockets (the filesystem is shared).
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.harness import Daemon, eventually
-from tests.mesh.helpers import MESH_ENV, add_peer, register, replica, running, uid, wait_converged
+from tests.harness import Daemon, uid
+from tests.mesh.helpers import MESH_ENV, add_peer, register, replica, running, wait_converged
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.mesh, pytest.mark.netns]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.harness import uid
 from tests.mesh.helpers import (
     link,
     mesh_daemon,
@@ -11,7 +12,6 @@ from tests.mesh.helpers import (
     register,
     replica,
     running,
-    uid,
     wait_converged,
 )
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import Daemon, eventually
+from tests.harness import Daemon
 from tests.mesh.helpers import mesh_daemon, running, wait_linked
+from tests.polling import eventually
 
 pytestmark = pytest.mark.mesh
 

@@ -11,8 +11,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.harness import Daemon, eventually, scaled
-from tests.mesh.helpers import NOBODY, add_peer, log_line, mesh_daemon, proxies, register, running, uid, wait_converged
+from tests.harness import Daemon, uid
+from tests.mesh.helpers import NOBODY, add_peer, log_line, mesh_daemon, proxies, register, running, wait_converged
+from tests.polling import eventually, scaled
 
 pytestmark = pytest.mark.mesh
 

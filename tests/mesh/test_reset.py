@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from tests.mesh.helpers import link, mesh_daemon, register, replica, running, uid, vector, wait_converged
+from tests.harness import uid
+from tests.mesh.helpers import link, mesh_daemon, register, replica, running, vector, wait_converged
 
 pytestmark = pytest.mark.mesh
 

@@ -8,16 +8,15 @@ from collections.abc import Generator
 import pytest
 
 from sesh_mesh.daemon.mesh_rpc import RPC_CHUNK_CHARS
-from tests.harness import eventually
-from tests.mesh.helpers import link, mesh_daemon, register, running, seed, uid, wait_converged
+from tests.harness import uid
+from tests.mesh.helpers import linked_pair, register, seed, wait_converged
+from tests.polling import eventually
 
 pytestmark = pytest.mark.mesh
 
 
 def test_a_reply_larger_than_a_frame_chunk_arrives_whole() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         seed(b, 1500)
         wait_converged(a, b)
         direct = b.call("replica")
@@ -28,9 +27,7 @@ def test_a_reply_larger_than_a_frame_chunk_arrives_whole() -> None:
 
 
 def test_a_forwarded_stream_delivers_items_and_stops_when_the_caller_goes_away() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         register(b, uid(1), name="first")
         wait_converged(a, b)
         feed = a.client().stream("forward-stream", {"machine": "beta", "op": "subscribe", "args": {"snapshot": True}})
@@ -54,9 +51,7 @@ def test_a_forwarded_stream_delivers_items_and_stops_when_the_caller_goes_away()
 
 
 def test_a_remote_error_reads_exactly_like_a_local_one() -> None:
-    a, b = mesh_daemon("alpha"), mesh_daemon("beta")
-    link(a, b)
-    with running(a, b):
+    with linked_pair() as (a, b):
         register(b, uid(1), name="tagless")
         wait_converged(a, b)
         here, there = a.sesh("retag", uid(1), "nosuch=x"), b.sesh("retag", uid(1), "nosuch=x")

@@ -1,7 +1,7 @@
 """The real claude, codex and pi CLIs against the fake model server: headless and in tmux.
 
 These prove the test bed itself (configs skip every dialog, the wire formats are accepted,
-transcripts land where AGENTS-FACTS says) before any sesh feature test relies on it.
+transcripts land where each CLI writes them) before any sesh feature test relies on it.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import pytest
 
 from tests.agent_env import agents_installed, make_agent_env
 from tests.fake_llm import FakeLLM
-from tests.tmux_helpers import PrivateTmux, scaled, wait_until
+from tests.polling import eventually, scaled
+from tests.tmux_helpers import PrivateTmux
 
 pytestmark = pytest.mark.agents
 
 HEADLESS_TIMEOUT_S = 90.0
 """A headless turn against the local fake takes 1-2 s; the rest is headroom for a loaded CI box."""
 READY_MARKERS = {"claude": "shift+tab to cycle", "codex": "for shortcuts", "pi": "fake-model"}
-"""Footer text each TUI shows once it accepts input (AGENTS-FACTS §4)."""
+"""Footer text each TUI shows once it accepts input."""
 
 
 @dataclass
@@ -58,7 +59,7 @@ def _run(bed: Bed, argv: list[str], expect_ok: bool = True) -> subprocess.Comple
 
 
 def _claude_transcript(bed: Bed, session_id: str) -> Path:
-    # Every non-alphanumeric character of the cwd becomes '-' (AGENTS-FACTS §1).
+    # Every non-alphanumeric character of the cwd becomes '-'.
     project = re.sub(r"[^A-Za-z0-9]", "-", str(bed.cwd))
     return Path(bed.env["CLAUDE_CONFIG_DIR"]) / "projects" / project / f"{session_id}.jsonl"
 
@@ -164,8 +165,9 @@ def test_interactive_turn_in_tmux(bed: Bed, agent: str) -> None:
         _saw(bed, message, {"claude": "/v1/messages", "codex": "/v1/responses", "pi": "/v1/chat/completions"}[agent])
         # The transcript appears at the first submitted message (pi: when the reply ends), and
         # claude appends its records asynchronously, so poll for the message to land.
-        wait_until(
+        eventually(
             lambda: any(message in path.read_text() for path in _transcripts(bed, agent)),
             timeout=10,
-            message=f"{agent} transcript with the message; files: {_transcripts(bed, agent)}",
+            interval=0.1,
+            what=f"{agent} transcript with the message; files: {_transcripts(bed, agent)}",
         )

@@ -1,4 +1,4 @@
-"""Synthetic Claude Code transcripts in the real on-disk format (AGENTS-FACTS §1), for tests and
+"""Synthetic Claude Code transcripts in the real on-disk format, for tests and
 benchmarks that need many or big conversations without running the CLI."""
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.harness import Daemon, eventually, free_port
-from tests.mesh.helpers import MESH_ENV, link
+from tests.harness import Daemon, free_port
+from tests.mesh.helpers import MESH_ENV, link, wait_linked
+from tests.polling import eventually
 from tests.transcripts.claude_gen import write_session
 
 NO_TRANSCRIPT_SID = "7d5c7d7e-1111-4a2b-9c3d-000000000001"
@@ -93,11 +94,8 @@ def machines(*names: str, autoname: dict[str, Any] | None = None) -> Iterator[li
                 link(machine.daemon, other.daemon)
         for machine in made:
             machine.daemon.start()
-        if len(made) > 1:
-            def linked() -> bool:
-                return all(p.get("connected") for m in made for p in m.daemon.call("status").get("peers", []))
-
-            eventually(linked, timeout=20, what="the daemons to link")
+        for machine in made:
+            wait_linked(machine.daemon, *(other.daemon.machine for other in made if other is not machine))
         yield made
     finally:
         for machine in made:

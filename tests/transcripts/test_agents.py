@@ -24,8 +24,9 @@ from sesh_mesh.agents.claude import project_dir_name
 from tests.agent_env import agents_installed, make_agent_env
 from tests.agents_e2e.bed import AGENT_ENV_KEYS
 from tests.fake_llm import FakeLLM
-from tests.harness import Daemon, eventually, free_port
-from tests.mesh.helpers import MESH_ENV, link
+from tests.harness import Daemon, free_port
+from tests.mesh.helpers import MESH_ENV, link, wait_linked
+from tests.polling import eventually
 
 pytestmark = pytest.mark.agents
 
@@ -81,8 +82,8 @@ def pair() -> Iterator[Pair]:
             link(daemons["alpha"], daemons["beta"])
             for daemon in daemons.values():
                 started.append(daemon.start())
-            eventually(lambda: all(p.get("connected") for d in started for p in d.call("status")["peers"]),
-                       timeout=20, what="alpha and beta to link")
+            wait_linked(daemons["alpha"], "beta")
+            wait_linked(daemons["beta"], "alpha")
             yield Pair(root, llm, cwd, moved, envs, daemons)
     finally:
         for daemon in started:

@@ -10,7 +10,7 @@ import time
 
 from sesh_mesh.cli.transcript_cmds import Progress
 from sesh_mesh.services.backup_file import CHUNK_BYTES, BackupFile
-from tests.harness import eventually
+from tests.polling import eventually
 from tests.transcripts.claude_gen import random_text, transcript_path, turn_lines
 from tests.transcripts.helpers import NO_TRANSCRIPT_SID, machines
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import eventually
+from tests.polling import eventually
 from tests.transcripts.claude_gen import transcript_path
 from tests.transcripts.helpers import NO_TRANSCRIPT_SID, Machine, machines
 

@@ -1,10 +1,11 @@
-"""Shared pieces of the TUI tests: fixed records seeded into a real daemon, and Pilot waits."""
+"""Shared pieces of the TUI tests: fixed records seeded into a real daemon, the app opened on
+it (`Tui`, the `tui` fixture), and Pilot waits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,17 @@ from textual.pilot import Pilot
 
 from sesh_mesh.tui.app import Options, SeshApp
 from sesh_mesh.tui.cwd_labels import CwdLabels
-from tests.harness import Daemon, scaled
+from tests.harness import Daemon
+from tests.polling import Poll, eventually, scaled
 
 NOW = datetime(2025, 11, 21, 12, 0, 0, tzinfo=UTC)
 """The TUI's clock in these tests, so the age column is stable in snapshots."""
+
+SIZE = (120, 40)
+"""The terminal the Pilot tests run in: wide enough for every column."""
+
+UNTIL_PAUSE_S = 0.02
+"""How long `until` lets the app run between checks: a few frames, so a push shows promptly."""
 
 AUTH = "0b6c1d2e-9f7a-4c1b-8d2e-1f2a3b4c5d61"
 DOCS = "1c7d2e3f-0a8b-4d2c-9e3f-2a3b4c5d6e72"
@@ -50,15 +58,15 @@ def seed(daemon: Daemon, records: list[dict[str, Any]] | None = None) -> None:
 def quiet(daemon: Daemon, settle: float = 0.3, timeout: float = 10.0) -> None:
     """Wait until the daemon stops rewriting records (it re-derives live state after an import,
     which rewrites records; the seed is a year old so a real-time write always sorts first)."""
-    deadline = time.monotonic() + scaled(timeout)
-    last = None
-    while time.monotonic() < deadline:
+    last: list[tuple[str, Any]] | None = None
+
+    def unchanged() -> bool:
+        nonlocal last
         seqs = sorted((r["uuid"], r.get("originSeq")) for r in daemon.call("list", {"archived": True}))
-        if seqs == last:
-            return
-        last = seqs
-        time.sleep(scaled(settle))
-    raise AssertionError("the daemon kept rewriting records")
+        same, last = seqs == last, seqs
+        return same
+
+    eventually(unchanged, timeout, interval=scaled(settle), what="the daemon to stop rewriting records")
 
 
 def order(daemon: Daemon) -> list[str]:
@@ -86,12 +94,28 @@ def make_app(daemon: Daemon | Path, **options: Any) -> SeshApp:
 
 async def until(pilot: Pilot[Any], predicate: Callable[[], object], within: float = 10.0, what: str = "") -> None:
     """Let the app run until `predicate()` holds (for pushes from the daemon, which no worker
-    of ours can be awaited for); fails after a scaled timeout."""
-    deadline = time.monotonic() + scaled(within)
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.02)
+    of ours can be awaited for); bounded like `eventually`."""
+    poll = Poll(within, UNTIL_PAUSE_S, what or repr(predicate))
+    while not (last := predicate()):
+        if not poll.failed_try():
+            raise poll.failure(last)
+        await pilot.pause(UNTIL_PAUSE_S)
+
+
+class Tui:
+    """Opens the TUI on the test's daemon (the `tui` fixture), the way every Pilot test starts."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    @contextlib.asynccontextmanager
+    async def open(self, messages: list[Message] | None = None,
+                   **options: Any) -> AsyncIterator[tuple[SeshApp, Pilot[Any]]]:
+        """The app at SIZE past its first snapshot; `messages` collects what its message hook sees."""
+        app = make_app(self.daemon, **options)
+        async with app.run_test(size=SIZE, message_hook=None if messages is None else messages.append) as pilot:
+            await loaded(pilot)
+            yield app, pilot
 
 
 async def loaded(pilot: Pilot[Any]) -> SeshApp:

@@ -11,18 +11,12 @@ import sys
 import pytest
 
 from tests.harness import Daemon
-from tests.tui.helpers import AUTH, DOCS, seed
+from tests.tui.helpers import AUTH, DOCS, until
 
 KV_AUTH = (
     f"uuid={AUTH}\nmachine=alpha\nagent=claude\ncwd=/srv/app\nname=auth-refactor\n"
     "tmux_socket=\ntmux_session=\ntmux_window=\ntmux_pane=\naction=resume\n"
 )
-
-
-@pytest.fixture
-def seeded(daemon: Daemon) -> Daemon:
-    seed(daemon)
-    return daemon
 
 
 @pytest.mark.parametrize("command", ["pick", "tui"])
@@ -154,8 +148,5 @@ async def test_machine_option_hides_other_machines_rows(seeded: Daemon) -> None:
 
     app = SeshApp(Options(socket=seeded.socket, machine="beta"))
     async with app.run_test(size=(120, 20)) as pilot:
-        for _ in range(100):
-            if app.loaded:
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: app.loaded, within=5, what="the first snapshot from the daemon")
         assert app.loaded and app.rowset.visible == []

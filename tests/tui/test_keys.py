@@ -3,7 +3,6 @@ the daemon's own state (`info`/`list`), never in the widget."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,7 @@ from textual.widgets import Input, OptionList
 from sesh_mesh.tui.dialogs import ChooserScreen, ConfirmScreen, PromptScreen
 from sesh_mesh.tui.rows import View
 from tests.harness import Daemon
-from tests.tui.helpers import AUTH, DOCS, FLAKY, OLD, cursor_to, loaded, make_app, names, notes, order, seed, until
-
-SIZE = (120, 40)
-
-
-@pytest.fixture
-def seeded(daemon: Daemon) -> Iterator[Daemon]:
-    seed(daemon)
-    yield daemon
+from tests.tui.helpers import AUTH, DOCS, FLAKY, OLD, Tui, cursor_to, names, notes, order, until
 
 
 def info(daemon: Daemon, uuid: str) -> dict[str, Any]:
@@ -29,10 +20,8 @@ def info(daemon: Daemon, uuid: str) -> dict[str, Any]:
     return result
 
 
-async def test_rows_in_the_daemons_newest_first_order_cursor_on_top(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_rows_in_the_daemons_newest_first_order_cursor_on_top(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, _):
         assert [row.uuid for row in app.rowset.visible] == order(seeded)
         assert set(names(app)) == {"auth-refactor", "docs-site", "flaky-tests"}
         assert app.table.cursor_uuid == order(seeded)[0]
@@ -47,18 +36,14 @@ async def test_rows_in_the_daemons_newest_first_order_cursor_on_top(seeded: Daem
         (["j", "k"], 0),
     ],
 )  # fmt: skip
-async def test_movement_wraps(seeded: Daemon, keys: list[str], expected: int) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_movement_wraps(seeded: Daemon, tui: Tui, keys: list[str], expected: int) -> None:
+    async with tui.open() as (app, pilot):
         await pilot.press(*keys)
         assert app.table.cursor_uuid == order(seeded)[expected]
 
 
-async def test_archive_and_unarchive(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_archive_and_unarchive(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, DOCS)
         await pilot.press("a")  # archive, no confirmation
         await app.settle()
@@ -72,10 +57,8 @@ async def test_archive_and_unarchive(seeded: Daemon) -> None:
         assert info(seeded, DOCS)["archived"] is False
 
 
-async def test_tab_cycles_views_named_in_footer(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_tab_cycles_views_named_in_footer(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         seen = []
         for _ in range(3):
             await pilot.press("tab")
@@ -86,10 +69,8 @@ async def test_tab_cycles_views_named_in_footer(seeded: Daemon) -> None:
         assert names(app) == ["old-spike"]
 
 
-async def test_rename_prompt_is_prefilled(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_rename_prompt_is_prefilled(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, AUTH)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
@@ -102,10 +83,8 @@ async def test_rename_prompt_is_prefilled(seeded: Daemon) -> None:
         await until(pilot, lambda: "login-v2" in names(app), what="the rename to come back from the daemon")
 
 
-async def test_rename_cancelled_with_escape(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_rename_cancelled_with_escape(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, AUTH)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
@@ -116,10 +95,8 @@ async def test_rename_cancelled_with_escape(seeded: Daemon) -> None:
         assert info(seeded, AUTH)["name"] == "auth-refactor"
 
 
-async def test_add_tag(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_add_tag(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, AUTH)
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
@@ -128,11 +105,9 @@ async def test_add_tag(seeded: Daemon) -> None:
         assert info(seeded, AUTH)["tags"] == ["urgent", "work"]
 
 
-async def test_daemon_refusal_becomes_a_notification(seeded: Daemon) -> None:
+async def test_daemon_refusal_becomes_a_notification(seeded: Daemon, tui: Tui) -> None:
     messages: list[Message] = []
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await loaded(pilot)
+    async with tui.open(messages) as (app, pilot):
         await cursor_to(pilot, AUTH)
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
@@ -143,10 +118,8 @@ async def test_daemon_refusal_becomes_a_notification(seeded: Daemon) -> None:
         assert app.is_running
 
 
-async def test_remove_tag_with_chooser(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_remove_tag_with_chooser(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, DOCS)
         await pilot.press("x")  # docs-site has tags docs, web
         await until(pilot, lambda: isinstance(app.screen, ChooserScreen))
@@ -157,11 +130,9 @@ async def test_remove_tag_with_chooser(seeded: Daemon) -> None:
         assert info(seeded, DOCS)["tags"] == ["docs"]
 
 
-async def test_remove_tag_without_tags_says_so(seeded: Daemon) -> None:
+async def test_remove_tag_without_tags_says_so(seeded: Daemon, tui: Tui) -> None:
     messages: list[Message] = []
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await loaded(pilot)
+    async with tui.open(messages) as (app, pilot):
         await cursor_to(pilot, FLAKY)
         await pilot.press("x")  # flaky-tests has no tags
         assert not isinstance(app.screen, ChooserScreen)
@@ -169,10 +140,8 @@ async def test_remove_tag_without_tags_says_so(seeded: Daemon) -> None:
 
 
 @pytest.mark.parametrize("answer", ["y", "enter"])
-async def test_delete_confirmed(seeded: Daemon, answer: str) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_delete_confirmed(seeded: Daemon, tui: Tui, answer: str) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, DOCS)
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -184,10 +153,8 @@ async def test_delete_confirmed(seeded: Daemon, answer: str) -> None:
 
 
 @pytest.mark.parametrize("answer", ["n", "escape"])
-async def test_delete_cancelled(seeded: Daemon, answer: str) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_delete_cancelled(seeded: Daemon, tui: Tui, answer: str) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, AUTH)
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -197,13 +164,11 @@ async def test_delete_cancelled(seeded: Daemon, answer: str) -> None:
         assert info(seeded, AUTH)["deleted"] is False
 
 
-async def test_delete_refused_by_daemon_is_a_notification(seeded: Daemon) -> None:
+async def test_delete_refused_by_daemon_is_a_notification(seeded: Daemon, tui: Tui) -> None:
     """The daemon's own refusal reaches the user verbatim (here: deleted meanwhile by the CLI;
     a live session's refusal takes the same path, and needs a real agent to reproduce)."""
     messages: list[Message] = []
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await loaded(pilot)
+    async with tui.open(messages) as (app, pilot):
         await cursor_to(pilot, FLAKY)
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -213,11 +178,9 @@ async def test_delete_refused_by_daemon_is_a_notification(seeded: Daemon) -> Non
         assert any(f"delete refused: session {FLAKY} is deleted" in note for note in notes(messages)), notes(messages)
 
 
-async def test_copy_uuid_shows_and_copies_it(seeded: Daemon) -> None:
+async def test_copy_uuid_shows_and_copies_it(seeded: Daemon, tui: Tui) -> None:
     messages: list[Message] = []
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await loaded(pilot)
+    async with tui.open(messages) as (app, pilot):
         await cursor_to(pilot, AUTH)
         await pilot.press("y")
         await app.settle()
@@ -225,10 +188,8 @@ async def test_copy_uuid_shows_and_copies_it(seeded: Daemon) -> None:
         assert any(AUTH in note for note in notes(messages))
 
 
-async def test_id_column_toggles(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_id_column_toggles(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
 
         def header() -> str:
             return app.table.render_line(0).text
@@ -244,10 +205,8 @@ async def test_id_column_toggles(seeded: Daemon) -> None:
         assert "ID" not in header().split()
 
 
-async def test_filter_escape_and_reedit(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_filter_escape_and_reedit(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await pilot.press("slash", *"tests")
         assert names(app) == ["flaky-tests"]
         assert app.table.cursor_uuid == FLAKY  # the best match, nearest the prompt
@@ -262,10 +221,8 @@ async def test_filter_escape_and_reedit(seeded: Daemon) -> None:
     assert app.return_value is None
 
 
-async def test_filter_highlights_matched_characters(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_filter_highlights_matched_characters(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await pilot.press("slash", *"arf")
         row = app.rowset.visible[0]
         assert row.uuid == AUTH
@@ -276,13 +233,11 @@ async def test_filter_highlights_matched_characters(seeded: Daemon) -> None:
         assert marked == "arf"
 
 
-async def test_filter_keys_typed_in_one_burst_go_to_the_prompt(seeded: Daemon) -> None:
+async def test_filter_keys_typed_in_one_burst_go_to_the_prompt(seeded: Daemon, tui: Tui) -> None:
     """A paste right after `/` must filter, not archive (`a`) or untag (`u`)."""
     from textual import events
 
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+    async with tui.open() as (app, pilot):
         for key, char in [("slash", "/"), ("a", "a"), ("u", "u"), ("t", "t")]:
             app.post_message(events.Key(key, char))
         await until(pilot, lambda: app.filter_input.value == "aut")
@@ -290,43 +245,33 @@ async def test_filter_keys_typed_in_one_burst_go_to_the_prompt(seeded: Daemon) -
         assert not info(seeded, AUTH)["archived"]
 
 
-async def test_enter_picks_the_cursor_row(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_enter_picks_the_cursor_row(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, DOCS)
         await pilot.press("enter")
     assert app.return_value is not None and app.return_value["uuid"] == DOCS
 
 
-async def test_enter_in_filter_picks_best_match(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_enter_in_filter_picks_best_match(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await pilot.press("slash", *"flaky", "enter")
     assert app.return_value is not None and app.return_value["uuid"] == FLAKY
 
 
-async def test_q_quits_without_a_pick(seeded: Daemon) -> None:
-    app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_q_quits_without_a_pick(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await pilot.press("q")
     assert app.return_value is None
 
 
-async def test_cursor_option_preselects_even_archived(seeded: Daemon) -> None:
-    app = make_app(seeded, cursor=OLD[:6])
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_cursor_option_preselects_even_archived(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open(cursor=OLD[:6]) as (app, _):
         assert app.table.cursor_uuid == OLD
         assert app.rowset.view is View.ALL  # switched so the preselected row is visible
 
 
-async def test_empty_store_explains_how_to_get_sessions(daemon: Daemon) -> None:
-    app = make_app(daemon)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_empty_store_explains_how_to_get_sessions(tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         lines = [app.table.render_line(y).text for y in range(1, 6)]
         text = "\n".join(lines)
         assert "No sessions yet." in text and "sesh new" in text and "sesh discover --register" in text

@@ -8,21 +8,17 @@ import asyncio
 from textual.message import Message
 
 from tests.harness import Daemon
-from tests.tui.helpers import AUTH, DOCS, FLAKY, cursor_to, loaded, make_app, names, notes, seed, until
+from tests.tui.helpers import AUTH, DOCS, FLAKY, Tui, cursor_to, names, notes, until
 
-SIZE = (120, 40)
 NEW = "4fa05162-3dbe-4a5f-a162-5d6e7f8091a5"
 
 
-async def test_cli_write_appears_and_cursor_stays_on_its_session(daemon: Daemon) -> None:
-    seed(daemon)
-    app = make_app(daemon)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_cli_write_appears_and_cursor_stays_on_its_session(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await cursor_to(pilot, DOCS)
         snapshot_rows = app.rowset.rows
         # A rename moves flaky-tests to the top (newest first): the rows shift under the cursor.
-        run = await asyncio.to_thread(daemon.sesh, "rename", FLAKY, "flaky-fixed")
+        run = await asyncio.to_thread(seeded.sesh, "rename", FLAKY, "flaky-fixed")
         assert run.code == 0, run.err
         await until(pilot, lambda: "flaky-fixed" in names(app), within=5, what="the rename to be pushed")
         assert app.rowset.visible[0].uuid == FLAKY
@@ -33,36 +29,30 @@ async def test_cli_write_appears_and_cursor_stays_on_its_session(daemon: Daemon)
 
         # A new session registered elsewhere appears; a deleted one goes; the cursor stays.
         run = await asyncio.to_thread(
-            daemon.sesh, "register", NEW, "--agent", "codex", "--name", "fresh", "--cwd", "/tmp"
+            seeded.sesh, "register", NEW, "--agent", "codex", "--name", "fresh", "--cwd", "/tmp"
         )
         assert run.code == 0, run.err
         await until(pilot, lambda: "fresh" in names(app), within=5)
-        run = await asyncio.to_thread(daemon.sesh, "delete", AUTH)
+        run = await asyncio.to_thread(seeded.sesh, "delete", AUTH)
         assert run.code == 0, run.err
         await until(pilot, lambda: "auth-refactor" not in names(app), within=5)
         assert app.table.cursor_uuid == DOCS
 
 
-async def test_live_update_under_an_active_filter(daemon: Daemon) -> None:
-    seed(daemon)
-    app = make_app(daemon)
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
+async def test_live_update_under_an_active_filter(seeded: Daemon, tui: Tui) -> None:
+    async with tui.open() as (app, pilot):
         await pilot.press("slash", *"zebra", "escape")
         assert names(app) == []
-        run = await asyncio.to_thread(daemon.sesh, "rename", DOCS, "zebra-docs")
+        run = await asyncio.to_thread(seeded.sesh, "rename", DOCS, "zebra-docs")
         assert run.code == 0, run.err
         await until(pilot, lambda: names(app) == ["zebra-docs"], within=5)
 
 
-async def test_daemon_going_away_is_shown_and_reconnected(daemon: Daemon) -> None:
-    seed(daemon)
+async def test_daemon_going_away_is_shown_and_reconnected(seeded: Daemon, tui: Tui) -> None:
     messages: list[Message] = []
-    app = make_app(daemon)
-    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await loaded(pilot)
+    async with tui.open(messages) as (app, pilot):
         assert "daemon: connected" in str(app.status_line.render())
-        await asyncio.to_thread(daemon.stop)
+        await asyncio.to_thread(seeded.stop)
         await until(pilot, lambda: "daemon: unreachable" in str(app.status_line.render()), within=5)
         assert any(note.startswith("Daemon unreachable") for note in notes(messages)), notes(messages)
         assert set(names(app)) == {"auth-refactor", "docs-site", "flaky-tests"}  # last known rows stay
@@ -71,9 +61,9 @@ async def test_daemon_going_away_is_shown_and_reconnected(daemon: Daemon) -> Non
         await pilot.press("a")
         await app.settle()
         assert any("archive failed" in note or "archive refused" in note for note in notes(messages)), notes(messages)
-        await asyncio.to_thread(daemon.start)
+        await asyncio.to_thread(seeded.start)
         await until(pilot, lambda: "daemon: connected" in str(app.status_line.render()), within=10)
-        run = await asyncio.to_thread(daemon.sesh, "rename", DOCS, "after-restart")
+        run = await asyncio.to_thread(seeded.sesh, "rename", DOCS, "after-restart")
         assert run.code == 0, run.err
         await until(pilot, lambda: "after-restart" in names(app), within=5)
         assert app.is_running

@@ -13,7 +13,7 @@ import pytest
 
 from tests.harness import Daemon
 from tests.tmux_helpers import PrivateTmux
-from tests.tui.helpers import AUTH, DOCS, FLAKY, order, seed
+from tests.tui.helpers import AUTH, DOCS, FLAKY, order
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -29,12 +29,6 @@ def tmux() -> Iterator[PrivateTmux]:
         yield server
     finally:
         server.kill_server()
-
-
-@pytest.fixture
-def seeded(daemon: Daemon) -> Daemon:
-    seed(daemon)
-    return daemon
 
 
 def start(tmux: PrivateTmux, daemon: Daemon, script: str) -> str:

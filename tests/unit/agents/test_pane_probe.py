@@ -17,7 +17,7 @@ BUSY = PaneProbe(busy=True, needs_input=False, ready=True)
 GONE = PaneProbe(busy=None, needs_input=False, ready=False)
 
 CODEX_BUSY_TITLE = "⠦ Fake title | proj"
-"""The pane title codex showed during the whole turn (AGENTS-FACTS §2); the capture has no title."""
+"""The pane title codex showed during the whole turn; the capture has no title."""
 
 EXPECTED = {
     "claude-idle-start.txt": ("", IDLE),

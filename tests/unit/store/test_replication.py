@@ -26,13 +26,10 @@ from sesh_mesh.store.replication import (
     Send,
     Vector,
 )
+from tests.harness import uid
 
 NOW = "2026-11-21T10:00:00Z"
 TOKEN = "s3cret-token"
-
-
-def uid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 def rec(n: int, origin: str, seq: int, machine: str | None = None, **extra: Any) -> Record:

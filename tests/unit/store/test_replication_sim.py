@@ -17,15 +17,12 @@ from sesh_mesh.store import mutations
 from sesh_mesh.store.record import Record, new_record
 from sesh_mesh.store.replication import Apply, Close, Command, PeerSession, Role, Send
 from sesh_mesh.store.store import Store
+from tests.harness import uid
 
 NOW = "2026-11-21T10:00:00Z"
 TOKEN = "tok"
 MAX_ROUNDS = 10_000
 """Bound on frames carried by one `settle()`: a livelock fails the test instead of hanging it."""
-
-
-def uid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 async def create(store: Store, n: int, name: str = "") -> Record:

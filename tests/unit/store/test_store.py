@@ -10,6 +10,7 @@ import pytest
 from sesh_mesh.store import mutations
 from sesh_mesh.store.record import Record, new_record
 from sesh_mesh.store.store import Store, StoreMachineMismatch
+from tests.harness import uid
 
 NOW = "2026-11-21T10:00:00Z"
 
@@ -23,10 +24,6 @@ async def insert(store: Store, uuid: str) -> Record:
     written = await store.write_local(uuid, lambda current: record if current is None else None)
     assert written is not None
     return written
-
-
-def uid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 async def test_seq_strictly_increasing_and_never_reused_across_reopen(tmp_path: Path) -> None:
