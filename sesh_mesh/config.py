@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sesh_mesh import errors
+from sesh_mesh.agent_names import AGENT_NAMES, is_agent_name
 from sesh_mesh.errors import UsageError
 from sesh_mesh.paths import config_path, sesh_home, socket_path
 
 __all__ = ["config_path", "sesh_home", "socket_path"]
 
 MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-KNOWN_AGENTS = ("claude", "codex", "pi")
 
 
 class ConfigError(UsageError):
@@ -84,8 +85,9 @@ def load_config(home: Path) -> Config:
     models = _str_map(raw, "models", path)
     agents = _str_map(raw, "agents", path)
     for name in agents:
-        if name not in KNOWN_AGENTS:
-            raise ConfigError(f"{path}: unknown agent {name!r} in [agents]", "use claude, codex or pi")
+        if not is_agent_name(name):
+            choices = errors.unknown_agent(name, AGENT_NAMES).fix
+            raise ConfigError(f"{path}: unknown agent {name!r} in [agents]", choices)
     mesh = _table(raw, "mesh", path)
     listen = mesh.get("listen")
     if listen is not None and not isinstance(listen, str):

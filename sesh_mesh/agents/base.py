@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from sesh_mesh.agent_names import AgentKind as AgentKind  # noqa: PLC0414 (the explicit re-export mypy strict needs)
 
 if TYPE_CHECKING:
     from sesh_mesh.agents.transcript import TranscriptState
 
-AgentKind = Literal["claude", "codex", "pi"]
+HeadlessCompact = Literal["turn", "rpc"]
+"""How a session with no pane compacts: a headless `/compact` turn, or the agent's RPC mode."""
 TurnStatus = Literal["busy", "idle", "unknown"]
 EntryRole = Literal["user", "assistant", "tool", "system"]
 EntryType = Literal["text", "tool_call", "tool_result", "turn_end", "compaction", "command", "error"]
@@ -77,7 +81,7 @@ class TranscriptSnapshot:
 
 @dataclass(frozen=True)
 class DiscoveredConversation:
-    """A conversation found on disk by `sesh discover` (SPEC §4a; the daemon adds `live`)."""
+    """A conversation found on disk by `sesh discover` (the daemon adds `live`)."""
 
     agent: AgentKind
     agent_session_id: str
@@ -105,6 +109,33 @@ class AgentAdapter(Protocol):
 
     @property
     def binary_name(self) -> str: ...
+
+    @property
+    def quit_command(self) -> str:
+        """What typed into the pane (then Enter) makes the agent quit."""
+        ...
+
+    @property
+    def compact_command(self) -> str:
+        """What typed into the pane (then Enter) compacts the conversation."""
+        ...
+
+    @property
+    def takes_session_id(self) -> bool:
+        """A new conversation takes sesh's uuid as its own id (so agentSessionId is known at once)."""
+        ...
+
+    @property
+    def resumes_from_file(self) -> bool:
+        """The conversation is named by its transcript file, which sesh picks at launch and passes
+        on every resume (pi's --session), rather than by a conversation id."""
+        ...
+
+    @property
+    def has_session_registry(self) -> bool:
+        """The agent keeps a registry of its running sessions (`read_registry`), the best authority
+        on turn state."""
+        ...
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         """The agent's config/data dir from its env override, else the default under HOME."""
@@ -140,4 +171,60 @@ class AgentAdapter(Protocol):
 
     def read_summary(self, path: Path) -> DiscoveredConversation | None:
         """Id, cwd, first prompt and last activity of a transcript file; None if unreadable or id-less."""
+        ...
+
+    def native_relpath(self, cwd: str, file_name: str, content: bytes = b"") -> Path:
+        """Where, relative to its data dir, the agent looks for the transcript `file_name` of a
+        conversation in `cwd` (`content` is the transcript, for agents that file by date)."""
+        ...
+
+    def new_session_file(self, data_dir: Path, cwd: str, now: datetime) -> Path | None:
+        """The transcript file sesh picks for a new conversation, when `resumes_from_file`."""
+        ...
+
+    def interactive_argv(
+        self,
+        binary: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        report_bin: str | None,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        """argv for the agent's TUI in a pane: a new conversation, or `resume_id` (or
+        `session_file`, when `resumes_from_file`) resumed, with turn reporters wired to `report_bin`."""
+        ...
+
+    def headless_argv(
+        self,
+        binary: str,
+        message: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        """argv for one headless turn with JSON-lines output (new, or resuming)."""
+        ...
+
+    def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:
+        """The conversation id one JSON line of `headless_argv`'s output announces, if it does."""
+        ...
+
+    def headless_compact(self) -> HeadlessCompact:
+        """How the agent compacts without a pane; a SeshError naming the gap when it cannot."""
+        ...
+
+    def namer_argv(self, binary: str, model: str | None, prompt_text: str) -> list[str]:
+        """A headless, tool-less turn that saves no conversation (discovery must not adopt it)."""
+        ...
+
+    def pane_context_window(self, pane_text: str) -> int | None:
+        """The context window the pane itself shows (pi's footer), over what the transcript implies."""
         ...

@@ -1,18 +1,22 @@
-"""Claude Code (2.1.329): paths, pane signals, process recognition and the live session registry."""
+"""Claude Code (2.1.329): paths, launch argv, pane signals, process recognition and the live
+session registry."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, PaneProbe
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe
 from sesh_mesh.agents.claude_transcript import ClaudeTranscript
 from sesh_mesh.agents.ids import is_uuid
+from sesh_mesh.agents.launch import COMPACT_COMMAND
 from sesh_mesh.agents.pane import RULE_RE, any_contains, any_match, nonblank_tail, pane_is_dead
 from sesh_mesh.agents.procs import basename, has_flag, option_value
 from sesh_mesh.agents.transcript import (
@@ -69,6 +73,19 @@ CLAUDE_1M_CONTEXT_WINDOW = 1_000_000
 
 REGISTRY_STATUSES = frozenset({"busy", "idle", "waiting", "shell"})
 """`status` values seen across versions of sessions/<pid>.json; others are kept but flagged unknown."""
+
+
+def claude_hooks(report_bin: str) -> str:
+    """`--settings` JSON with hooks that report turn state (UserPromptSubmit/Stop/Notification)."""
+
+    def hook(state: str) -> list[dict[str, object]]:
+        # --at carries the event time: hook processes may reach the daemon out of order.
+        command = f'{shlex.quote(report_bin)} report {state} --at "$(date +%s%3N)"'
+        return [{"hooks": [{"type": "command", "command": command}]}]
+
+    return json.dumps(
+        {"hooks": {"UserPromptSubmit": hook("busy"), "Stop": hook("idle"), "Notification": hook("needs-input")}}
+    )
 
 
 def project_dir_name(cwd: str) -> str:
@@ -192,6 +209,11 @@ def read_registry(data_dir: Path) -> dict[int, ClaudeRegistryEntry]:
 class ClaudeAdapter:
     kind: ClassVar[AgentKind] = "claude"
     binary_name: ClassVar[str] = "claude"
+    quit_command: ClassVar[str] = "/exit"
+    compact_command: ClassVar[str] = COMPACT_COMMAND
+    takes_session_id: ClassVar[bool] = True
+    resumes_from_file: ClassVar[bool] = False
+    has_session_registry: ClassVar[bool] = True
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         override = env.get("CLAUDE_CONFIG_DIR")
@@ -267,6 +289,66 @@ class ClaudeAdapter:
 
     def read_registry(self, data_dir: Path) -> dict[int, ClaudeRegistryEntry]:
         return read_registry(data_dir)
+
+    def native_relpath(self, cwd: str, file_name: str, content: bytes = b"") -> Path:
+        return Path("projects") / project_dir_name(cwd) / file_name
+
+    def new_session_file(self, data_dir: Path, cwd: str, now: datetime) -> Path | None:
+        return None
+
+    def interactive_argv(
+        self,
+        binary: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        report_bin: str | None,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        argv = [binary]
+        argv += ["--resume", resume_id] if resume_id else ["--session-id", str(session_id)]
+        if model:
+            argv += ["--model", model]
+        if sandbox:
+            argv += ["--permission-mode", "plan"]
+        if report_bin:
+            argv += ["--settings", claude_hooks(report_bin)]
+        return [*argv, *passthrough]
+
+    def headless_argv(
+        self,
+        binary: str,
+        message: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        argv = [binary, "-p", "--output-format", "json"]
+        argv += ["--resume", resume_id] if resume_id else ["--session-id", str(session_id)]
+        argv += ["--permission-mode", "plan" if sandbox else "acceptEdits"]
+        if model:
+            argv += ["--model", model]
+        return [*argv, *passthrough, "--", message]
+
+    def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:
+        return str(item["session_id"]) if item.get("session_id") else None
+
+    def headless_compact(self) -> HeadlessCompact:
+        return "turn"
+
+    def namer_argv(self, binary: str, model: str | None, prompt_text: str) -> list[str]:
+        return [binary, "-p", "--no-session-persistence", "--output-format", "text",
+                *(["--model", model] if model else []), prompt_text]  # fmt: skip
+
+    def pane_context_window(self, pane_text: str) -> int | None:
+        return None
 
 
 ADAPTER = ClaudeAdapter()

@@ -1,19 +1,22 @@
-"""Codex CLI (0.169.0): paths, pane signals and process recognition."""
+"""Codex CLI (0.169.0): paths, launch argv, pane signals and process recognition."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, PaneProbe
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe
 from sesh_mesh.agents.codex_transcript import CodexTranscript
 from sesh_mesh.agents.ids import is_uuid, last_uuid_in, uuid7_time
+from sesh_mesh.agents.launch import COMPACT_COMMAND
 from sesh_mesh.agents.pane import any_contains, any_match, nonblank_tail, pane_is_dead
 from sesh_mesh.agents.procs import basename, positionals
 from sesh_mesh.agents.transcript import TranscriptState, context_pct_of, summarize_transcript
+from sesh_mesh.errors import SeshError
 
 # --- pane patterns (all of codex's screen knowledge lives here) ---
 
@@ -65,6 +68,9 @@ them), not as a conversation in this pane."""
 
 JS_LAUNCHERS = frozenset({"node", "nodejs", "bun"})
 
+_ROLLOUT_DAY_RE = re.compile(r"rollout-(\d{4})-(\d{2})-(\d{2})T")
+_TIMESTAMP_DAY_RE = re.compile(rb'"timestamp"\s*:\s*"(\d{4})-(\d{2})-(\d{2})T')
+
 
 def _codex_args(comm: str, argv: Sequence[str]) -> list[str] | None:
     """The arguments after the codex program, or None when the process is not codex."""
@@ -77,9 +83,28 @@ def _codex_args(comm: str, argv: Sequence[str]) -> list[str] | None:
     return None
 
 
+def _common_args(sandbox: bool, model: str | None, report_bin: str | None, headless: bool) -> list[str]:
+    args = ["-c", "features.daemon_auto_start=false"]
+    if headless:
+        mode = "read-only" if sandbox else "workspace-write"
+        args += ["-c", f'sandbox_mode="{mode}"', "-c", 'approval_policy="never"']
+    elif sandbox:
+        args += ["-c", 'sandbox_mode="read-only"']
+    if model:
+        args += ["-m", model]
+    if report_bin:
+        args += ["-c", "notify=" + json.dumps([report_bin, "report", "idle"])]
+    return args
+
+
 class CodexAdapter:
     kind: ClassVar[AgentKind] = "codex"
     binary_name: ClassVar[str] = "codex"
+    quit_command: ClassVar[str] = "/quit"
+    compact_command: ClassVar[str] = COMPACT_COMMAND
+    takes_session_id: ClassVar[bool] = False
+    resumes_from_file: ClassVar[bool] = False
+    has_session_registry: ClassVar[bool] = False
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         override = env.get("CODEX_HOME")
@@ -147,6 +172,67 @@ class CodexAdapter:
 
     def read_summary(self, path: Path) -> DiscoveredConversation | None:
         return summarize_transcript(path, lambda: CodexTranscript(keep_entries=False), last_uuid_in(path.name))
+
+    def native_relpath(self, cwd: str, file_name: str, content: bytes = b"") -> Path:
+        """sessions/YYYY/MM/DD/ of the rollout's start day: from its name, else its first timestamp."""
+        day = _ROLLOUT_DAY_RE.search(file_name)
+        parts = day.groups() if day else None
+        if parts is None:
+            stamp = _TIMESTAMP_DAY_RE.search(content[: 64 * 1024])
+            parts = tuple(p.decode() for p in stamp.groups()) if stamp else ("1970", "01", "01")
+        return Path("sessions", *parts) / file_name
+
+    def new_session_file(self, data_dir: Path, cwd: str, now: datetime) -> Path | None:
+        return None
+
+    def interactive_argv(
+        self,
+        binary: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        report_bin: str | None,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        argv = [binary, "resume", resume_id] if resume_id else [binary]
+        return [*argv, *_common_args(sandbox, model, report_bin, headless=False), *passthrough]
+
+    def headless_argv(
+        self,
+        binary: str,
+        message: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        common = _common_args(sandbox, model, None, headless=True)
+        if resume_id:
+            return [binary, "exec", "resume", "--json", "--skip-git-repo-check", *common, *passthrough, resume_id,
+                    "--", message]  # fmt: skip
+        return [binary, "exec", "--json", "--skip-git-repo-check", *common, *passthrough, "--", message]
+
+    def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:
+        if item.get("type") == "thread.started" and item.get("thread_id"):
+            return str(item["thread_id"])
+        return None
+
+    def headless_compact(self) -> HeadlessCompact:
+        raise SeshError("not implemented: headless compaction for codex (codex exec has no /compact)",
+                        "resume the session in a pane and compact there")
+
+    def namer_argv(self, binary: str, model: str | None, prompt_text: str) -> list[str]:
+        return [binary, "exec", "--skip-git-repo-check", "--ephemeral", "-s", "read-only",
+                *(["-m", model] if model else []), prompt_text]  # fmt: skip
+
+    def pane_context_window(self, pane_text: str) -> int | None:
+        return None
 
 
 ADAPTER = CodexAdapter()

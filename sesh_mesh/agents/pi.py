@@ -1,19 +1,22 @@
-"""pi coding agent (0.73.1): paths, pane signals and process recognition."""
+"""pi coding agent (0.73.1): paths, launch argv, pane signals and process recognition."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, PaneProbe
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe
 from sesh_mesh.agents.ids import iso_z, last_uuid_in, uuid7
+from sesh_mesh.agents.launch import COMPACT_COMMAND
 from sesh_mesh.agents.pane import any_match, nonblank_tail, pane_is_dead
 from sesh_mesh.agents.pi_transcript import PiTranscript
 from sesh_mesh.agents.procs import basename, option_value
 from sesh_mesh.agents.transcript import TranscriptState, context_pct_of, summarize_transcript
+from sesh_mesh.errors import SeshError
 
 # --- pane patterns (all of pi's screen knowledge lives here) ---
 
@@ -33,6 +36,14 @@ PI_DEFAULT_CONTEXT_WINDOW = 128_000
 
 PI_MODEL_WINDOWS = (("claude-", 200_000),)
 """Model-name prefixes whose window is known without pi's models.json."""
+
+READ_ONLY_PI_TOOLS = "read,grep,find,ls"
+"""`--tools` of a sandboxed pi: its read-only built-ins."""
+
+
+def pi_reporter_path() -> Path:
+    """The pi extension (`-e`) that reports turn state to sesh."""
+    return Path(str(resources.files("sesh_mesh.agents.reporters").joinpath("pi_reporter.js")))
 
 
 def pi_session_dir(data_dir: Path, cwd: str) -> Path:
@@ -74,6 +85,11 @@ def _header_id(path: Path) -> str | None:
 class PiAdapter:
     kind: ClassVar[AgentKind] = "pi"
     binary_name: ClassVar[str] = "pi"
+    quit_command: ClassVar[str] = "/quit"
+    compact_command: ClassVar[str] = COMPACT_COMMAND
+    takes_session_id: ClassVar[bool] = False
+    resumes_from_file: ClassVar[bool] = True
+    has_session_registry: ClassVar[bool] = False
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         override = env.get("PI_CODING_AGENT_DIR")
@@ -129,6 +145,71 @@ class PiAdapter:
 
     def read_summary(self, path: Path) -> DiscoveredConversation | None:
         return summarize_transcript(path, lambda: PiTranscript(keep_entries=False), last_uuid_in(path.name))
+
+    def native_relpath(self, cwd: str, file_name: str, content: bytes = b"") -> Path:
+        return pi_session_dir(Path(), cwd) / file_name
+
+    def new_session_file(self, data_dir: Path, cwd: str, now: datetime) -> Path | None:
+        return new_pi_session_path(data_dir, cwd, now)
+
+    def interactive_argv(
+        self,
+        binary: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        report_bin: str | None,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        """A new conversation and a resumed one alike run on `session_file` (pi's --session)."""
+        if not session_file:
+            raise SeshError("pi needs a session file to launch", "this is a sesh bug: report it")
+        argv = [binary, "--session", session_file]
+        if model:
+            argv += ["--model", model]
+        if sandbox:
+            argv += ["--tools", READ_ONLY_PI_TOOLS]
+        if report_bin:
+            argv += ["-e", str(pi_reporter_path())]
+        return [*argv, *passthrough]
+
+    def headless_argv(
+        self,
+        binary: str,
+        message: str,
+        *,
+        session_id: str | None,
+        resume_id: str | None,
+        model: str | None,
+        sandbox: bool,
+        session_file: str | None,
+        passthrough: Sequence[str] = (),
+    ) -> list[str]:
+        if not session_file:
+            raise SeshError("pi needs a session file for a headless turn", "this is a sesh bug: report it")
+        argv = [binary, "-p", "--mode", "json", "--session", session_file]
+        if model:
+            argv += ["--model", model]
+        if sandbox:
+            argv += ["--tools", READ_ONLY_PI_TOOLS]
+        return [*argv, *passthrough, message]
+
+    def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:
+        if item.get("type") == "session" and item.get("id"):
+            return str(item["id"])
+        return None
+
+    def headless_compact(self) -> HeadlessCompact:
+        return "rpc"
+
+    def namer_argv(self, binary: str, model: str | None, prompt_text: str) -> list[str]:
+        return [binary, "-p", "--no-session", "--no-tools", *(["--model", model] if model else []), prompt_text]
+
+    def pane_context_window(self, pane_text: str) -> int | None:
+        return footer_context_window(pane_text)
 
 
 ADAPTER = PiAdapter()

@@ -1,21 +1,17 @@
-"""The adapters by agent kind."""
+"""The one registry of agents: each name of `sesh_mesh.agent_names` with its adapter."""
 
 from __future__ import annotations
 
+from sesh_mesh.agent_names import AgentKind, check_agent_name
 from sesh_mesh.agents import claude, codex, pi
 from sesh_mesh.agents.base import AgentAdapter
 
-ADAPTERS: dict[str, AgentAdapter] = {
-    "claude": claude.ADAPTER,
-    "codex": codex.ADAPTER,
-    "pi": pi.ADAPTER,
+ADAPTERS: dict[AgentKind, AgentAdapter] = {
+    adapter.kind: adapter for adapter in (claude.ADAPTER, codex.ADAPTER, pi.ADAPTER)
 }
+"""By kind, in the order of AGENT_NAMES (a unit test holds the two together)."""
 
 
-def get_adapter(kind: str) -> AgentAdapter:
-    """The adapter for `kind`; a ValueError naming the known kinds otherwise."""
-    adapter = ADAPTERS.get(kind)
-    if adapter is None:
-        known = ", ".join(sorted(ADAPTERS))
-        raise ValueError(f"unknown agent kind {kind!r} (expected one of: {known})")
-    return adapter
+def get_adapter(kind: object) -> AgentAdapter:
+    """The adapter for `kind`; the unknown-agent UsageError otherwise."""
+    return ADAPTERS[check_agent_name(kind)]

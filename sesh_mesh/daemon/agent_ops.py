@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sesh_mesh import ids
+from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents.registry import ADAPTERS, get_adapter
 from sesh_mesh.agents.tmux import TmuxError, capture, socket_from_name, socket_from_tmux_env
 from sesh_mesh.agents.transcript import first_line, render_entry
@@ -22,7 +23,7 @@ from sesh_mesh.daemon.transcripts import read_all
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.glyphs import glyph
-from sesh_mesh.store.record import AGENTS, Record
+from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +245,8 @@ class AgentOps:
 
     async def op_discover(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         agent = args.get("agent")
-        if agent is not None and agent not in AGENTS:
-            raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+        if agent is not None:
+            check_agent_name(agent)
         await self.watcher.tick(force_scan=True)
         found = await asyncio.to_thread(self.discover_now, agent)
         if not args.get("register"):

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from sesh_mesh import clock, ids
+from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents import launch, tmux
-from sesh_mesh.agents.pi import new_pi_session_path
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon import lookup
 from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.watcher import Reported, Watcher
 from sesh_mesh.errors import SeshError, TimedOut, UsageError
-from sesh_mesh.store.record import AGENTS, Record
+from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,8 @@ class Control:
         machine = args.get("machine")
         if machine and machine != self.service.machine:
             return await self.service.forward(str(machine), "new", {**args, "machine": None})
-        agent = str(args.get("agent") or "")
-        if agent not in AGENTS:
-            raise UsageError(f"unknown agent {agent!r}", "use --agent claude, codex or pi")
+        agent = check_agent_name(str(args.get("agent") or ""))
+        adapter = get_adapter(agent)
         cwd = str(args.get("cwd") or "")
         if not cwd.startswith("/") or not Path(cwd).is_dir():
             raise UsageError(f"cwd {cwd!r} does not exist or is not a directory",
@@ -172,17 +171,18 @@ class Control:
         binary = self.binary(agent, env)
         model = launch.choose_model(agent, args.get("model"), self.service.config.models)
         sandbox = bool(args.get("sandbox"))
-        adapter = get_adapter(agent)
         data_dir = adapter.data_dir(env)
-        pi_file = str(new_pi_session_path(data_dir, cwd, _utcnow())) if agent == "pi" else None
+        new_file = adapter.new_session_file(data_dir, cwd, _utcnow())
+        session_file = str(new_file) if new_file is not None else None
         passthrough = [str(a) for a in args.get("agentArgs") or []]
         target = None if headless else self.placement(args.get("target"), ctx)
         if headless:
-            argv = launch.headless(agent, binary, str(message), session_id=uuid, resume_id=None, model=model,
-                                   sandbox=sandbox, pi_session_file=pi_file, passthrough=passthrough)
+            argv = adapter.headless_argv(binary, str(message), session_id=uuid, resume_id=None, model=model,
+                                         sandbox=sandbox, session_file=session_file, passthrough=passthrough)
         else:
-            argv = launch.interactive(agent, binary, session_id=uuid, resume_id=None, model=model, sandbox=sandbox,
-                                      report_bin=report_bin(), pi_session_file=pi_file, passthrough=passthrough)
+            argv = adapter.interactive_argv(binary, session_id=uuid, resume_id=None, model=model, sandbox=sandbox,
+                                            report_bin=report_bin(), session_file=session_file,
+                                            passthrough=passthrough)
         if args.get("dryRun"):
             shown_env = {k: v for k, v in env.items() if k.startswith("SESH_") or k in INHERITED}
             return {"argv": argv, "env": shown_env, "cwd": cwd, "tmux": target, "uuid": uuid,
@@ -190,15 +190,15 @@ class Control:
         tags = list(args.get("tags") or [])
         extra: dict[str, Any] = {"model": model, "headless": headless, "sandbox": sandbox,
                                  "agentDataDir": str(data_dir)}
-        if pi_file:
-            extra["filePath"] = pi_file
+        if session_file:
+            extra["filePath"] = session_file
         if ctx.get("sessionId") and not ctx.get("forwardedFrom"):
             extra["parent"] = ctx["sessionId"]
         if target is not None:
             extra["spawnSocket"] = target["socket"]
         record = await self.service.register_session(
-            agent, uuid if agent == "claude" else None, cwd, name=str(args.get("name") or ""), tags=tags, uuid=uuid,
-            extra=extra,
+            agent, uuid if adapter.takes_session_id else None, cwd, name=str(args.get("name") or ""), tags=tags,
+            uuid=uuid, extra=extra,
         )
         if args.get("noLaunch"):
             return self.service.decorate(record)
@@ -393,22 +393,21 @@ class Control:
             return result
         if not record.get("live"):
             agent = str(record.get("agent"))
-            if agent == "codex":
-                raise SeshError("not implemented: headless compaction for codex (codex exec has no /compact)",
-                                "resume the session in a pane and compact there")
+            adapter = get_adapter(agent)
+            how = adapter.headless_compact()
             if record["uuid"] in self.headless.running:
                 raise SeshError(f"session {record['uuid'][:8]} is running a headless turn",
                                 f"sesh await {record['uuid'][:8]}, then compact")
             env = self.launch_env(ctx, record["uuid"])
             timeout = float(args["timeout"]) if args.get("timeout") else None
-            if agent == "pi":
-                return await compact_pi(self.headless, record, env, self.binary("pi", env), timeout)
-            result = await self.headless.run(record, launch.COMPACT_COMMAND, env, self.binary("claude", env),
+            if how == "rpc":
+                return await compact_pi(self.headless, record, env, self.binary(agent, env), timeout)
+            result = await self.headless.run(record, adapter.compact_command, env, self.binary(agent, env),
                                              first=False, timeout=timeout)
             return {"uuid": record["uuid"], "compact": "done", "summary": str(result.get("reply") or "")[:500]}
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
-        await tmux.send_keys(socket, pane, [launch.COMPACT_COMMAND], literal=True)
+        await tmux.send_keys(socket, pane, [get_adapter(record["agent"]).compact_command], literal=True)
         await asyncio.sleep(SUBMIT_PAUSE_S * 2)  # the slash-command popup must settle before Enter
         await tmux.send_keys(socket, pane, ["Enter"])
         return {"uuid": record["uuid"], "compact": "requested"}
@@ -441,7 +440,7 @@ class Control:
             return self.service.decorate(self.service.store.records[uuid])
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
-        await tmux.send_keys(socket, pane, [launch.QUIT_COMMAND[str(record["agent"])]], literal=True)
+        await tmux.send_keys(socket, pane, [get_adapter(record["agent"]).quit_command], literal=True)
         await asyncio.sleep(SUBMIT_PAUSE_S * 2)
         await tmux.send_keys(socket, pane, ["Enter"])
         gone = lambda: not self.service.store.records[uuid].get("live")  # noqa: E731
@@ -474,18 +473,20 @@ class Control:
         if record.get("live"):
             return {"action": "goto", "tmux": record["tmux"], "uuid": uuid}
         agent = str(record["agent"])
+        adapter = get_adapter(agent)
         resume_id = record.get("agentSessionId")
-        if agent != "pi" and not resume_id:
+        if not adapter.resumes_from_file and not resume_id:
             raise SeshError(f"session {uuid[:8]} has no conversation id to resume yet",
                             "it never got a first message; start a new one with `sesh new`")
-        if agent == "pi" and not record.get("filePath"):
+        if adapter.resumes_from_file and not record.get("filePath"):
             raise SeshError(f"session {uuid[:8]} has no transcript to resume", "start a new one with `sesh new`")
         env = self.launch_env(ctx, uuid)
         binary = self.binary(agent, env)
         target = self.placement(args.get("target"), ctx)
-        argv = launch.interactive(agent, binary, session_id=None, resume_id=str(resume_id) if agent != "pi" else None,
-                                  model=record.get("model"), sandbox=bool(record.get("sandbox")),
-                                  report_bin=report_bin(), pi_session_file=record.get("filePath"))
+        argv = adapter.interactive_argv(binary, session_id=None, resume_id=None if adapter.resumes_from_file
+                                        else str(resume_id), model=record.get("model"),
+                                        sandbox=bool(record.get("sandbox")), report_bin=report_bin(),
+                                        session_file=record.get("filePath"))
         await self.service.store.write_local(uuid, lambda cur: None if cur is None else
                                              {**cur, "spawnSocket": target["socket"], "headless": False})
         await self.open_in_tmux(target, str(record["cwd"]), env, argv, name=str(record.get("name") or agent))

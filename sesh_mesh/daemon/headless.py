@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sesh_mesh.agents import launch
+from sesh_mesh.agents.base import AgentAdapter
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
 from sesh_mesh.daemon.watcher import Reported
@@ -51,14 +51,14 @@ class HeadlessRunner:
         uuid = record["uuid"]
         if uuid in self.running:
             raise SeshError(f"session {uuid[:8]} is already running a headless turn", f"sesh await {uuid[:8]}")
-        agent = str(record["agent"])
+        adapter = get_adapter(record["agent"])
         resume_id = None if first else (record.get("agentSessionId") or None)
-        if not first and agent != "pi" and not resume_id:
+        if not first and not adapter.resumes_from_file and not resume_id:
             raise SeshError(f"session {uuid[:8]} has no conversation id to resume",
                             "it never finished a first turn; start a new one with `sesh new`")
-        argv = launch.headless(agent, binary, message, session_id=uuid, resume_id=resume_id,
-                               model=record.get("model"), sandbox=bool(record.get("sandbox")),
-                               pi_session_file=record.get("filePath"))
+        argv = adapter.headless_argv(binary, message, session_id=uuid, resume_id=resume_id,
+                                     model=record.get("model"), sandbox=bool(record.get("sandbox")),
+                                     session_file=record.get("filePath"))
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=str(record["cwd"]), env=env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
@@ -89,8 +89,8 @@ class HeadlessRunner:
             self.running.pop(uuid, None)
             self._report(uuid, "idle")
         text = out.decode(errors="replace")
-        agent_id = _agent_id_from_output(agent, text) or record.get("agentSessionId")
         adapter = get_adapter(agent)
+        agent_id = _conversation_id_from_output(adapter, text) or record.get("agentSessionId")
         data_dir = adapter.data_dir(env)
         path: Path | None = Path(record["filePath"]) if record.get("filePath") else None
         if (path is None or not path.exists()) and agent_id:
@@ -191,14 +191,11 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
     return out
 
 
-def _agent_id_from_output(agent: str, text: str) -> str | None:
+def _conversation_id_from_output(adapter: AgentAdapter, text: str) -> str | None:
     for item in _json_lines(text):
-        if agent == "claude" and item.get("session_id"):
-            return str(item["session_id"])
-        if agent == "codex" and item.get("type") == "thread.started" and item.get("thread_id"):
-            return str(item["thread_id"])
-        if agent == "pi" and item.get("type") == "session" and item.get("id"):
-            return str(item["id"])
+        found = adapter.conversation_id_from_output(item)
+        if found:
+            return found
     return None
 
 

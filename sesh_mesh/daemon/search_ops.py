@@ -10,10 +10,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.services.search_index import IndexTarget, SearchIndex, fts_query
-from sesh_mesh.store.record import AGENTS, Record
+from sesh_mesh.store.record import Record
 
 if TYPE_CHECKING:
     from sesh_mesh.daemon.transcript_ops import TranscriptOps
@@ -34,8 +35,8 @@ def check_args(args: dict[str, Any]) -> tuple[str, str | None, int]:
     query = str(args.get("query") or "")
     fts_query(query)  # a query without words is a usage error before anything is asked
     agent = args.get("agent")
-    if agent is not None and agent not in AGENTS:
-        raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+    if agent is not None:
+        check_agent_name(agent)
     limit = args.get("limit", DEFAULT_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise UsageError(f"bad --limit {limit!r}", f"use a number from 1 to {MAX_LIMIT}")

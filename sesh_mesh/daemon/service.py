@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sesh_mesh import clock, ids
+from sesh_mesh.agent_names import check_agent_name, is_agent_name
 from sesh_mesh.config import Config
 from sesh_mesh.daemon import lookup
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.store import mutations
-from sesh_mesh.store.record import AGENTS, Record, new_record, to_wire
+from sesh_mesh.store.record import Record, new_record, to_wire
 from sesh_mesh.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,8 @@ class Service:
 
     async def op_list(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         agent = args.get("agent")
-        if agent is not None and agent not in AGENTS:
-            raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+        if agent is not None:
+            check_agent_name(agent)
         found = lookup.select(
             self.store.records.values(),
             machine=args.get("machine"),
@@ -147,9 +148,7 @@ class Service:
     # ---- writes ---------------------------------------------------------------------------
 
     async def op_register(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        agent = str(args.get("agent", ""))
-        if agent not in AGENTS:
-            raise UsageError(f"unknown agent {agent!r}", "use --agent claude, codex or pi")
+        agent = check_agent_name(str(args.get("agent", "")))
         agent_id = ids.check_uuid(str(args.get("sessionId", "")))
         cwd = str(args.get("cwd") or "")
         if not cwd.startswith("/"):
@@ -361,7 +360,7 @@ def _legacy_record(entry: Any, machine: str, now: str) -> Record | None:
         return None
     uuid = str(entry.get("uuid", "")).lower()
     agent = entry.get("agent")
-    if not ids.is_full_uuid(uuid) or agent not in AGENTS or entry.get("deleted"):
+    if not ids.is_full_uuid(uuid) or not is_agent_name(agent) or entry.get("deleted"):
         return None
     record = new_record(
         uuid=uuid,

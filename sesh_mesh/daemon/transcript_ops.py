@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sesh_mesh import clock, ids
+from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon import lookup
 from sesh_mesh.daemon.api import ApiServer
@@ -21,7 +22,7 @@ from sesh_mesh.daemon.service import Emit, Service
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.services import placement
 from sesh_mesh.services.backup_file import BackupFile, SessionInfo, sha256_hex
-from sesh_mesh.store.record import AGENTS, Record
+from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,7 @@ class TranscriptOps:
         """Place a transcript from another machine where this machine's agent resumes it, and
         register it here (a new session of the same agent)."""
         source = dict(args["record"])
-        agent = str(source.get("agent"))
-        if agent not in AGENTS:
-            raise UsageError(f"unknown agent {agent!r}", "update sesh on both machines")
+        agent = check_agent_name(str(source.get("agent")), fix="update sesh on both machines")
         content = placement.decode_content(args)
         cwd = str(source.get("cwd") or "")
         rewrite = args.get("rewriteCwd")

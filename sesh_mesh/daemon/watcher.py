@@ -23,7 +23,6 @@ from sesh_mesh.agents import proctree
 from sesh_mesh.agents.base import PaneProbe
 from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
 from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
-from sesh_mesh.agents.pi import footer_context_window
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, list_panes, socket_from_name
 from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
@@ -181,7 +180,7 @@ class Watcher:
             return
         if record.get("agentSessionId") and agent.agent_session_id is None:
             agent.agent_session_id = str(record["agentSessionId"])
-        if record.get("filePath") and agent.transcript is None and agent.kind == "pi":
+        if record.get("filePath") and agent.transcript is None and get_adapter(agent.kind).resumes_from_file:
             agent.transcript = Path(record["filePath"])
 
     async def _probe_panes(self) -> None:
@@ -210,7 +209,7 @@ class Watcher:
             del self._captured[gone]
 
     def _refresh_files(self, by_uuid: dict[str, LiveAgent]) -> None:
-        data_dirs = {a.data_dir for a in self.live.values() if a.kind == "claude"}
+        data_dirs = {a.data_dir for a in self.live.values() if get_adapter(a.kind).has_session_registry}
         self.registries = {d: self._registry_cache.read(d) for d in data_dirs}
         watched: set[Path] = set()
         for uuid, record in self._local_records():
@@ -333,8 +332,8 @@ class Watcher:
         if state is not None:
             window = None
             probe = self.probes.get((agent.pane.socket, agent.pane.pane)) if agent else None
-            if probe is not None and record["agent"] == "pi":
-                window = footer_context_window(probe[1])
+            if probe is not None:
+                window = adapter.pane_context_window(probe[1])
             pct = adapter.context_pct(state)
             if window and state.usage is not None:
                 pct = round(100 * state.usage.context_tokens / window)
@@ -362,7 +361,7 @@ class Watcher:
         probe_pair = self.probes.get((agent.pane.socket, agent.pane.pane))
         probe = probe_pair[0] if probe_pair else None
         needs_input = bool(probe and probe.needs_input)
-        if agent.kind == "claude":
+        if get_adapter(agent.kind).has_session_registry:
             entry = self.registries.get(agent.data_dir, {}).get(agent.pid)
             if entry is not None and entry.status in ("busy", "idle", "waiting"):
                 waiting = entry.status == "waiting"

@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sesh_mesh import errors
+from sesh_mesh.agent_names import AGENT_NAMES, is_agent_name
 from sesh_mesh.agents.base import TranscriptEntry
+from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.errors import SeshError, UsageError
 
 EXCERPT_CHARS = 6000
@@ -36,8 +39,6 @@ PROMPT = (
 )
 """No braces in the prompt itself: an echo of it must not parse as an answer."""
 
-AGENTS = ("claude", "codex", "pi")
-
 
 @dataclass(frozen=True)
 class NamerConfig:
@@ -58,8 +59,9 @@ def load_namer_config(table: dict[str, Any], source: str) -> NamerConfig:
     """Validate `[autoname]`; a UsageError naming the key and the file otherwise."""
     agent, command, model = table.get("agent"), table.get("command"), table.get("model")
     every, timeout = table.get("every_turns", 0), table.get("timeout", DEFAULT_TIMEOUT_S)
-    if agent is not None and agent not in AGENTS:
-        raise UsageError(f"{source}: [autoname].agent = {agent!r} is not an agent", "use claude, codex or pi")
+    if agent is not None and not is_agent_name(agent):
+        raise UsageError(f"{source}: [autoname].agent = {agent!r} is not an agent",
+                         errors.unknown_agent(agent, AGENT_NAMES).fix)
     if command is not None and (not isinstance(command, str) or not command.strip()):
         raise UsageError(f"{source}: [autoname].command must be a non-empty string", "quote the command")
     if agent is not None and command is not None:
@@ -97,15 +99,7 @@ def prompt(excerpt_text: str) -> str:
 def agent_argv(agent: str, binary: str, model: str | None, prompt_text: str) -> list[str]:
     """A headless, tool-less, unsaved turn: the namer's own run must not become a conversation
     that discovery later adopts (claude --no-session-persistence, codex --ephemeral, pi --no-session)."""
-    if agent == "claude":
-        return [binary, "-p", "--no-session-persistence", "--output-format", "text",
-                *(["--model", model] if model else []), prompt_text]
-    if agent == "codex":
-        return [binary, "exec", "--skip-git-repo-check", "--ephemeral", "-s", "read-only",
-                *(["-m", model] if model else []), prompt_text]
-    if agent == "pi":
-        return [binary, "-p", "--no-session", "--no-tools", *(["--model", model] if model else []), prompt_text]
-    raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+    return get_adapter(agent).namer_argv(binary, model, prompt_text)
 
 
 def clean_name(name: str) -> str:

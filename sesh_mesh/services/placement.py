@@ -22,13 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sesh_mesh.agents.claude import project_dir_name
-from sesh_mesh.agents.pi import pi_session_dir
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.errors import SeshError, UsageError
-
-_ROLLOUT_DAY_RE = re.compile(r"rollout-(\d{4})-(\d{2})-(\d{2})T")
-_TIMESTAMP_DAY_RE = re.compile(rb'"timestamp"\s*:\s*"(\d{4})-(\d{2})-(\d{2})T')
 
 WriteAction = str
 """written | unchanged | overwritten"""
@@ -36,18 +31,7 @@ WriteAction = str
 
 def native_relpath(agent: str, cwd: str, file_name: str, content: bytes = b"") -> Path:
     """The transcript's path relative to the agent's data dir, as the agent itself would name it."""
-    if agent == "claude":
-        return Path("projects") / project_dir_name(cwd) / file_name
-    if agent == "codex":
-        day = _ROLLOUT_DAY_RE.search(file_name)
-        parts = day.groups() if day else None
-        if parts is None:
-            stamp = _TIMESTAMP_DAY_RE.search(content[:64 * 1024])
-            parts = tuple(p.decode() for p in stamp.groups()) if stamp else ("1970", "01", "01")
-        return Path("sessions", *parts) / file_name
-    if agent == "pi":
-        return pi_session_dir(Path(), cwd) / file_name
-    raise UsageError(f"unknown agent {agent!r}", "use claude, codex or pi")
+    return get_adapter(agent).native_relpath(cwd, file_name, content)
 
 
 def native_path(agent: str, env: dict[str, str] | os._Environ[str], cwd: str, file_name: str,

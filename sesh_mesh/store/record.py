@@ -8,7 +8,6 @@ from typing import Any
 
 Record = dict[str, Any]
 
-AGENTS = ("claude", "codex", "pi")
 TURN_STATUSES = ("busy", "idle", "unknown")
 
 WIRE_FIELDS: tuple[str, ...] = (

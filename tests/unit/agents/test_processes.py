@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sesh_mesh.agent_names import AGENT_NAMES, check_agent_name
 from sesh_mesh.agents.registry import ADAPTERS, get_adapter
+from sesh_mesh.errors import UsageError
 
 CLAUDE_ID = "ce26599a-fd11-4f4f-9217-4e4fd2de0d1c"
 CODEX_ID = "01a1fd97-2dab-7810-8a6d-6b31c34d675c"
@@ -75,10 +77,15 @@ def test_session_id_from_argv(kind: str, argv: list[str], expected: str | None) 
 
 
 def test_registry_names_and_errors() -> None:
-    assert sorted(ADAPTERS) == ["claude", "codex", "pi"]
+    assert tuple(ADAPTERS) == AGENT_NAMES == ("claude", "codex", "pi")
     for kind, adapter in ADAPTERS.items():
         assert adapter.kind == kind
         assert adapter.binary_name == kind
-    with pytest.raises(ValueError) as raised:
-        get_adapter("gemini")
-    assert str(raised.value) == "unknown agent kind 'gemini' (expected one of: claude, codex, pi)"
+    for lookup in (get_adapter, check_agent_name):
+        with pytest.raises(UsageError) as raised:
+            lookup("gemini")
+        assert raised.value.line() == "sesh: unknown agent 'gemini' (use claude, codex or pi)"
+    with pytest.raises(UsageError) as raised:
+        check_agent_name("gemini", fix="update sesh on both machines")
+    assert raised.value.line() == "sesh: unknown agent 'gemini' (update sesh on both machines)"
+    assert check_agent_name("pi") == "pi"
