@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from sesh_mesh.agents import launch, tmux
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon import lookup
 from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
+from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.service import Service
-from sesh_mesh.daemon.watcher import Reported, Watcher
+from sesh_mesh.daemon.turn_events import WaitStopped
+from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, TimedOut, UsageError
 from sesh_mesh.store.record import Record
 
@@ -39,7 +42,6 @@ TURN_START_S = 6.0
 LIVE_WAIT_S = 30.0
 READY_WAIT_S = 60.0
 STOP_GRACE_S = 10.0
-POLL_S = 0.05
 
 INHERITED = (
     "PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "SHELL", "TMPDIR", "CLAUDE_CONFIG_DIR", "CODEX_HOME",
@@ -60,9 +62,9 @@ class Control:
         self.service = service
         self.watcher = watcher
         self.headless = HeadlessRunner(self)
-        self.pending_turns: dict[str, list[Any]] = {}
-        """Turns delivered with --no-wait: the turn count before them, so `await` waits for them
-        even before the agent's state has flipped to busy."""
+        self.pending_turns: dict[str, tuple[int, int]] = {}
+        """Turns delivered with --no-wait: the transcript's turn count and the watcher's turn number
+        before them, so `await` waits for them even before the agent's state has flipped to busy."""
 
     def install(self) -> None:
         self.service.extra_handlers.update(
@@ -125,16 +127,13 @@ class Control:
         tail = self.watcher.tails.get(uuid)
         return 0 if tail is None else tail.state.records
 
-    async def wait_for(self, predicate: Any, timeout: float | None) -> bool:
-        deadline = None if not timeout else time.monotonic() + timeout
-        while not predicate():
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            if self.service.stop_requested.is_set():
-                raise SeshError("the daemon is stopping", "retry when it is back")
-            self.watcher.wake.set()
-            await asyncio.sleep(POLL_S)
-        return True
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float | None, uuid: str | None = None) -> bool:
+        """True once `predicate()` holds, False after `timeout` (None or 0: never). It is re-checked
+        on each turn event, observed change or commit of session `uuid` (None: of any session)."""
+        try:
+            return await self.watcher.turn_events.wait_until(predicate, timeout, self.service.stop_requested, uuid)
+        except WaitStopped:
+            raise SeshError("the daemon is stopping", "retry when it is back") from None
 
     def reply_of(self, uuid: str) -> dict[str, Any]:
         tail = self.watcher.tails.get(uuid)
@@ -208,7 +207,7 @@ class Control:
             return {**self.service.decorate(self.service.store.records[uuid]), **result}
         assert target is not None
         await self.open_in_tmux(target, cwd, env, argv, name=str(args.get("name") or agent))
-        ok = await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S)
+        ok = await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S, uuid)
         if not ok:
             raise SeshError(f"{agent} was started in tmux but never showed up as live",
                             f"look at the window with `tmux -S {target['socket']} list-windows`")
@@ -305,11 +304,12 @@ class Control:
         socket, pane = loc["socket"], loc["pane"]
         turns = self.turn_count(uuid)
         activity = self.activity(uuid)
+        turn_mark = self.watcher.turn_events.turn(uuid)
 
         def started() -> bool:
             current = self.service.store.records[uuid]
-            return (current.get("turnStatus") == "busy" or self.turn_count(uuid) > turns
-                    or self.activity(uuid) > activity)
+            return (current.get("turnStatus") == "busy" or self.watcher.turn_events.turn(uuid) > turn_mark
+                    or self.turn_count(uuid) > turns or self.activity(uuid) > activity)
 
         await tmux.leave_mode(socket, pane)
         if "\n" in message:
@@ -318,15 +318,15 @@ class Control:
             await tmux.send_keys(socket, pane, [message], literal=True)
         await asyncio.sleep(SUBMIT_PAUSE_S)
         await tmux.send_keys(socket, pane, ["Enter"])
-        if not await self.wait_for(started, TURN_START_S):
+        if not await self.wait_for(started, TURN_START_S, uuid):
             log.warning("send: turn did not start in %s, retrying Enter", pane)
             await tmux.leave_mode(socket, pane)
             await tmux.send_keys(socket, pane, ["Enter"])
-            if not await self.wait_for(started, TURN_START_S):
+            if not await self.wait_for(started, TURN_START_S, uuid):
                 raise SeshError("the message was typed but the agent did not start a turn",
                                 f"look with `sesh pane-capture {uuid[:8]}`")
         if not wait:
-            self.pending_turns[uuid] = [turns, False]
+            self.pending_turns[uuid] = (turns, turn_mark)
             return {"reply": None, "usage": None, "delivered": "pane"}
         limit = float(timeout) if timeout else None
 
@@ -334,7 +334,7 @@ class Control:
             current = self.service.store.records[uuid]
             return self.turn_count(uuid) > turns and current.get("turnStatus") != "busy"
 
-        if not await self.wait_for(finished, limit):
+        if not await self.wait_for(finished, limit, uuid):
             raise TimedOut(f"no reply within {limit:.0f}s", f"the turn goes on; `sesh await {uuid[:8]}` waits for it")
         return {**self.reply_of(uuid), "delivered": "pane"}
 
@@ -351,13 +351,14 @@ class Control:
             busy = record.get("turnStatus") == "busy"
             pending = self.pending_turns.get(uuid)
             if pending is not None:
-                pending[1] = pending[1] or busy
+                turns, turn_mark = pending
+                seen_started = busy or self.watcher.turn_events.turn(uuid) > turn_mark
                 # Until the delivered turn was seen busy (or has ended), it has not started yet.
-                if not pending[1] and self.turn_count(uuid) <= pending[0] and record.get("live"):
+                if not seen_started and self.turn_count(uuid) <= turns and record.get("live"):
                     return False
             return not busy and uuid not in self.headless.running
 
-        if not await self.wait_for(idle, limit):
+        if not await self.wait_for(idle, limit, uuid):
             raise TimedOut(f"session {uuid[:8]} is still busy after {limit:.0f}s", "wait longer or abort it")
         self.pending_turns.pop(uuid, None)
         current = self.service.store.records[uuid]
@@ -444,7 +445,7 @@ class Control:
         await asyncio.sleep(SUBMIT_PAUSE_S * 2)
         await tmux.send_keys(socket, pane, ["Enter"])
         gone = lambda: not self.service.store.records[uuid].get("live")  # noqa: E731
-        if not await self.wait_for(gone, STOP_GRACE_S):
+        if not await self.wait_for(gone, STOP_GRACE_S, uuid):
             agent = next((a for a in self.watcher.live.values() if a.pane.pane == pane and a.pane.socket == socket),
                          None)
             if agent is not None:
@@ -454,9 +455,9 @@ class Control:
                         os.kill(agent.pid, sig)
                     except ProcessLookupError:
                         break
-                    if await self.wait_for(gone, 3.0):
+                    if await self.wait_for(gone, 3.0, uuid):
                         break
-        await self.wait_for(gone, 3.0)
+        await self.wait_for(gone, 3.0, uuid)
         return self.service.decorate(self.service.store.records[uuid])
 
     # ---- resume ------------------------------------------------------------------------------
@@ -490,7 +491,7 @@ class Control:
         await self.service.store.write_local(uuid, lambda cur: None if cur is None else
                                              {**cur, "spawnSocket": target["socket"], "headless": False})
         await self.open_in_tmux(target, str(record["cwd"]), env, argv, name=str(record.get("name") or agent))
-        if not await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S):
+        if not await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S, uuid):
             raise SeshError(f"{agent} was relaunched but never showed up as live", "see `sesh agents`")
         return {"action": "goto", "tmux": self.service.store.records[uuid]["tmux"], "uuid": uuid}
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from sesh_mesh.agents.base import AgentAdapter
 from sesh_mesh.agents.registry import get_adapter
+from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
-from sesh_mesh.daemon.watcher import Reported
 from sesh_mesh.errors import SeshError, TimedOut
 from sesh_mesh.store.record import Record
 
@@ -45,6 +45,8 @@ class HeadlessRunner:
         watcher = self.control.watcher
         watcher.reported[uuid] = Reported(status, "headless", time.monotonic())
         watcher.wake.set()
+        # `running` changed just before this: a wait on the session (`await`) re-checks now.
+        watcher.turn_events.changed(uuid)
 
     async def run(self, record: Record, message: str, env: dict[str, str], binary: str, *, first: bool,
                   timeout: Any, wait: bool = True) -> dict[str, Any]:

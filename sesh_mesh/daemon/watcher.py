@@ -3,8 +3,9 @@
 One loop: every PANE_SCAN_S it lists every pane of every scanned tmux server in one call per
 server and walks /proc once; between scans it refreshes transcripts and claude registries,
 woken at once by watchfiles. The state of each registered local session is derived from the
-best authority available (claude registry > reporters > transcript > pane probe) and written to
-its record only when it changed, so it replicates.
+best authority available (claude registry > reporters > transcript > pane probe) by the pure
+`live_state.derive` and written to its record only when it changed, so it replicates; the turn
+starts, ends and dialogs those writes mean are published to `turn_events` (docs/live-state.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,10 @@ from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
 from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, list_panes, socket_from_name
+from sesh_mesh.daemon import live_state
+from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
+from sesh_mesh.daemon.turn_events import TurnEvents
 from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
@@ -42,20 +45,6 @@ FULL_WALK_SCANS = 10
 """/proc is walked on every scan whose panes changed, and at least every this many scans
 (an agent started inside an unchanged shell pane changes pane_current_command anyway)."""
 
-OVERRIDE_TTL_S = 6 * 3600.0
-"""A reporter's (hook's) state is trusted this long without news; then lower authorities rule."""
-
-
-@dataclass
-class Reported:
-    """Turn state pushed by a reporter (claude hooks, pi extension, codex notify, a headless run)."""
-
-    status: str
-    source: str
-    at: float
-    needs_input: bool = False
-
-
 class Watcher:
     def __init__(self, service: Any) -> None:
         self.service = service
@@ -63,6 +52,9 @@ class Watcher:
         self.tails: dict[str, TranscriptTail] = {}
         self.probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
         self.reported: dict[str, Reported] = {}
+        self.turn_events = TurnEvents()
+        """Turn starts, ends and dialogs as this watcher records them; commits wake its waiters."""
+        service.store.subscribe(lambda record: self.turn_events.changed(str(record["uuid"])))
         self.registries: dict[Path, dict[int, ClaudeRegistryEntry]] = {}
         self.pane_owner: dict[tuple[str, str], str] = {}
         self.wake = asyncio.Event()
@@ -274,11 +266,13 @@ class Watcher:
             if self._derived.get(uuid) == fingerprint:
                 continue  # nothing the state is derived from has changed since last time
             self._derived[uuid] = fingerprint
-            desired = self.derive(uuid, record, agent)
-            changes = {k: v for k, v in desired.items() if record.get(k) != v}
-            if not changes:
-                continue
-            await self._write(uuid, changes)
+            changes = live_state.derive(record, self.observe(uuid, record, agent))
+            if changes:
+                await self._write(uuid, changes)
+                for kind in live_state.turn_events(record, changes):
+                    self.turn_events.publish(uuid, kind)
+            # A transcript line or a report may decide a wait without changing the record.
+            self.turn_events.changed(uuid)
 
     def _inputs(self, uuid: str, record: Record, agent: LiveAgent | None) -> tuple[Any, ...]:
         """Everything `derive` reads, cheaply: equal inputs give an equal state."""
@@ -312,72 +306,40 @@ class Watcher:
 
         await self.service.store.write_local(uuid, apply)
 
-    def derive(self, uuid: str, record: Record, agent: LiveAgent | None) -> dict[str, Any]:
+    def observe(self, uuid: str, record: Record, agent: LiveAgent | None) -> live_state.Observations:
+        """What `live_state.derive` decides from: this watcher's view of one session, now."""
         adapter = get_adapter(str(record["agent"]))
+        now = time.monotonic()
         tail = self.tails.get(uuid)
-        state = tail.state if tail is not None else None
-        desired: dict[str, Any] = {"live": agent is not None}
-        desired["tmux"] = agent.pane.location() if agent is not None else None
+        transcript = None
         if tail is not None:
-            desired["filePath"] = str(tail.path)
-        if agent is not None:
-            desired["agentDataDir"] = str(agent.data_dir)
-        if not record.get("agentSessionId"):
-            # The transcript's own header is the surest source; the process's is next.
-            found = (state.agent_session_id if state is not None else None) or (
-                agent.agent_session_id if agent is not None else None
+            state = tail.state
+            transcript = live_state.TranscriptSeen(
+                path=str(tail.path),
+                turn_status=state.turn_status,
+                changed_at=tail.changed_at,
+                agent_session_id=state.agent_session_id,
+                model=state.model,
+                last_activity=state.last_activity,
+                context_pct=adapter.context_pct(state),
+                context_tokens=None if state.usage is None else state.usage.context_tokens,
             )
-            if found:
-                desired["agentSessionId"] = found
-        if state is not None:
-            window = None
-            probe = self.probes.get((agent.pane.socket, agent.pane.pane)) if agent else None
-            if probe is not None:
-                window = adapter.pane_context_window(probe[1])
-            pct = adapter.context_pct(state)
-            if window and state.usage is not None:
-                pct = round(100 * state.usage.context_tokens / window)
-            if pct is not None:
-                desired["contextPct"] = pct
-            if state.model:
-                desired["model"] = state.model
-            if state.last_activity:
-                desired["lastActivity"] = state.last_activity
-        status, source, needs_input = self._turn_state(uuid, record, agent, tail)
-        desired["turnStatus"] = status
-        desired["stateSource"] = source
-        desired["needsInput"] = needs_input
-        return desired
-
-    def _turn_state(
-        self, uuid: str, record: Record, agent: LiveAgent | None, tail: TranscriptTail | None
-    ) -> tuple[str, str | None, bool]:
         reported = self.reported.get(uuid)
-        fresh = reported is not None and time.monotonic() - reported.at < OVERRIDE_TTL_S
         if agent is None:
-            if fresh and reported is not None and reported.source == "headless":
-                return reported.status, "hook", False
-            return "idle", "pane", False
+            return live_state.Observations(now=now, reported=reported, transcript=transcript)
+        pane = None
         probe_pair = self.probes.get((agent.pane.socket, agent.pane.pane))
-        probe = probe_pair[0] if probe_pair else None
-        needs_input = bool(probe and probe.needs_input)
-        if get_adapter(agent.kind).has_session_registry:
-            entry = self.registries.get(agent.data_dir, {}).get(agent.pid)
-            if entry is not None and entry.status in ("busy", "idle", "waiting"):
-                waiting = entry.status == "waiting"
-                return ("idle" if waiting else str(entry.status)), "claude-registry", waiting or needs_input
-        # A reporter only outranks the transcript while its news is newer (codex's notify
-        # reports turn ends only, so its last "idle" must not hide the next turn's start).
-        if fresh and reported is not None and (tail is None or reported.at >= tail.changed_at):
-            return reported.status, "hook", needs_input or reported.needs_input
-        # Before the first reply there may be no transcript (pi writes nothing until the first
-        # assistant message completes): the pane probe is the floor until then.
-        transcript_status = tail.state.turn_status if tail is not None else "unknown"
-        if transcript_status in ("busy", "idle"):
-            return transcript_status, "transcript", needs_input
-        if probe is not None and probe.busy is not None:
-            return ("busy" if probe.busy else "idle"), "pane", needs_input
-        return "unknown", None, needs_input
+        if probe_pair is not None:
+            probe, text = probe_pair
+            pane = live_state.PaneSeen(probe.busy, probe.needs_input, adapter.pane_context_window(text))
+        registry = None
+        entry = self.registries.get(agent.data_dir, {}).get(agent.pid) if adapter.has_session_registry else None
+        if entry is not None:
+            updated = entry.status_updated_at
+            age = None if updated is None else max(0.0, time.time() - updated / 1000)
+            registry = live_state.RegistrySeen(entry.status, age)
+        seen = live_state.AgentSeen(agent.pane.location(), str(agent.data_dir), agent.agent_session_id)
+        return live_state.Observations(now, seen, pane, registry, reported, transcript)
 
     # ---- queries for the API -----------------------------------------------------------------
 
