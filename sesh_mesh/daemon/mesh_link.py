@@ -105,6 +105,9 @@ class Link:
         self.opened_at = time.monotonic()
         self._outcome: LinkOutcome | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._recovering = False
+        """This link opened while the store was recovering from a reset: until its catch-up is
+        complete it may return our own origin's records (docs/mesh-protocol.md, Epochs)."""
         self._anti_entropy: asyncio.Task[None] | None = None
 
     @property
@@ -217,7 +220,8 @@ class Link:
                 store = self.host.store
                 mark_before = store.marks.get(command.origin)
                 changed = await store.apply_remote(
-                    command.origin, command.epoch, command.records, command.from_seq, command.to_seq
+                    command.origin, command.epoch, command.records, command.from_seq, command.to_seq,
+                    adopt_own=self._recovering or store.recovering,
                 )
                 if command.loose and changed:
                     self.host.relay_loose(changed, self)
@@ -233,7 +237,13 @@ class Link:
                     await self.close(refusal.code, refusal.reason, refusal.detail, refusal.fatal)
                     return
                 registered = True
+                self._recovering = self.host.store.recovering
             elif isinstance(command, PeerCaughtUp):
+                if self._recovering and self.session.peer_knew_us:
+                    # A peer that knew this machine has returned all it held of our records.
+                    await self.host.store.end_recovery()
+                    log.info("mesh: %s caught this reset store up; its recovery window is closed", self.label)
+                self._recovering = False
                 self.host.peer_caught_up(self)
             elif isinstance(command, PeerLinks):
                 self.host.gossip_received(self, command.machines)
@@ -256,7 +266,7 @@ class Link:
         try:
             while True:
                 message = await self.outbox.get()
-                await self.ws.send(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
+                await self.ws.send(encode_frame(message))
         except ConnectionClosed:
             return
 
@@ -272,3 +282,15 @@ class Link:
         while self.alive:
             await asyncio.sleep(ANTI_ENTROPY_S)
             await self._execute(self.session.anti_entropy_due())
+
+
+def encode_frame(message: dict[str, Any]) -> str:
+    """The frame's text. A string that UTF-8 cannot carry (a lone surrogate, which every entry
+    refuses, so only a bug or an old record) travels as a JSON escape instead of killing the writer."""
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("mesh: a %s frame holds text that is not valid UTF-8; sending it escaped", message.get("t"))
+        return json.dumps(message, separators=(",", ":"))
+    return text

@@ -11,31 +11,20 @@ from typing import Any
 
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.store.record import Record, normalize_tags, tombstone
+from sesh_mesh.store.validation import TAGS_MAX, check_name, check_tag
+
+__all__ = ["MUTATION_OPS", "build", "check_name", "check_tag", "parse_retag", "validate"]
 
 MUTATION_OPS = ("rename", "tag", "untag", "retag", "archive", "unarchive", "autoname-toggle", "delete")
 
 
-def check_tag(tag: str) -> str:
-    if not isinstance(tag, str) or not tag.strip():
-        raise UsageError("empty tag name", "give a tag with at least one non-space character")
-    if tag != tag.strip() or any(ch.isspace() for ch in tag):
-        raise UsageError(f"bad tag {tag!r}: tags cannot contain whitespace", "use - or _ instead of spaces")
-    return tag
-
-
 def parse_retag(pair: str) -> tuple[str, str]:
+    if not isinstance(pair, str):
+        raise UsageError(f"bad retag {pair!r}", "write old=new with both tags non-empty")
     old, sep, new = pair.partition("=")
     if not sep or not old.strip() or not new.strip():
         raise UsageError(f"bad retag {pair!r}", "write old=new with both tags non-empty")
     return check_tag(old), check_tag(new)
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise UsageError("empty name", "give a name with at least one non-space character")
-    if "\n" in name or "\t" in name:
-        raise UsageError("names cannot contain tabs or newlines", "use a single-line name")
-    return name.strip()
 
 
 def validate(op: str, args: dict[str, Any]) -> None:
@@ -44,13 +33,16 @@ def validate(op: str, args: dict[str, Any]) -> None:
         check_name(args.get("name", ""))
     elif op in ("tag", "untag"):
         tags = args.get("tags") or []
-        if not tags:
+        if not isinstance(tags, list) or not tags:
             raise UsageError(f"{op} needs at least one tag", f"sesh {op} <uuid> <tag>…")
+        if op == "tag" and len(tags) > TAGS_MAX:
+            raise UsageError(f"a session can have at most {TAGS_MAX} tags; this call adds {len(tags)}",
+                             "give fewer tags")
         for tag in tags:
             check_tag(tag)
     elif op == "retag":
         pairs = args.get("pairs") or []
-        if not pairs:
+        if not isinstance(pairs, list) or not pairs:
             raise UsageError("retag needs old=new", "sesh retag <uuid> old=new")
         for pair in pairs:
             parse_retag(pair)

@@ -47,19 +47,22 @@ from enum import Enum, IntEnum
 from typing import Any, Protocol
 
 from sesh_mesh.store.record import Record
+from sesh_mesh.store.validation import MAX_SEQ
 
 PROTO_VERSION = 1
 """Mesh protocol spoken here. Newer peers must keep speaking it: fields are additive."""
 
 BATCH_TARGET_BYTES = 256 * 1024
-"""A batch frame closes at about this many encoded bytes: far below the frame limit, and large
+"""A batch frame closes at about this many UTF-8 bytes: far below the frame limit, and large
 enough that a 10,000-record catch-up is a few dozen frames (one store transaction each)."""
+
+SEND_MAX_RECORD_BYTES = 1024 * 1024
+"""A record larger than this is never sent, which keeps every batch frame well under the 4 MiB
+frame limit (a frame over it closes the link on every attempt). Writes are bounded far below
+(`validation.RECORD_MAX_BYTES`), so only a record stored before that bound can be this large."""
 
 BATCH_MAX_RECORDS = 1000
 """Also bound the records per batch, so one transaction on the receiver stays short."""
-
-MAX_SEQ = 2**63 - 1
-"""SQLite's largest integer: a seq beyond it is garbage, refused before it reaches the store."""
 
 MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -185,6 +188,8 @@ class PeerSession:
     peer_known: Vector = field(default_factory=dict)
     """What the peer holds per origin, as far as we know (its hello, our sends, its batches)."""
     peer_caught_up: bool = False
+    peer_knew_us: bool = False
+    """The peer's hello held a mark for our own origin: its catch-up can return our records."""
     _dirty: set[str] = field(default_factory=set)
     _loose: dict[str, dict[str, Record]] = field(default_factory=dict)
     _probe: int = 0
@@ -275,7 +280,9 @@ class PeerSession:
         for origin, by_uuid in sorted(loose.items()):
             records = sorted(by_uuid.values(), key=_seq)
             epoch = ours.get(origin, ("", 0))[0]
-            for chunk in _chunks(records):
+            chunks, skipped = _chunks(records)
+            commands += self._unsendable(skipped)
+            for chunk in chunks:
                 commands.append(Send(_batch(origin, epoch, ours.get(origin, ("", 0))[1], 0, 0, chunk, loose=True)))
         return commands
 
@@ -359,6 +366,7 @@ class PeerSession:
             self.peer_known = _vector(message.get("vector"))
         except BadMessage as exc:
             return self._close(CloseCode.INVALID_DATA, f"bad hello vector: {exc}")
+        self.peer_knew_us = self.machine in self.peer_known
         self.peer = claimed
         commands: list[Command] = [Authenticated(claimed)]
         if self.role is Role.LISTENER:
@@ -404,9 +412,12 @@ class PeerSession:
         records = self.source.changes_since(origin, after)
         if not records and hwm <= after:
             return []
-        commands: list[Command] = []
+        chunks, skipped = _chunks(records)
+        # A record that cannot travel is left out, and the claim still covers it: one record
+        # must never stop a link, nor hold every later write of its origin back.
+        commands: list[Command] = self._unsendable(skipped)
         start = after
-        chunks = list(_chunks(records)) or [[]]
+        chunks = chunks or [[]]
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             # Records above our own mark (held, not yet contiguous) never extend the claim.
@@ -415,6 +426,13 @@ class PeerSession:
             start = to_seq
         self.peer_known[origin] = (epoch, hwm)
         return commands
+
+    def _unsendable(self, skipped: list[tuple[Record, str]]) -> list[Command]:
+        return [
+            Note(f"not sent to {self.peer}: record {record.get('uuid')} of {_origin(record)} "
+                 f"(seq {record.get('originSeq')}) {why}; shrink it at its owner (sesh untag, sesh rename)")
+            for record, why in skipped
+        ]
 
     def _on_vector(self, n: int, theirs: Vector) -> list[Command]:
         """The answer to probe `n`: send again what it shows the peer lacks of what we sent."""
@@ -531,12 +549,22 @@ def _batch(
     return message
 
 
-def _chunks(records: list[Record]) -> list[list[Record]]:
+def _chunks(records: list[Record]) -> tuple[list[list[Record]], list[tuple[Record, str]]]:
+    """Records split into batches of at most BATCH_TARGET_BYTES (a larger record travels alone),
+    and the records that cannot be sent at all, each with the reason."""
     chunks: list[list[Record]] = []
+    skipped: list[tuple[Record, str]] = []
     current: list[Record] = []
     size = 0
     for record in records:
-        encoded = len(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        try:
+            encoded = len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        except UnicodeEncodeError:
+            skipped.append((record, "holds text that cannot be encoded as UTF-8"))
+            continue
+        if encoded > SEND_MAX_RECORD_BYTES:
+            skipped.append((record, f"takes {encoded} bytes, over the {SEND_MAX_RECORD_BYTES} a record may send"))
+            continue
         if current and (size + encoded > BATCH_TARGET_BYTES or len(current) >= BATCH_MAX_RECORDS):
             chunks.append(current)
             current, size = [], 0
@@ -544,7 +572,7 @@ def _chunks(records: list[Record]) -> list[list[Record]]:
         size += encoded
     if current:
         chunks.append(current)
-    return chunks
+    return chunks, skipped
 
 
 def _origin(record: Record) -> str:
@@ -566,6 +594,8 @@ def _count(message: Mapping[str, Any], key: str) -> int:
     value = message.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise BadMessage(f"{key} must be a non-negative integer")
+    if value > MAX_SEQ:
+        raise BadMessage(f"{key} {value} is out of range (at most {MAX_SEQ})")
     return value
 
 
@@ -589,6 +619,8 @@ def _vector(value: Any) -> Vector:
             or mark[1] < 0
         ):
             raise BadMessage(f"mark of {origin!r} must be [epoch, seq]")
+        if mark[1] > MAX_SEQ:
+            raise BadMessage(f"mark of {origin!r} is out of range (at most {MAX_SEQ})")
         out[str(origin)] = (mark[0], mark[1])
     return out
 
@@ -602,8 +634,10 @@ def _records(value: Any, origin: str) -> list[Record]:
         uuid, seq, machine = record.get("uuid"), record.get("originSeq"), record.get("machine")
         if not isinstance(uuid, str) or not uuid or not isinstance(machine, str) or not machine:
             raise BadMessage("each record needs uuid and machine")
-        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq <= MAX_SEQ:
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq <= 0:
             raise BadMessage(f"record {uuid} has no positive originSeq")
+        if seq > MAX_SEQ:
+            raise BadMessage(f"record {uuid} has originSeq out of range (above {MAX_SEQ})")
         if (record.get("origin") or machine) != origin:
             raise BadMessage(f"record {uuid} is not from origin {origin}")
     return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import sqlite3
 import time
@@ -23,6 +24,9 @@ import aiosqlite
 from sesh_mesh.store import merge
 from sesh_mesh.store.record import Record, clone
 from sesh_mesh.store.schema import migrate
+from sesh_mesh.store.validation import MAX_SEQ, check_local_write, sanitize_remote
+
+log = logging.getLogger(__name__)
 
 ChangeListener = Callable[[Record], None]
 Mutation = Callable[[Record | None], Record | None]
@@ -52,11 +56,26 @@ def _now_us() -> int:
 class Store:
     """Open with `await Store.open(path, machine)`; close with `await store.close()`."""
 
-    def __init__(self, db: aiosqlite.Connection, machine: str, epoch: str, schema_version: int) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        machine: str,
+        epoch: str,
+        schema_version: int,
+        *,
+        recovering: bool = False,
+        first_seq: int | None = None,
+    ) -> None:
         self._db = db
         self.machine = machine
         self.epoch = epoch
         self.schema_version = schema_version
+        self.recovering = recovering
+        """The reset-recovery window: this store is new, and no peer that knew this machine has
+        finished its catch-up yet. Only then are records of our own origin adopted from peers."""
+        self.first_seq = first_seq
+        """The counter this store started at (None for stores older than the recovery window):
+        every seq above it was written here, and no peer can replace such a version."""
         self.records: dict[str, Record] = {}
         self.marks: dict[str, OriginMark] = {}
         self._lock = asyncio.Lock()
@@ -64,14 +83,14 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, machine: str) -> Store:
-        schema_version, epoch = _prepare(path, machine)
+        schema_version, epoch, recovering, first_seq = _prepare(path, machine)
         db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives the process being killed;
         # only an OS crash may lose the last commits, which replication then heals.
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db, machine, epoch, schema_version)
+        store = cls(db, machine, epoch, schema_version, recovering=recovering, first_seq=first_seq)
         await store._load()
         return store
 
@@ -79,10 +98,18 @@ class Store:
         await self._db.close()
 
     async def _load(self) -> None:
+        repaired = 0
         async with self._db.execute("SELECT body FROM records") as cursor:
             async for (body,) in cursor:
                 record = json.loads(body)
-                self.records[record["uuid"]] = record
+                # A record stored before the checks of `validation` could hold a lone surrogate
+                # (every reply holding it failed) or terminal escapes in its name or tags: it is
+                # served as a peer would receive it, and the next write stores that.
+                clean = sanitize_remote(record)
+                repaired += clean != record
+                self.records[clean["uuid"]] = clean
+        if repaired:
+            log.warning("store: %d records held text that cannot be shown safely; serving them sanitised", repaired)
         async with self._db.execute("SELECT origin, epoch, max_seq FROM origins") as cursor:
             async for origin, epoch, max_seq in cursor:
                 self.marks[origin] = OriginMark(origin, epoch, int(max_seq))
@@ -120,6 +147,8 @@ class Store:
                 new["uuid"] = uuid
                 new["origin"] = self.machine
                 new["originSeq"] = next_seq
+                # Before anything is committed: a refused write leaves the store as it was.
+                check_local_write(new, current)
                 pending[uuid] = new
             if not pending:
                 return []
@@ -155,6 +184,14 @@ class Store:
     def vector(self) -> dict[str, tuple[str, int]]:
         return {mark.origin: (mark.epoch, mark.max_seq) for mark in self.marks.values()}
 
+    async def end_recovery(self) -> None:
+        """Close the reset-recovery window for good (a peer that knew us has caught us up)."""
+        if not self.recovering:
+            return
+        async with self._lock:
+            await self._db.execute("DELETE FROM meta WHERE key = 'recovering'")
+            self.recovering = False
+
     async def apply_remote(
         self,
         origin: str,
@@ -162,18 +199,39 @@ class Store:
         records: Sequence[Record],
         from_seq: int,
         to_seq: int,
+        *,
+        adopt_own: bool | None = None,
     ) -> list[Record]:
         """Apply a batch of `origin`'s records; returns the ones that changed this store.
 
         The sender vouches that these records together with everything of `origin` up to
         `from_seq` are everything up to `to_seq`, so the high-water mark moves to `to_seq` only
-        when ours already reached `from_seq` in the same epoch.
+        when ours already reached `from_seq` in the same epoch. Records of our own origin are
+        adopted only when `adopt_own` (default: while `recovering`), and never over a version
+        written here. Every record is sanitised (`validation.sanitize_remote`) before it is kept.
         """
+        for seq in (from_seq, to_seq):
+            if not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+                raise ValueError(f"batch mark {seq!r} is out of range (0 to {MAX_SEQ})")
         for record in records:
             if (record.get("origin") or record.get("machine")) != origin:
                 raise ValueError(f"record {record.get('uuid')} is not from origin {origin}")
-            if int(record.get("originSeq", 0)) <= 0:
+            seq = record.get("originSeq", 0)
+            if not isinstance(seq, int) or seq <= 0:
                 raise ValueError(f"record {record.get('uuid')} has no positive originSeq")
+            if seq > MAX_SEQ:
+                raise ValueError(f"record {record.get('uuid')} has originSeq {seq} above {MAX_SEQ}")
+        if origin == self.machine:
+            if not (self.recovering if adopt_own is None else adopt_own):
+                if records or to_seq > self.own_seq:
+                    log.warning(
+                        "ignored %d records of this machine's own origin %s from a peer: they are "
+                        "adopted only while a reset store recovers (docs/mesh-protocol.md, Epochs)",
+                        len(records), origin,
+                    )
+                return []
+            records = self._not_written_here(records)
+        records = [sanitize_remote(record) for record in records]
         async with self._lock:
             mark = self.marks.get(origin)
             changed: dict[str, Record] = {}
@@ -182,9 +240,11 @@ class Store:
                 if merge.should_apply(None if current is None else _version(current), _version(record)):
                     changed[record["uuid"]] = clone(record)
             if origin == self.machine:
-                # Our own records coming back from a peer (a wiped or restored store): the
-                # counter continues above every seq of ours that exists anywhere.
-                seen = max([to_seq, *(int(r["originSeq"]) for r in records)])
+                # Our own records coming back from a peer while a reset store recovers: the
+                # counter continues above every seq of ours that exists anywhere (bounded by
+                # MAX_SEQ, so no peer can push it where a write would overflow). Only records
+                # adopted count; a bare claim or a refused version moves nothing.
+                seen = max([0, *(int(r["originSeq"]) for r in records)])
                 new_mark = OriginMark(origin, self.epoch, max(self.own_seq, seen))
             else:
                 new_mark = _advance(mark, origin, epoch, from_seq, to_seq)
@@ -209,6 +269,27 @@ class Store:
         applied = list(changed.values())
         self._notify(applied)
         return applied
+
+    def _not_written_here(self, records: Sequence[Record]) -> list[Record]:
+        """Our own origin's records minus those that would replace a version this store wrote."""
+        floor = self.first_seq
+        kept: list[Record] = []
+        for record in records:
+            held = self.records.get(record["uuid"])
+            if (
+                held is not None
+                and (held.get("origin") or held["machine"]) == self.machine
+                and (floor is None or int(held["originSeq"]) > floor)
+                and int(record["originSeq"]) > int(held["originSeq"])
+            ):
+                log.warning(
+                    "refused a version of %s (seq %s) from a peer: this machine wrote that record "
+                    "itself (seq %s), and only it writes its own origin",
+                    record["uuid"], record["originSeq"], held["originSeq"],
+                )
+                continue
+            kept.append(record)
+        return kept
 
     # ---- forwarded-call results (idempotency) -------------------------------------------
 
@@ -267,8 +348,11 @@ def _advance(mark: OriginMark | None, origin: str, epoch: str, from_seq: int, to
     return mark
 
 
-def _prepare(path: Path, machine: str) -> tuple[int, str]:
-    """Create or migrate the file synchronously (before the loop serves anyone)."""
+def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None]:
+    """Create or migrate the file synchronously (before the loop serves anyone).
+
+    Returns the schema version, the epoch, whether the reset-recovery window is open, and the
+    counter the store started at."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -277,15 +361,19 @@ def _prepare(path: Path, machine: str) -> tuple[int, str]:
         row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         if row is None:
             epoch = secrets.token_hex(8)
+            first_seq = _now_us()
             db.execute("BEGIN IMMEDIATE")
             db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
             db.execute("INSERT INTO meta (key, value) VALUES ('machine', ?)", (machine,))
+            db.execute("INSERT INTO meta (key, value) VALUES ('recovering', '1')")
+            db.execute("INSERT INTO meta (key, value) VALUES ('first_seq', ?)", (str(first_seq),))
             # A new store starts its counter at the wall clock in microseconds, so a wiped
             # machine's new writes still sort after its old ones (docs/mesh-protocol.md "Epochs").
             db.execute(
-                "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)", (machine, epoch, _now_us())
+                "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)", (machine, epoch, first_seq)
             )
             db.execute("COMMIT")
+            return version, epoch, True, first_seq
         else:
             epoch = str(row[0])
             stored_machine = db.execute("SELECT value FROM meta WHERE key = 'machine'").fetchone()
@@ -295,7 +383,9 @@ def _prepare(path: Path, machine: str) -> tuple[int, str]:
                 "INSERT OR IGNORE INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)",
                 (machine, epoch, _now_us()),
             )
-        return version, epoch
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('recovering', 'first_seq')").fetchall())
+        first = meta.get("first_seq")
+        return version, epoch, "recovering" in meta, int(first) if first is not None else None
     finally:
         db.close()
 
