@@ -1,6 +1,5 @@
 """API operations about agents: agents, pane, pane-resolve, pane-capture, tail, transcript,
-discover. Installed into the daemon as an extension that also runs the watcher loop.
-"""
+discover (and the auto-discovery loop)."""
 
 from __future__ import annotations
 
@@ -8,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,10 @@ from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents.registry import ADAPTERS, get_adapter
 from sesh_mesh.agents.tmux import TmuxError, capture, socket_from_name, socket_from_tmux_env
 from sesh_mesh.agents.transcript import first_line, render_entry
-from sesh_mesh.daemon import lookup
-from sesh_mesh.daemon.api import ApiServer
-from sesh_mesh.daemon.service import Emit, Service
+from sesh_mesh.daemon.op_args import NoArgs
+from sesh_mesh.daemon.ops import Emit, op
+from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import read_all
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, UsageError
@@ -32,51 +33,73 @@ DISCOVER_AUTO_S = 10.0
 
 FOLLOW_POLL_S = 0.2
 
+@dataclass(frozen=True)
+class PaneResolveArgs:
+    pane: str
+    """A tmux pane id, e.g. %3."""
+    socket: str | None = None
+    """The tmux server: a socket path or a -L name (default: the default server)."""
+
+
+@dataclass(frozen=True)
+class PaneOwnerArgs:
+    pane: str | None = None
+    tmux: str | None = None
+    """The caller's $TMUX (socket path first)."""
+
+
+@dataclass(frozen=True)
+class PaneArgs:
+    op: str
+    pane: str | None = None
+    socket: str | None = None
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class LinesArgs:
+    uuid: str
+    n: int | None = None
+    """How many lines or entries, from the end."""
+
+
+@dataclass(frozen=True)
+class TailArgs:
+    uuid: str
+    n: int | None = None
+    follow: bool | None = None
+
+
+@dataclass(frozen=True)
+class DiscoverArgs:
+    agent: str | None = None
+    register: bool | None = None
+    """Register what is found as sessions."""
+
+
 class AgentOps:
-    def __init__(self, service: Service, watcher: Watcher) -> None:
+    def __init__(self, service: Service, sessions: Sessions, watcher: Watcher) -> None:
         self.service = service
+        self.sessions = sessions
         self.watcher = watcher
-
-    def install(self, api: ApiServer) -> None:
-        s = self.service
-        s.extra_handlers.update(
-            {
-                "agents": self.op_agents,
-                "pane-resolve": self.op_pane_resolve,
-                "pane-owner": self.op_pane_owner,
-                "pane-capture": self.op_pane_capture,
-                "transcript": self.op_transcript,
-                "discover": self.op_discover,
-                "rescan": self.op_rescan,
-            }
-        )
-        s.extra_streams["tail"] = self.stream_tail
-        api.raw_handlers["pane"] = self.raw_pane
-        s.on_register.append(self._registered)
-
-    async def _registered(self, record: Record) -> None:
-        self.watcher.wake.set()
-        await self.watcher.tick(force_scan=True)
-
-    def _record(self, uuid: str) -> Record:
-        return lookup.resolve(self.service.store.records, uuid)
-
-    async def _forward_if_remote(self, record: Record, op: str, args: dict[str, Any]) -> tuple[bool, Any]:
-        if record["machine"] == self.service.machine:
-            return False, None
-        return True, await self.service.forward(record["machine"], op, {**args, "uuid": record["uuid"]})
 
     # ---- panes -----------------------------------------------------------------------------
 
+    @op("rescan", NoArgs)
     async def op_rescan(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Scan tmux and the agents' files now."""
         await self.watcher.tick(force_scan=True)
         return {"agents": len(self.watcher.live)}
 
+    @op("agents", NoArgs)
     async def op_agents(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Agents live in the scanned tmux panes, with their conversations."""
         await self.watcher.tick(force_scan=True)
         return self.watcher.agents()
 
+    @op("pane-resolve", PaneResolveArgs)
     async def op_pane_resolve(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """The session or conversation of the agent live in a tmux pane."""
         pane = str(args.get("pane") or "")
         socket = socket_from_name(str(args.get("socket") or ""))
         if not pane.startswith("%"):
@@ -111,16 +134,19 @@ class AgentOps:
         return {"uuid": agent.agent_session_id, "registered": False, "agent": agent.kind,
                 "agentSessionId": agent.agent_session_id}
 
+    @op("pane-owner", PaneOwnerArgs)
     async def op_pane_owner(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """The session that owns a tmux pane, if any."""
         socket = socket_from_tmux_env(args.get("tmux")) or socket_from_name("default")
         uuid = self.watcher.pane_owner.get((socket, str(args.get("pane") or "")))
-        return None if uuid is None else self.service.store.records.get(uuid)
+        return None if uuid is None else self.sessions.get(uuid)
 
+    @op("pane", PaneArgs, raw=True, forwardable=False)
     def raw_pane(self, request: dict[str, Any]) -> bytes:
         """The status-bar fast path: `0<text>\\n` when found, `3\\n` when not. Answered from memory."""
         socket = request.get("socket") or ""
         uuid = self.watcher.pane_owner.get((socket, str(request.get("pane") or "")))
-        record = self.service.store.records.get(uuid) if uuid else None
+        record = self.sessions.get(uuid) if uuid else None
         if record is None:
             return b"3\n"
         if request.get("json"):
@@ -130,11 +156,10 @@ class AgentOps:
         label = record.get("name") or record["uuid"][:8]
         return f"0{glyph(record)} {label} · {record.get('agent')}\n".encode()
 
+    @op("pane-capture", LinesArgs, route="owner")
     async def op_pane_capture(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        record = self._record(str(args["uuid"]))
-        forwarded, result = await self._forward_if_remote(record, "pane-capture", args)
-        if forwarded:
-            return result
+        """The text of the session's pane."""
+        record = self.sessions[str(args["uuid"])]
         location = record.get("tmux")
         if not record.get("live") or not location:
             raise SeshError(f"session {record['uuid'][:8]} is not live in a pane", "resume it with `sesh resume`")
@@ -155,11 +180,10 @@ class AgentOps:
             )
         return path
 
+    @op("transcript", LinesArgs, route="owner")
     async def op_transcript(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        record = self._record(str(args["uuid"]))
-        forwarded, result = await self._forward_if_remote(record, "transcript", args)
-        if forwarded:
-            return result
+        """The session's transcript entries, parsed and rendered."""
+        record = self.sessions[str(args["uuid"])]
         path = self._transcript_file(record)
         state = await asyncio.to_thread(read_all, str(record["agent"]), path)
         entries = state.entries
@@ -172,13 +196,10 @@ class AgentOps:
             "offset": state.offset,
         }
 
+    @op("tail", TailArgs, route="owner", stream=True)
     async def stream_tail(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
-        record = self._record(str(args["uuid"]))
-        if record["machine"] != self.service.machine:
-            forwarder: Any = self.service.forwarder
-            if forwarder is None:
-                await self.service.forward(record["machine"], "tail", args)  # raises the no-link error
-            return await forwarder.call(record["machine"], "tail", {**args, "uuid": record["uuid"]}, emit=emit)
+        """The last transcript entries, then (with follow) each new one as it is written."""
+        record = self.sessions[str(args["uuid"])]
         path = self._transcript_file(record)
         agent = str(record["agent"])
         state = await asyncio.to_thread(read_all, agent, path)
@@ -211,7 +232,7 @@ class AgentOps:
         dirs: dict[str, set[Path]] = {kind: {adapter.data_dir(os.environ)} for kind, adapter in ADAPTERS.items()}
         for agent in self.watcher.live.values():
             dirs[agent.kind].add(agent.data_dir)
-        for record in self.service.store.records.values():
+        for record in self.sessions.all():
             if record.get("agentDataDir") and record.get("agent") in dirs:
                 dirs[str(record["agent"])].add(Path(record["agentDataDir"]))
         return dirs
@@ -219,10 +240,10 @@ class AgentOps:
     def discover_now(self, agent_filter: str | None) -> list[dict[str, Any]]:
         known = {
             (r.get("agent"), r.get("agentSessionId") or r["uuid"])
-            for r in self.service.store.records.values()
+            for r in self.sessions.all()
             if r["machine"] == self.service.machine
         }
-        known |= {(r.get("agent"), r["uuid"]) for r in self.service.store.records.values()}
+        known |= {(r.get("agent"), r["uuid"]) for r in self.sessions.all()}
         live_ids = {a.agent_session_id for a in self.watcher.live.values() if a.agent_session_id}
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for kind, dirs in self._data_dirs().items():
@@ -243,7 +264,9 @@ class AgentOps:
                     found[key] = item
         return sorted(found.values(), key=lambda i: str(i.get("lastActivity") or ""), reverse=True)
 
+    @op("discover", DiscoverArgs)
     async def op_discover(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Agent conversations on disk that are not sessions yet (optionally register them)."""
         agent = args.get("agent")
         if agent is not None:
             check_agent_name(agent)
@@ -279,19 +302,3 @@ class AgentOps:
                 await asyncio.wait_for(stop.wait(), DISCOVER_AUTO_S)
             except TimeoutError:
                 pass
-
-
-async def install(service: Service, api: ApiServer, tasks: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-    watcher = Watcher(service)
-    ops = AgentOps(service, watcher)
-    ops.install(api)
-    from sesh_mesh.daemon.control import Control
-
-    Control(service, watcher).install()
-    service.watcher = watcher
-    # Any committed record (an import, a replicated one, a rename) may need its state derived:
-    # wake the watcher rather than leave it to the next tick.
-    service.store.subscribe(lambda _record: watcher.wake.set())
-    tasks.create_task(watcher.run(stop), name="agents:watch")
-    if service.config.discover_auto:
-        tasks.create_task(ops.auto_discover(stop), name="agents:auto-discover")

@@ -3,6 +3,7 @@
 A request is `{"op", "args", "ctx"}`; the reply is `{"ok": true, "result"}` or
 `{"ok": false, "error": {what, fix, kind}}`. A stream op sends `{"item": …}` lines before its
 final reply. A malformed request gets an error reply; nothing a client sends crashes the daemon.
+This module is framing only: every request runs through the op table (daemon/ops.py).
 """
 
 from __future__ import annotations
@@ -16,19 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from sesh_mesh import wire
-from sesh_mesh.daemon.service import Service
-from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.daemon.ops import OpTable, error_reply
+from sesh_mesh.errors import UsageError
 
 log = logging.getLogger(__name__)
 
+
 class ApiServer:
-    def __init__(self, service: Service, path: Path) -> None:
-        self.service = service
+    def __init__(self, ops: OpTable, path: Path) -> None:
+        self.ops = ops
         self.path = path
         self._server: asyncio.base_events.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
-        self.raw_handlers: dict[str, Any] = {}
-        """Ops answered with raw bytes instead of JSON (the status-bar fast path)."""
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -95,7 +95,7 @@ class ApiServer:
                 )
                 continue
             op = request.get("op")
-            raw = self.raw_handlers.get(op) if isinstance(op, str) else None
+            raw = self.ops.raw(op) if isinstance(op, str) else None
             if raw is not None:
                 writer.write(raw(request))
                 await writer.drain()
@@ -110,33 +110,19 @@ class ApiServer:
             error = UsageError("malformed request: needs op (string), args and ctx (objects)")
             await self._reply(writer, wire.failure(error.to_wire()))
             return
+
+        async def emit(item: Any) -> None:
+            writer.write(wire.encode({"item": item}))
+            await writer.drain()
+
         try:
-            stream = self.service.stream_handler(op)
-            if stream is not None:
-
-                async def emit(item: Any) -> None:
-                    writer.write(wire.encode({"item": item}))
-                    await writer.drain()
-
-                result = await stream(args, ctx, emit)
-            else:
-                handler = self.service.handler(op)
-                if handler is None:
-                    raise UsageError(f"unknown operation {op!r}", "update the sesh CLI or daemon (sesh daemon restart)")
-                result = await handler(args, ctx)
-            await self._reply(writer, wire.ok(result))
-        except SeshError as exc:
-            await self._reply(writer, wire.failure(exc.to_wire()))
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("api: bad arguments for %s: %r", op, exc)
-            error = UsageError(f"bad arguments for {op}: {exc}", "see sesh --help")
-            await self._reply(writer, wire.failure(error.to_wire()))
+            result = await self.ops.run(op, args, ctx, emit)
         except (ConnectionError, asyncio.CancelledError):
             raise
-        except Exception as exc:
-            log.exception("api: %s failed", op)
-            failed = SeshError(f"daemon error in {op}: {exc!r}", "see daemon.log")
-            await self._reply(writer, wire.failure(failed.to_wire()))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the client's reply; error_reply logs it
+            await self._reply(writer, wire.failure(error_reply(exc, op)))
+            return
+        await self._reply(writer, wire.ok(result))
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:

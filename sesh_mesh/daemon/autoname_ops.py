@@ -14,18 +14,19 @@ import shutil
 import signal
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from sesh_mesh import clock
-from sesh_mesh.daemon import lookup
+from sesh_mesh.daemon.ops import op
 from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.transcript_ops import TranscriptOps
 from sesh_mesh.daemon.transcripts import read_all
-from sesh_mesh.errors import SeshError
+from sesh_mesh.daemon.watcher import Watcher
+from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.services import namer
 from sesh_mesh.store.record import Record
-
-if TYPE_CHECKING:
-    from sesh_mesh.daemon.transcript_ops import TranscriptOps
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +39,38 @@ RETRY_AFTER_FAILURE_S = 600.0
 NO_TEXT = "has no messages to name it by yet"
 
 
+@dataclass(frozen=True)
+class AutonameArgs:
+    uuid: str | None = None
+    all: bool | None = None
+    """Every session of the mesh (each named at its owner)."""
+    localOnly: bool | None = None
+    """With all: only this machine's sessions."""
+
+
 class Autonamer:
-    def __init__(self, service: Service, files: TranscriptOps) -> None:
+    def __init__(self, service: Service, sessions: Sessions, watcher: Watcher, files: TranscriptOps) -> None:
         self.service = service
+        self.sessions = sessions
+        self.watcher = watcher
         self.files = files
         self.failed_at: dict[str, float] = {}
         self.naming: set[str] = set()
-
-    def install(self) -> None:
-        self.service.extra_handlers["autoname"] = self.op_autoname
 
     def config(self) -> namer.NamerConfig:
         return namer.load_namer_config(self.service.config.autoname, str(self.service.config.path))
 
     # ---- the operation -------------------------------------------------------------------------
 
+    @op("autoname", AutonameArgs, route="owner")
     async def op_autoname(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """One session (at its owner): the renamed record. `all`: a report per session of the mesh
         (`localOnly`: of this machine), `[{uuid, machine, agent, name, summary, status, reason}]`."""
         if args.get("all"):
             return await self.name_all(local_only=bool(args.get("localOnly")))
-        record = lookup.resolve(self.service.store.records, str(args["uuid"]))
-        if record["machine"] != self.service.machine:
-            return await self.service.forward(record["machine"], "autoname", {"uuid": record["uuid"]})
+        if not args.get("uuid"):
+            raise UsageError("autoname needs a session (uuid) or all", "sesh autoname <uuid>, or --all")
+        record = self.sessions[str(args["uuid"])]
         return self.service.decorate(await self.name_one(record))
 
     async def name_one(self, record: Record) -> Record:
@@ -101,7 +111,7 @@ class Autonamer:
             return changed
 
         written = await self.service.store.write_local(uuid, apply)
-        return written if written is not None else self.service.store.records[uuid]
+        return written if written is not None else self.sessions[uuid]
 
     async def run_namer(self, config: namer.NamerConfig, record: Record, excerpt: str) -> tuple[str, str]:
         env = {**os.environ, "SESH_NAMING_UUID": record["uuid"], "SESH_NAMING_AGENT": str(record["agent"]),
@@ -132,15 +142,14 @@ class Autonamer:
 
     async def name_all(self, *, local_only: bool) -> list[dict[str, Any]]:
         me = self.service.machine
-        records = [r for r in self.service.store.records.values() if not r.get("deleted")]
+        records = [r for r in self.sessions.all() if not r.get("deleted")]
         report = await self._name_local([r for r in records if r["machine"] == me])
         if local_only:
             return report
         others = sorted({str(r["machine"]) for r in records} - {me})
 
         async def ask(machine: str) -> list[dict[str, Any]]:
-            forwarder = self.service.forwarder
-            if forwarder is None or not forwarder.is_connected(machine):
+            if not self.service.links.is_connected(machine):
                 raise SeshError(f"machine {machine} is unreachable")
             return list(await self.service.forward(machine, "autoname", {"all": True, "localOnly": True}))
 
@@ -176,8 +185,7 @@ class Autonamer:
         return report
 
     def _turns(self, record: Record) -> int | None:
-        watcher = self.service.watcher
-        tail = watcher.tails.get(record["uuid"]) if watcher is not None else None
+        tail = self.watcher.tails.get(record["uuid"])
         return int(tail.state.turns_completed) if tail is not None else None
 
     # ---- automatic renames -------------------------------------------------------------------------
@@ -201,7 +209,7 @@ class Autonamer:
         if config.every_turns <= 0 or not config.configured:
             return
         now = time.monotonic()
-        for record in list(self.service.store.records.values()):
+        for record in self.sessions.all():
             if (record["machine"] != self.service.machine or record.get("deleted") or not record.get("autoRename", True)
                     or record.get("turnStatus") == "busy"):
                 continue
@@ -246,9 +254,3 @@ async def _run(argv: list[str], stdin: bytes | None, cwd: str, env: dict[str, st
                             "raise [autoname].timeout or check the namer") from None
         raise
     return out, err, int(proc.returncode or 0)
-
-
-async def install(service: Service, files: TranscriptOps, tasks: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-    autonamer = Autonamer(service, files)
-    autonamer.install()
-    tasks.create_task(autonamer.run(stop), name="transcripts:autoname")

@@ -1,6 +1,6 @@
 """Agent control: new, send, await, abort, compact, pane-keys, stop, resume, delegate, report.
 
-Pane sessions are driven through tmux with the submit rules of AGENTS-FACTS §4 (leave any
+Pane sessions are driven through tmux with the submit rules the agent CLIs need (leave any
 mode, paste, pause, a separate Enter, then verify the turn started). Sessions with no live
 pane take headless turns (`headless.py`). Replies always come from the transcript.
 """
@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,14 @@ from sesh_mesh import clock, ids
 from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents import launch, tmux
 from sesh_mesh.agents.registry import get_adapter
-from sesh_mesh.daemon import lookup
 from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
 from sesh_mesh.daemon.live_state import Reported
-from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.ops import op
+from sesh_mesh.daemon.service import Service, SessionArgs
+from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.turn_events import WaitStopped
 from sesh_mesh.daemon.watcher import Watcher
-from sesh_mesh.errors import SeshError, TimedOut, UsageError
+from sesh_mesh.errors import SeshError, TimedOut, UsageError, empty_message, headless_without_msg, missing_cwd
 from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ INHERITED = (
     "IS_SANDBOX", "DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "PI_OFFLINE", "PI_TELEMETRY", "PI_SKIP_VERSION_CHECK", "TMUX_TMPDIR",
 )  # fmt: skip
-"""Variables a launched agent takes from the caller (SPEC §6), over the daemon's own."""
+"""Variables a launched agent takes from the caller, over the daemon's own."""
 
 
 def report_bin() -> str:
@@ -57,42 +59,82 @@ def report_bin() -> str:
     return str(launcher) if launcher.exists() else "sesh"
 
 
+@dataclass(frozen=True)
+class NewArgs:
+    agent: str | None = None
+    cwd: str | None = None
+    name: str | None = None
+    tags: list[str] | None = None
+    model: str | None = None
+    target: str | None = None
+    """Where the pane opens: socket:session[:window]."""
+    msg: str | None = None
+    """The first message."""
+    headless: bool | None = None
+    dryRun: bool | None = None
+    noLaunch: bool | None = None
+    sessionId: str | None = None
+    sandbox: bool | None = None
+    agentArgs: list[str] | None = None
+    timeout: float | None = None
+    machine: str | None = None
+    """The machine to start it on (default: this one)."""
+
+
+@dataclass(frozen=True)
+class SendArgs:
+    uuid: str
+    message: str
+    timeout: float | None = None
+    noWait: bool | None = None
+
+
+@dataclass(frozen=True)
+class TimeoutArgs:
+    uuid: str
+    timeout: float | None = None
+    """Seconds to wait at most."""
+
+
+@dataclass(frozen=True)
+class PaneKeysArgs:
+    uuid: str
+    keys: list[str]
+    """tmux key names, e.g. Enter, Escape, C-c, Down."""
+
+
+@dataclass(frozen=True)
+class ResumeArgs:
+    uuid: str
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    state: str
+    """busy, idle or needs-input."""
+    uuid: str | None = None
+    at: int | None = None
+    """When it happened, in ms since the epoch."""
+
+
 class Control:
-    def __init__(self, service: Service, watcher: Watcher) -> None:
+    def __init__(self, service: Service, sessions: Sessions, watcher: Watcher) -> None:
         self.service = service
+        self.sessions = sessions
         self.watcher = watcher
-        self.headless = HeadlessRunner(self)
+        self.headless = HeadlessRunner(service.store, watcher)
         self.pending_turns: dict[str, tuple[int, int]] = {}
         """Turns delivered with --no-wait: the transcript's turn count and the watcher's turn number
         before them, so `await` waits for them even before the agent's state has flipped to busy."""
 
-    def install(self) -> None:
-        self.service.extra_handlers.update(
-            {
-                "new": self.op_new,
-                "send": self.op_send,
-                "await": self.op_await,
-                "abort": self.op_abort,
-                "compact": self.op_compact,
-                "pane-keys": self.op_pane_keys,
-                "stop": self.op_stop,
-                "resume": self.op_resume,
-                "report": self.op_report,
-            }
-        )
-
     # ---- shared helpers ----------------------------------------------------------------------
 
     def record(self, uuid: str) -> Record:
-        record = lookup.resolve(self.service.store.records, uuid)
+        record = self.sessions.resolve(uuid)
         if record.get("deleted"):
             raise SeshError(f"session {record['uuid']} is deleted", "nothing to do")
         return record
-
-    async def maybe_forward(self, record: Record, op: str, args: dict[str, Any]) -> tuple[bool, Any]:
-        if record["machine"] == self.service.machine:
-            return False, None
-        return True, await self.service.forward(record["machine"], op, {**args, "uuid": record["uuid"]})
 
     def launch_env(self, ctx: dict[str, Any], uuid: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -148,23 +190,21 @@ class Control:
 
     # ---- new ---------------------------------------------------------------------------------
 
+    @op("new", NewArgs, route="machine")
     async def op_new(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        machine = args.get("machine")
-        if machine and machine != self.service.machine:
-            return await self.service.forward(str(machine), "new", {**args, "machine": None})
+        """Start a new agent session: in tmux, headless, or only registered."""
         agent = check_agent_name(str(args.get("agent") or ""))
         adapter = get_adapter(agent)
         cwd = str(args.get("cwd") or "")
         if not cwd.startswith("/") or not Path(cwd).is_dir():
-            raise UsageError(f"cwd {cwd!r} does not exist or is not a directory",
-                             "pass --cwd with an existing directory")
+            raise missing_cwd(cwd)
         cwd = os.path.realpath(cwd)
         headless = bool(args.get("headless"))
         message = args.get("msg")
         if headless and not (message and str(message).strip()):
-            raise UsageError("--headless needs --msg with the first message", 'sesh new --headless --msg "…"')
+            raise headless_without_msg()
         uuid = ids.check_uuid(str(args["sessionId"])) if args.get("sessionId") else ids.new_uuid()
-        if uuid in self.service.store.records:
+        if uuid in self.sessions:
             raise SeshError(f"session id {uuid} is already in use", "pick another --session-id or omit it")
         env = self.launch_env(ctx, uuid)
         binary = self.binary(agent, env)
@@ -202,21 +242,21 @@ class Control:
         if args.get("noLaunch"):
             return self.service.decorate(record)
         if headless:
-            result = await self.headless.run(self.service.store.records[uuid], str(message), env, binary,
+            result = await self.headless.run(self.sessions[uuid], str(message), env, binary,
                                              first=True, timeout=args.get("timeout"))
-            return {**self.service.decorate(self.service.store.records[uuid]), **result}
+            return {**self.service.decorate(self.sessions[uuid]), **result}
         assert target is not None
         await self.open_in_tmux(target, cwd, env, argv, name=str(args.get("name") or agent))
-        ok = await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S, uuid)
+        ok = await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), LIVE_WAIT_S, uuid)
         if not ok:
             raise SeshError(f"{agent} was started in tmux but never showed up as live",
                             f"look at the window with `tmux -S {target['socket']} list-windows`")
         if message:
             await self.wait_ready(uuid)
-            result = await self.send_to_pane(self.service.store.records[uuid], str(message), wait=True,
+            result = await self.send_to_pane(self.sessions[uuid], str(message), wait=True,
                                              timeout=args.get("timeout"))
-            return {**self.service.decorate(self.service.store.records[uuid]), **result}
-        return self.service.decorate(self.service.store.records[uuid])
+            return {**self.service.decorate(self.sessions[uuid]), **result}
+        return self.service.decorate(self.sessions[uuid])
 
     def placement(self, target: Any, ctx: dict[str, Any]) -> dict[str, str]:
         """`--target socket:sess[:window]`, else the caller's tmux session, else session "sesh"."""
@@ -250,10 +290,10 @@ class Control:
         return out[0].strip()
 
     async def wait_ready(self, uuid: str) -> None:
-        adapter = get_adapter(str(self.service.store.records[uuid]["agent"]))
+        adapter = get_adapter(str(self.sessions[uuid]["agent"]))
 
         async def probe() -> tuple[bool, bool]:
-            loc = self.service.store.records[uuid].get("tmux") or {}
+            loc = self.sessions[uuid].get("tmux") or {}
             if not loc:
                 return False, False
             text = await tmux.capture(loc["socket"], loc["pane"])
@@ -273,14 +313,13 @@ class Control:
 
     # ---- send / await ------------------------------------------------------------------------
 
+    @op("send", SendArgs, route="owner")
     async def op_send(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Send a message to a session and return the reply of that turn."""
         message = str(args.get("message") or "")
         if not message.strip():
-            raise UsageError("message is empty", "give the text to send")
+            raise empty_message()
         record = self.record(str(args["uuid"]))
-        forwarded, result = await self.maybe_forward(record, "send", args)
-        if forwarded:
-            return result
         started = time.monotonic()
         wait = not args.get("noWait")
         if record.get("live"):
@@ -307,7 +346,7 @@ class Control:
         turn_mark = self.watcher.turn_events.turn(uuid)
 
         def started() -> bool:
-            current = self.service.store.records[uuid]
+            current = self.sessions[uuid]
             return (current.get("turnStatus") == "busy" or self.watcher.turn_events.turn(uuid) > turn_mark
                     or self.turn_count(uuid) > turns or self.activity(uuid) > activity)
 
@@ -331,23 +370,22 @@ class Control:
         limit = float(timeout) if timeout else None
 
         def finished() -> bool:
-            current = self.service.store.records[uuid]
+            current = self.sessions[uuid]
             return self.turn_count(uuid) > turns and current.get("turnStatus") != "busy"
 
         if not await self.wait_for(finished, limit, uuid):
             raise TimedOut(f"no reply within {limit:.0f}s", f"the turn goes on; `sesh await {uuid[:8]}` waits for it")
         return {**self.reply_of(uuid), "delivered": "pane"}
 
+    @op("await", TimeoutArgs, route="owner")
     async def op_await(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Wait until the session is idle (its delivered turn ended)."""
         record = self.record(str(args["uuid"]))
-        forwarded, result = await self.maybe_forward(record, "await", args)
-        if forwarded:
-            return result
         uuid = record["uuid"]
         limit = float(args.get("timeout") or 0) or None
 
         def idle() -> bool:
-            record = self.service.store.records[uuid]
+            record = self.sessions[uuid]
             busy = record.get("turnStatus") == "busy"
             pending = self.pending_turns.get(uuid)
             if pending is not None:
@@ -361,7 +399,7 @@ class Control:
         if not await self.wait_for(idle, limit, uuid):
             raise TimedOut(f"session {uuid[:8]} is still busy after {limit:.0f}s", "wait longer or abort it")
         self.pending_turns.pop(uuid, None)
-        current = self.service.store.records[uuid]
+        current = self.sessions[uuid]
         return {"uuid": uuid, "turnStatus": current.get("turnStatus"), "stateSource": current.get("stateSource")}
 
     # ---- abort / compact / keys / stop -------------------------------------------------------
@@ -372,11 +410,10 @@ class Control:
             raise SeshError(f"session {record['uuid'][:8]} is not live in a pane", "resume it with `sesh resume`")
         return loc["socket"], loc["pane"]
 
+    @op("abort", SessionArgs, route="owner")
     async def op_abort(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Interrupt the running turn (Escape in the pane, or kill the headless turn)."""
         record = self.record(str(args["uuid"]))
-        forwarded, result = await self.maybe_forward(record, "abort", args)
-        if forwarded:
-            return result
         uuid = record["uuid"]
         self.pending_turns.pop(uuid, None)
         if uuid in self.headless.running:
@@ -387,11 +424,10 @@ class Control:
         await tmux.send_keys(socket, pane, ["Escape"])
         return {"uuid": uuid, "aborted": "pane"}
 
+    @op("compact", TimeoutArgs, route="owner")
     async def op_compact(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Compact the conversation's context (in the pane, or a headless turn)."""
         record = self.record(str(args["uuid"]))
-        forwarded, result = await self.maybe_forward(record, "compact", args)
-        if forwarded:
-            return result
         if not record.get("live"):
             agent = str(record.get("agent"))
             adapter = get_adapter(agent)
@@ -413,14 +449,13 @@ class Control:
         await tmux.send_keys(socket, pane, ["Enter"])
         return {"uuid": record["uuid"], "compact": "requested"}
 
+    @op("pane-keys", PaneKeysArgs, route="owner")
     async def op_pane_keys(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Send tmux keys to the session's pane (answer a dialog, navigate)."""
         keys = [str(k) for k in args.get("keys") or []]
         if not keys:
             raise UsageError("pane-keys needs at least one key", "e.g. sesh pane-keys a808 Enter")
         record = self.record(str(args["uuid"]))
-        forwarded, result = await self.maybe_forward(record, "pane-keys", args)
-        if forwarded:
-            return result
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
         try:
@@ -429,22 +464,21 @@ class Control:
             raise SeshError(str(exc), "use tmux key names, e.g. Enter, Escape, C-c, Down") from exc
         return {"uuid": record["uuid"], "sent": keys}
 
+    @op("stop", SessionArgs, route="owner")
     async def op_stop(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Quit the session's agent (gracefully, then by signal)."""
         record = self.record(str(args["uuid"]))
-        forwarded, result = await self.maybe_forward(record, "stop", args)
-        if forwarded:
-            return result
         uuid = record["uuid"]
         if uuid in self.headless.running:
             self.headless.abort(uuid)
         if not record.get("live"):
-            return self.service.decorate(self.service.store.records[uuid])
+            return self.service.decorate(self.sessions[uuid])
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
         await tmux.send_keys(socket, pane, [get_adapter(record["agent"]).quit_command], literal=True)
         await asyncio.sleep(SUBMIT_PAUSE_S * 2)
         await tmux.send_keys(socket, pane, ["Enter"])
-        gone = lambda: not self.service.store.records[uuid].get("live")  # noqa: E731
+        gone = lambda: not self.sessions[uuid].get("live")  # noqa: E731
         if not await self.wait_for(gone, STOP_GRACE_S, uuid):
             agent = next((a for a in self.watcher.live.values() if a.pane.pane == pane and a.pane.socket == socket),
                          None)
@@ -458,10 +492,11 @@ class Control:
                     if await self.wait_for(gone, 3.0, uuid):
                         break
         await self.wait_for(gone, 3.0, uuid)
-        return self.service.decorate(self.service.store.records[uuid])
+        return self.service.decorate(self.sessions[uuid])
 
     # ---- resume ------------------------------------------------------------------------------
 
+    @op("resume", ResumeArgs)
     async def op_resume(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Live → where it is; not live → relaunched in tmux resuming its conversation."""
         record = self.record(str(args["uuid"]))
@@ -491,18 +526,20 @@ class Control:
         await self.service.store.write_local(uuid, lambda cur: None if cur is None else
                                              {**cur, "spawnSocket": target["socket"], "headless": False})
         await self.open_in_tmux(target, str(record["cwd"]), env, argv, name=str(record.get("name") or agent))
-        if not await self.wait_for(lambda: bool(self.service.store.records[uuid].get("live")), LIVE_WAIT_S, uuid):
+        if not await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), LIVE_WAIT_S, uuid):
             raise SeshError(f"{agent} was relaunched but never showed up as live", "see `sesh agents`")
-        return {"action": "goto", "tmux": self.service.store.records[uuid]["tmux"], "uuid": uuid}
+        return {"action": "goto", "tmux": self.sessions[uuid]["tmux"], "uuid": uuid}
 
     # ---- reporters ---------------------------------------------------------------------------
 
+    @op("report", ReportArgs, forwardable=False)
     async def op_report(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """A reporter hook's turn state for a session this daemon launched (local only)."""
         uuid = str(args.get("uuid") or ctx.get("sessionId") or "")
         state = str(args.get("state") or "")
         if state not in ("busy", "idle", "needs-input"):
             raise UsageError(f"bad report state {state!r}", "use busy, idle or needs-input")
-        if uuid not in self.service.store.records:
+        if uuid not in self.sessions:
             raise SeshError(f"no session {uuid!r} here to report for", "reporters run in panes sesh launched")
         status = "idle" if state == "needs-input" else state
         now = time.monotonic()

@@ -12,17 +12,16 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sesh_mesh.agents.base import AgentAdapter
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
+from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, TimedOut
 from sesh_mesh.store.record import Record
-
-if TYPE_CHECKING:
-    from sesh_mesh.daemon.control import Control
+from sesh_mesh.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +29,9 @@ STDERR_TAIL_LINES = 3
 
 
 class HeadlessRunner:
-    def __init__(self, control: Control) -> None:
-        self.control = control
+    def __init__(self, store: Store, watcher: Watcher) -> None:
+        self.store = store
+        self.watcher = watcher
         self.running: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -42,7 +42,7 @@ class HeadlessRunner:
                 proc.kill()
 
     def _report(self, uuid: str, status: str) -> None:
-        watcher = self.control.watcher
+        watcher = self.watcher
         watcher.reported[uuid] = Reported(status, "headless", time.monotonic())
         watcher.wake.set()
         # `running` changed just before this: a wait on the session (`await`) re-checks now.
@@ -102,9 +102,9 @@ class HeadlessRunner:
             changes["agentSessionId"] = agent_id
         if path is not None and path.exists():
             changes["filePath"] = str(path)
-            self.control.watcher.tails.pop(uuid, None)
+            self.watcher.tails.pop(uuid, None)
         if changes:
-            await self.control.service.store.write_local(uuid, lambda cur: None if cur is None else {**cur, **changes})
+            await self.store.write_local(uuid, lambda cur: None if cur is None else {**cur, **changes})
         if proc.returncode != 0:
             lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             detail = " / ".join(lines[-STDERR_TAIL_LINES:]) or _error_from_output(agent, text) or "no output"
@@ -116,13 +116,13 @@ class HeadlessRunner:
             reply = state.last_reply
             tail = TranscriptTail(agent, path)
             await asyncio.to_thread(tail.refresh)
-            self.control.watcher.tails[uuid] = tail
+            self.watcher.tails[uuid] = tail
             if state.usage is not None:
                 usage = {"inputTokens": state.usage.input_tokens, "outputTokens": state.usage.output_tokens,
                          "contextTokens": state.usage.context_tokens}
         if reply is None:
             raise SeshError(f"{agent} finished but its transcript has no reply", "see `sesh tail` for what happened")
-        self.control.watcher.wake.set()
+        self.watcher.wake.set()
         return {"reply": reply, "usage": usage, "delivered": "headless"}
 
 

@@ -1,4 +1,10 @@
-"""Daemon process lifecycle: one per SESH_HOME (an flock), logging, signals, staged shutdown."""
+"""The daemon's composition root and lifecycle: one per SESH_HOME (an flock), logging, signals,
+staged shutdown.
+
+`serve` builds every part by hand in dependency order; each part takes what it needs in its
+constructor and declares its ops with `@op` (daemon/ops.py), which land in the one op table.
+See docs/architecture.md.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +15,30 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sesh_mesh.config import Config, socket_path
+from sesh_mesh.daemon.agent_ops import AgentOps
 from sesh_mesh.daemon.api import ApiServer
+from sesh_mesh.daemon.autoname_ops import Autonamer
+from sesh_mesh.daemon.control import Control
+from sesh_mesh.daemon.mesh import Mesh
+from sesh_mesh.daemon.ops import OpTable, ops_of
+from sesh_mesh.daemon.search_ops import SearchOps
 from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.transcript_ops import TranscriptOps
+from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError
+from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store, StoreMachineMismatch
 
 log = logging.getLogger("sesh_mesh.daemon")
 
 SHUTDOWN_GRACE_S = 5.0
 """How long background tasks get to finish after a stop before they are cancelled."""
-
-Extension = Callable[[Service, ApiServer, asyncio.TaskGroup, asyncio.Event], Awaitable[None]]
-"""A part of the daemon that plugs in at start (mesh, agents): registers ops, starts tasks."""
-
-EXTENSIONS: list[Extension] = []
 
 
 class HomeLocked(SeshError):
@@ -67,6 +78,52 @@ def setup_logging(home: Path, foreground: bool) -> None:
     )
 
 
+class Daemon:
+    """Every part of one daemon, built in dependency order, and the tasks it runs."""
+
+    def __init__(self, store: Store, home: Path, machine: str, config: Config, listen: str | None) -> None:
+        self.stop = asyncio.Event()
+        self.store = store
+        self.sessions = Sessions(store, machine)
+        self.ops = OpTable(machine, self.sessions)
+        self.mesh = Mesh(machine=machine, store=store, sessions=self.sessions, ops=self.ops, home=home, listen=listen)
+        self.ops.forwarder = self.mesh
+        self.watcher = Watcher(store, self.sessions, machine)
+        self.service = Service(store=store, sessions=self.sessions, ops=self.ops, links=self.mesh, machine=machine,
+                               home=home, config=config, listen=listen, stop_requested=self.stop,
+                               after_register=self._scan_for_new_agent)
+        self.agents = AgentOps(self.service, self.sessions, self.watcher)
+        self.control = Control(self.service, self.sessions, self.watcher)
+        self.transcripts = TranscriptOps(self.service, self.sessions, self.watcher)
+        self.search = SearchOps(self.service, self.sessions, self.watcher)
+        self.autonamer = Autonamer(self.service, self.sessions, self.watcher, self.transcripts)
+        for part in (self.service, self.mesh, self.agents, self.control, self.transcripts, self.search,
+                     self.autonamer):
+            self.ops.add(ops_of(part))
+        self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
+        self.api = ApiServer(self.ops, socket_path(home))
+        # Any committed record (an import, a replicated one, a rename) may need its state derived:
+        # wake the watcher rather than leave it to the next tick.
+        store.subscribe(lambda _record: self.watcher.wake.set())
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    async def _scan_for_new_agent(self, record: Record) -> None:
+        """A new session's agent may already run: find it before the registration returns."""
+        self.watcher.wake.set()
+        await self.watcher.tick(force_scan=True)
+
+    def background(self, discover_auto: bool) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        jobs = [
+            ("mesh", self.mesh.run(self.stop)),
+            ("agents:watch", self.watcher.run(self.stop)),
+            ("transcripts:search-index", self.search.run(self.stop)),
+            ("transcripts:autoname", self.autonamer.run(self.stop)),
+        ]
+        if discover_auto:
+            jobs.append(("agents:auto-discover", self.agents.auto_discover(self.stop)))
+        return jobs
+
+
 async def serve(home: Path, machine: str, config: Config, listen: str | None) -> None:
     try:
         store = await Store.open(home / "store.sqlite", machine)
@@ -75,9 +132,8 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
             f"the store in {home} belongs to machine {exc.stored!r}, not {exc.asked!r}",
             "set SESH_MACHINE to the store's machine or use another SESH_HOME",
         ) from None
-    service = Service(store=store, machine=machine, home=home, config=config, listen=listen)
-    api = ApiServer(service, socket_path(home))
-    stop = service.stop_requested
+    daemon = Daemon(store, home, machine, config, listen)
+    stop = daemon.stop
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -85,22 +141,21 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
     if listen is None:
         log.warning("no [mesh] listen address: peers cannot reach this machine")
     try:
-        async with asyncio.TaskGroup() as tasks:
-            for extension in EXTENSIONS:
-                await extension(service, api, tasks, stop)
-            await api.start()
-            log.info("serving %s", api.path)
+        await daemon.mesh.open()
+        async with asyncio.TaskGroup() as group:
+            owned = [group.create_task(job, name=name) for name, job in daemon.background(config.discover_auto)]
+            await daemon.api.start()
+            log.info("serving %s", daemon.api.path)
             await stop.wait()
             log.info("stopping")
-            await api.close()
-            # Background tasks watch `stop` and end themselves; the grace bounds a wedged one.
-            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            await daemon.api.close()
+            # The daemon's own tasks watch `stop` and end themselves; the grace bounds a wedged one.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), SHUTDOWN_GRACE_S)
-            for task in pending:
+                await asyncio.wait_for(asyncio.gather(*owned, return_exceptions=True), SHUTDOWN_GRACE_S)
+            for task in owned:
                 task.cancel()
     finally:
-        await api.close()
+        await daemon.api.close()
         await store.close()
         log.info("stopped")
 

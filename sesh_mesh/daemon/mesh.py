@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -24,14 +25,16 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import WebSocketException
 
 from sesh_mesh import clock
-from sesh_mesh.daemon.api import ApiServer
 from sesh_mesh.daemon.mesh_link import Link, LinkOutcome
 from sesh_mesh.daemon.mesh_rpc import FORWARDED_FROM, RELAYING, LinkLike, Rpc
+from sesh_mesh.daemon.op_args import NoArgs
+from sesh_mesh.daemon.ops import Emit, OpTable, op
 from sesh_mesh.daemon.peers import Peer, load_peers
-from sesh_mesh.daemon.service import Emit, Service
+from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.replication import Close, CloseCode, PeerSession, Role, Vector, lag
+from sesh_mesh.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +96,28 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class Mesh:
-    """The mesh of one daemon; also the Service's `Forwarder`."""
+@dataclass(frozen=True)
+class ForwardArgs:
+    machine: str
+    op: str
+    args: dict[str, Any] | None = None
+    key: str | None = None
+    """Idempotency key: a retried call with the same key takes effect once."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        self.machine = service.machine
-        self.store = service.store
-        self.rpc = Rpc(service, self)
+
+class Mesh:
+    """The mesh of one daemon; also the op table's `Forwarder`."""
+
+    def __init__(
+        self, *, machine: str, store: Store, sessions: Sessions, ops: OpTable, home: Path, listen: str | None
+    ) -> None:
+        self.machine = machine
+        self.store = store
+        self.sessions = sessions
+        self.ops = ops
+        self.home = home
+        self.listen = listen
+        self.rpc = Rpc(ops, self)
         self.peers: dict[str, PeerState] = {}
         self.peers_error: SeshError | None = None
         self.listening: str | None = None
@@ -116,12 +133,12 @@ class Mesh:
     async def open(self) -> None:
         """Read peers.json and bind the listener; a bad listen address stops the daemon loudly."""
         try:
-            for name, peer in load_peers(self.service.home).items():
+            for name, peer in load_peers(self.home).items():
                 self.peers[name] = PeerState(peer)
         except SeshError as exc:
             self.peers_error = exc
             log.error("mesh: %s (%s); no peers until it is fixed and reloaded", exc.what, exc.fix)
-        listen = self.service.listen
+        listen = self.listen
         if listen:
             host, port = parse_listen(listen)
             try:
@@ -180,7 +197,7 @@ class Mesh:
 
     async def reload(self) -> list[dict[str, Any]]:
         try:
-            configured = load_peers(self.service.home)
+            configured = load_peers(self.home)
         except SeshError as exc:
             self.peers_error = exc
             raise
@@ -428,7 +445,7 @@ class Mesh:
         ]
 
     def status(self) -> list[dict[str, Any]]:
-        held = Counter(str(record["machine"]) for record in self.store.records.values())
+        held = Counter(str(record["machine"]) for record in self.sessions.all())
         entries = []
         for entry in self.peer_list():
             state = self.peers[entry["name"]]
@@ -467,62 +484,43 @@ class Mesh:
                                "fix": f"check that {name}'s daemon runs with [mesh] listen on that address"})
         return checks
 
+    def vector(self) -> dict[str, list[Any]]:
+        return {origin: [epoch, seq] for origin, (epoch, seq) in sorted(self.store.vector().items())}
+
     # ---- operations ------------------------------------------------------------------------
 
-    async def op_status(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        status = await self.service.op_status(args, ctx)
-        status["doctor"] = [*status.get("doctor", []), *self.doctor()]
-        status["vector"] = {origin: [epoch, seq] for origin, (epoch, seq) in sorted(self.store.vector().items())}
-        return status
-
+    @op("replica", NoArgs)
     async def op_replica(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Every record held, tombstones included, as stored (convergence checks, debugging)."""
-        return sorted(self.store.records.values(), key=lambda record: str(record["uuid"]))
+        return sorted(self.sessions.all(), key=lambda record: str(record["uuid"]))
 
+    @op("peers", NoArgs)
     async def op_peers(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """The configured peers and their links."""
         return self.peer_list()
 
+    @op("peers-reload", NoArgs, forwardable=False)
     async def op_peers_reload(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Reread peers.json and relink (local only)."""
         return await self.reload()
 
+    @op("forward", ForwardArgs)
     async def op_forward(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        machine, op, op_args = _forward_args(args)
-        if machine == self.machine:
-            handler = self.service.handler(op)
-            if handler is None:
-                raise UsageError(f"unknown operation {op!r}", "see sesh --help")
-            return await handler(op_args, ctx)
-        return await self.call(machine, op, op_args, args.get("key"), ctx=ctx)
+        """Run an op on a named machine (a relay when a peer has no direct link)."""
+        machine, name, op_args = _forward_args(args)
+        return await self.ops.run_on(machine, name, op_args, ctx, key=args.get("key"))
 
-    async def stream_forward(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
-        machine, op, op_args = _forward_args(args)
-        if machine == self.machine:
-            stream = self.service.stream_handler(op)
-            if stream is None:
-                raise UsageError(f"unknown stream operation {op!r}", "see sesh --help")
-            return await stream(op_args, ctx, emit)
-        return await self.call(machine, op, op_args, args.get("key"), ctx=ctx, emit=emit)
+    @op("forward-stream", ForwardArgs, stream=True)
+    async def op_forward_stream(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
+        """`forward` for a streaming op: its items are passed on as they come."""
+        machine, name, op_args = _forward_args(args)
+        return await self.ops.run_on(machine, name, op_args, ctx, emit, key=args.get("key"))
 
 
 def _forward_args(args: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    machine, op, op_args = args.get("machine"), args.get("op"), args.get("args") or {}
-    if not isinstance(machine, str) or not isinstance(op, str) or not isinstance(op_args, dict):
-        raise UsageError("forward needs machine and op (strings) and args (an object)", "see sesh --help")
+    machine, name, op_args = str(args["machine"]), str(args["op"]), dict(args.get("args") or {})
     if FORWARDED_FROM.get() is not None:
-        if op in ("forward", "forward-stream"):
+        if name in ("forward", "forward-stream"):
             raise SeshError("a forwarded call cannot be relayed twice", "link the machines directly")
         RELAYING.set(True)  # this call's task only: one more hop, over a direct link
-    return machine, op, op_args
-
-
-async def start_mesh(service: Service, api: ApiServer, tasks: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-    mesh = Mesh(service)
-    await mesh.open()
-    service.forwarder = mesh
-    service.extra_handlers.update(
-        {"status": mesh.op_status, "peers": mesh.op_peers, "peers-reload": mesh.op_peers_reload,
-         "forward": mesh.op_forward, "replica": mesh.op_replica}
-    )
-    service.extra_streams["forward-stream"] = mesh.stream_forward
-    tasks.create_task(mesh.run(stop), name="mesh")
-
+    return machine, name, op_args

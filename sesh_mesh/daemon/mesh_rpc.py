@@ -1,4 +1,4 @@
-"""Forwarding: one generic, streamed RPC over a peer link (MESH-NOTES §11).
+"""Forwarding: one generic, streamed RPC over a peer link (docs/mesh-protocol.md "Forwarding RPC").
 
 Frames (all carry the caller's call `id`):
   rpc-call    {t, id, key, op, args, ctx}  caller → owner; `key` is the idempotency key
@@ -7,7 +7,7 @@ Frames (all carry the caller's call `id`):
   rpc-item    {t, id, data}                owner → caller; one streamed item (JSON text)
   rpc-reply   {t, id, data}                owner → caller; {"ok", "result"|"error"} (JSON text)
 
-The owner runs the named operation through the Service's own handlers. A call whose key is in
+The owner runs the named operation through the op table (daemon/ops.py), like a local request. A call whose key is in
 flight attaches to the running call instead of starting it again, and a finished key answers
 from the remembered result, so a call retried after a dropped link takes effect once. The
 caller bounds its own wait (no forwarding-imposed timeout unless it asks), retries over a new
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sesh_mesh import ids
-from sesh_mesh.daemon.service import Emit, Service
+from sesh_mesh.daemon.ops import Emit, OpTable, error_reply
 from sesh_mesh.errors import SeshError, UsageError, from_wire
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,6 @@ only an explicit rpc-cancel (the caller went away) cancels it at once."""
 RECENT_RESULTS_MAX = 1024
 RECENT_RESULTS_TTL_S = 600.0
 """Finished calls answer retries of their key from memory for this long (bounded in count)."""
-
-NOT_FORWARDABLE = frozenset({"daemon-stop", "peers-reload"})
-"""Operations a peer may not run here: stopping the daemon or rereading its peers is local."""
 
 FORWARDED_FROM: contextvars.ContextVar[str | None] = contextvars.ContextVar("forwarded_from", default=None)
 """Set while running a call that arrived from a peer: such a call never forwards on again…"""
@@ -113,8 +110,8 @@ class _Inflight:
 class Rpc:
     """Both ends of forwarding for one daemon: `call()` as the caller, `on_frame()` for both."""
 
-    def __init__(self, service: Service, routes: Routes) -> None:
-        self.service = service
+    def __init__(self, ops: OpTable, routes: Routes) -> None:
+        self.ops = ops
         self.routes = routes
         self._inflight: dict[str, _Inflight] = {}
         self._recent: OrderedDict[str, tuple[float, Any]] = OrderedDict()
@@ -312,18 +309,13 @@ class Rpc:
                 _send_all(link, frames_for(call_id, "rpc-item", item))
 
         try:
-            payload = {"ok": True, "result": await self._dispatch(op, args, {**ctx, "forwardedFrom": peer}, emit)}
-        except SeshError as exc:
-            payload = _failure(exc)
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("mesh: bad arguments for forwarded %s from %s: %r", op, peer, exc)
-            payload = _failure(UsageError(f"bad arguments for {op}: {exc}", "see sesh --help"))
+            result = await self.ops.run(op, args, {**ctx, "forwardedFrom": peer}, emit)
+            payload = {"ok": True, "result": result}
         except asyncio.CancelledError:
             self._inflight.pop(inflight.key, None)
             raise
-        except Exception as exc:
-            log.exception("mesh: forwarded %s from %s failed", op, peer)
-            payload = _failure(SeshError(f"daemon error in {op}: {exc!r}", "see daemon.log on the owner"))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the caller's reply; error_reply logs it
+            payload = {"ok": False, "error": error_reply(exc, op, remote=True)}
         finally:
             if inflight.orphan_timer is not None:
                 inflight.orphan_timer.cancel()
@@ -333,20 +325,6 @@ class Rpc:
             self._recent.popitem(last=False)
         for (_, call_id), link in list(inflight.subscribers.items()):
             _send_all(link, frames_for(call_id, "rpc-reply", payload))
-
-    async def _dispatch(self, op: str, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
-        if op in NOT_FORWARDABLE:
-            raise SeshError(f"operation {op!r} cannot be run from another machine", "run it on that machine")
-        stream = self.service.stream_handler(op)
-        if stream is not None:
-            return await stream(args, ctx, emit)
-        handler = self.service.handler(op)
-        if handler is None:
-            raise UsageError(
-                f"machine {self.service.machine!r} does not know the operation {op!r}",
-                "update sesh there (sesh daemon restart picks up a new install)",
-            )
-        return await handler(args, ctx)
 
     def _expire_recent(self) -> None:
         horizon = time.monotonic() - RECENT_RESULTS_TTL_S

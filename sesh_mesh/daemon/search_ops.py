@@ -7,17 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sesh_mesh.agent_names import check_agent_name
+from sesh_mesh.daemon.ops import op
 from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.services.search_index import IndexTarget, SearchIndex, fts_query
 from sesh_mesh.store.record import Record
-
-if TYPE_CHECKING:
-    from sesh_mesh.daemon.transcript_ops import TranscriptOps
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +44,38 @@ def check_args(args: dict[str, Any]) -> tuple[str, str | None, int]:
     return query, agent, limit
 
 
+@dataclass(frozen=True)
+class SearchArgs:
+    query: str
+    agent: str | None = None
+    machine: str | None = None
+    """Search only this machine's sessions."""
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class LocalSearchArgs:
+    query: str
+    agent: str | None = None
+    limit: int | None = None
+
+
 class SearchOps:
-    def __init__(self, service: Service, files: TranscriptOps) -> None:
+    def __init__(self, service: Service, sessions: Sessions, watcher: Watcher) -> None:
         self.service = service
-        self.files = files
+        self.sessions = sessions
+        self.watcher = watcher
         self.index = SearchIndex(service.home / "search.sqlite")
         self.lock = asyncio.Lock()
         self.reported_errors: set[str] = set()
 
-    def install(self) -> None:
-        self.service.extra_handlers.update({"search": self.op_search, "search-local": self.op_search_local})
-
     def _targets(self) -> list[IndexTarget]:
         me = self.service.machine
-        watcher = self.service.watcher
         targets = []
-        for record in list(self.service.store.records.values()):
+        for record in self.sessions.all():
             if record["machine"] != me or record.get("deleted"):
                 continue
-            tail = watcher.tails.get(record["uuid"]) if watcher is not None else None
+            tail = self.watcher.tails.get(record["uuid"])
             path = tail.path if tail is not None else (Path(record["filePath"]) if record.get("filePath") else None)
             if path is not None:
                 targets.append(IndexTarget(record["uuid"], str(record["agent"]), path))
@@ -96,6 +110,7 @@ class SearchOps:
             async with self.lock:
                 await asyncio.to_thread(self.index.close)
 
+    @op("search-local", LocalSearchArgs)
     async def op_search_local(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Hits among this machine's own sessions, in the §4a shape."""
         query, agent, limit = check_args(args)
@@ -105,18 +120,19 @@ class SearchOps:
         me = self.service.machine
         results = []
         for hit in hits:
-            record: Record | None = self.service.store.records.get(hit.uuid)
+            record: Record | None = self.sessions.get(hit.uuid)
             if record is None or record.get("deleted") or record["machine"] != me:
                 continue  # deleted since the last sync: never shown
             results.append({"uuid": hit.uuid, "machine": me, "agent": hit.agent, "name": record.get("name") or "",
                             "timestamp": hit.ts, "snippet": hit.snippet, "score": round(hit.score, 6)})
         return results
 
+    @op("search", SearchArgs)
     async def op_search(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Ask every machine that owns sessions (or only `machine`), merge by score."""
         query, agent, limit = check_args(args)
         me = self.service.machine
-        owners = {str(r["machine"]) for r in self.service.store.records.values() if not r.get("deleted")} | {me}
+        owners = {str(r["machine"]) for r in self.sessions.all() if not r.get("deleted")} | {me}
         wanted = args.get("machine")
         machines = sorted(owners if not wanted else {str(wanted)})
         local_args = {"query": query, "agent": agent, "limit": limit}
@@ -125,8 +141,7 @@ class SearchOps:
         async def ask(machine: str) -> list[dict[str, Any]]:
             if machine == me:
                 return list(await self.op_search_local(local_args, ctx))
-            forwarder = self.service.forwarder
-            if forwarder is None or not forwarder.is_connected(machine):
+            if not self.service.links.is_connected(machine):
                 raise SeshError(f"machine {machine} is unreachable")
             return list(await asyncio.wait_for(self.service.forward(machine, "search-local", local_args),
                                                FANOUT_TIMEOUT_S))
@@ -145,9 +160,3 @@ class SearchOps:
         merged.sort(key=lambda hit: str(hit.get("timestamp") or ""), reverse=True)  # ties: newest first
         merged.sort(key=lambda hit: -float(hit.get("score") or 0))
         return {"results": merged[:limit], "machines": machines, "errors": errors}
-
-
-async def install(service: Service, files: TranscriptOps, tasks: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-    ops = SearchOps(service, files)
-    ops.install()
-    tasks.create_task(ops.run(stop), name="transcripts:search-index")

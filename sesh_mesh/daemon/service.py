@@ -12,30 +12,25 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from sesh_mesh import clock, ids
-from sesh_mesh.agent_names import check_agent_name, is_agent_name
+from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.config import Config
-from sesh_mesh.daemon import lookup
+from sesh_mesh.daemon.op_args import NoArgs
+from sesh_mesh.daemon.ops import Emit, OpTable, op
+from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.errors import SeshError, UsageError
-from sesh_mesh.store import mutations
+from sesh_mesh.store import mutations, validation
 from sesh_mesh.store.record import Record, new_record, to_wire
 from sesh_mesh.store.store import Store
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[Any], Awaitable[None]]
-Handler = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Any]]
-StreamHandler = Callable[[dict[str, Any], dict[str, Any], Emit], Awaitable[Any]]
-
-
-class Forwarder(Protocol):
-    """Runs an operation on another machine's daemon (the mesh provides it)."""
-
-    async def call(self, machine: str, op: str, args: dict[str, Any], key: str | None = None) -> Any: ...
+class Links(Protocol):
+    """What the service asks of the mesh: who is reachable, and the mesh's part of `status`."""
 
     def status(self) -> list[dict[str, Any]]: ...
 
@@ -43,33 +38,110 @@ class Forwarder(Protocol):
 
     def is_connected(self, machine: str) -> bool: ...
 
+    def doctor(self) -> list[dict[str, str]]: ...
 
-@dataclass
+    def vector(self) -> dict[str, list[Any]]: ...
+
+
+# ---- argument models (docs/architecture.md, "Typed arguments") ------------------------------
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    machine: str | None = None
+    agent: str | None = None
+    tag: str | None = None
+    archived: bool = False
+    """Include archived sessions."""
+    archived_only: bool = False
+
+
+@dataclass(frozen=True)
+class FindArgs:
+    prefix: str
+    machine: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionArgs:
+    uuid: str
+    """A session uuid, or a unique prefix of it or of its agent's conversation id."""
+
+
+@dataclass(frozen=True)
+class MachineFilter:
+    machine: str | None = None
+
+
+@dataclass(frozen=True)
+class RegisterArgs:
+    agent: str
+    sessionId: str
+    cwd: str
+    name: str | None = None
+    tags: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class MutateArgs:
+    uuid: str
+    op: str
+    """rename, tag, untag, retag, archive, unarchive, autoname-toggle or delete."""
+    args: dict[str, Any] | None = None
+    key: str | None = None
+    """Idempotency key: a retried request with the same key takes effect once."""
+
+    @staticmethod
+    def validate(args: dict[str, Any]) -> None:
+        mutations.validate(str(args["op"]), dict(args.get("args") or {}))
+
+
+@dataclass(frozen=True)
+class ImportArgs:
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class OnMachineArgs:
+    op: str
+    machine: str | None = None
+    args: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SubscribeArgs:
+    snapshot: bool = False
+
+
 class Service:
-    store: Store
-    machine: str
-    home: Path
-    config: Config
-    listen: str | None = None
-    started_at: float = field(default_factory=time.monotonic)
-    forwarder: Forwarder | None = None
-    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
-    extra_handlers: dict[str, Handler] = field(default_factory=dict)
-    extra_streams: dict[str, StreamHandler] = field(default_factory=dict)
-    on_register: list[Callable[[Record], Awaitable[None]]] = field(default_factory=list)
-    watcher: Any = None
+    """The session inventory: reads, registration, mutations at the owner, import, status."""
 
-    def handler(self, op: str) -> Handler | None:
-        if op in self.extra_handlers:
-            return self.extra_handlers[op]
-        method = getattr(self, "op_" + op.replace("-", "_"), None)
-        return method
-
-    def stream_handler(self, op: str) -> StreamHandler | None:
-        if op in self.extra_streams:
-            return self.extra_streams[op]
-        method = getattr(self, "stream_" + op.replace("-", "_"), None)
-        return method
+    def __init__(
+        self,
+        *,
+        store: Store,
+        sessions: Sessions,
+        ops: OpTable,
+        links: Links,
+        machine: str,
+        home: Path,
+        config: Config,
+        listen: str | None,
+        stop_requested: asyncio.Event,
+        after_register: Callable[[Record], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.ops = ops
+        self.links = links
+        self.machine = machine
+        self.home = home
+        self.config = config
+        self.listen = listen
+        self.stop_requested = stop_requested
+        self.started_at = time.monotonic()
+        self.after_register = after_register
+        """Runs after each registration (the watcher looks for the new session's agent at once)."""
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -77,36 +149,43 @@ class Service:
         """The wire record, with staleness for records owned by a machine we cannot reach."""
         wire = to_wire(record)
         owner = record["machine"]
-        if owner != self.machine and self.forwarder is not None and not self.forwarder.is_connected(owner):
+        if owner != self.machine and not self.links.is_connected(owner):
             wire["stale"] = True
-            wire["lastContact"] = self.forwarder.last_contact(owner)
+            wire["lastContact"] = self.links.last_contact(owner)
         return wire
 
+    @op("ping", NoArgs)
     async def op_ping(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Which daemon answers (machine and pid)."""
         return {"machine": self.machine, "pid": os.getpid()}
 
+    @op("status", NoArgs)
     async def op_status(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        records = self.store.records.values()
+        """The daemon's own state: store, counters, peers and their links, doctor checks."""
+        records = self.sessions.all()
         return {
             "machine": self.machine,
             "pid": os.getpid(),
             "uptimeS": round(time.monotonic() - self.started_at, 1),
             "sessions": sum(1 for r in records if not r.get("deleted")),
-            "records": len(self.store.records),
+            "records": len(records),
             "schemaVersion": self.store.schema_version,
             "epoch": self.store.epoch,
             "originSeq": self.store.own_seq,
             "listen": self.listen,
             "home": str(self.home),
-            "peers": self.forwarder.status() if self.forwarder else [],
+            "peers": self.links.status(),
+            "doctor": self.links.doctor(),
+            "vector": self.links.vector(),
         }
 
+    @op("list", ListArgs)
     async def op_list(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Sessions of the whole mesh, newest first, filtered by machine, agent, tag."""
         agent = args.get("agent")
         if agent is not None:
             check_agent_name(agent)
-        found = lookup.select(
-            self.store.records.values(),
+        found = self.sessions.select(
             machine=args.get("machine"),
             agent=agent,
             tag=args.get("tag"),
@@ -116,16 +195,22 @@ class Service:
             found = [r for r in found if r.get("archived")]
         return [self.decorate(r) for r in found]
 
+    @op("find", FindArgs)
     async def op_find(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Sessions whose uuid or agent conversation id starts with a prefix."""
         prefix = ids.check_prefix(str(args.get("prefix", "")))
-        found = lookup.select(self.store.records.values(), prefix=prefix, machine=args.get("machine"))
+        found = self.sessions.select(prefix=prefix, machine=args.get("machine"))
         return [self.decorate(r) for r in found]
 
+    @op("info", SessionArgs)
     async def op_info(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        return self.decorate(lookup.resolve(self.store.records, str(args["uuid"])))
+        """One session's record."""
+        return self.decorate(self.sessions.resolve(str(args["uuid"])))
 
+    @op("state", SessionArgs)
     async def op_state(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        record = lookup.resolve(self.store.records, str(args["uuid"]))
+        """One session's live state: turn status, its source, needs-input, context, model."""
+        record = self.sessions.resolve(str(args["uuid"]))
         return {
             "uuid": record["uuid"],
             "turnStatus": record.get("turnStatus", "unknown"),
@@ -138,16 +223,20 @@ class Service:
             "machine": record["machine"],
         }
 
+    @op("tags", MachineFilter)
     async def op_tags(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Every tag in use, with how many sessions carry it."""
         counts: dict[str, int] = {}
-        for record in lookup.select(self.store.records.values(), machine=args.get("machine"), archived=True):
+        for record in self.sessions.select(machine=args.get("machine"), archived=True):
             for tag in record.get("tags", []):
                 counts[tag] = counts.get(tag, 0) + 1
         return [{"tag": tag, "count": counts[tag]} for tag in sorted(counts)]
 
     # ---- writes ---------------------------------------------------------------------------
 
+    @op("register", RegisterArgs)
     async def op_register(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Record an agent conversation that runs on this machine as a session."""
         agent = check_agent_name(str(args.get("agent", "")))
         agent_id = ids.check_uuid(str(args.get("sessionId", "")))
         cwd = str(args.get("cwd") or "")
@@ -172,19 +261,13 @@ class Service:
         extra: dict[str, Any] | None = None,
     ) -> Record:
         """Record a session owned here, deduplicated on (machine, agent, agentSessionId)."""
-        for existing in self.store.records.values():
-            if (
-                agent_id
-                and existing["machine"] == self.machine
-                and existing.get("agent") == agent
-                and existing.get("agentSessionId") == agent_id
-                and not existing.get("deleted")
-            ):
+        for existing in self.sessions.owned_here():
+            if agent_id and existing.get("agent") == agent and existing.get("agentSessionId") == agent_id:
                 return existing
         if uuid is None:
-            taken = self.store.records.get(agent_id) if agent_id else None
+            taken = self.sessions.get(agent_id) if agent_id else None
             uuid = agent_id if agent_id and taken is None else ids.new_uuid()
-        elif uuid in self.store.records:
+        elif uuid in self.sessions:
             raise SeshError(f"session id {uuid} is already in use", "pick another --session-id")
         now = clock.now_iso()
         fresh = new_record(
@@ -201,42 +284,38 @@ class Service:
         written = await self.store.write_local(uuid, lambda current: fresh if current is None else None)
         if written is None:
             raise SeshError(f"session id {uuid} is already in use", "pick another id")
-        for hook in self.on_register:
-            await hook(written)
-        return self.store.records.get(uuid, written)
+        if self.after_register is not None:
+            await self.after_register(written)
+        return self.sessions.get(uuid) or written
 
+    @op("mutate", MutateArgs, route="owner")
     async def op_mutate(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """rename/tag/untag/retag/archive/unarchive/autoname-toggle/delete, at the owner."""
-        op = str(args.get("op", ""))
         op_args = dict(args.get("args") or {})
-        mutations.validate(op, op_args)
-        record = lookup.resolve(self.store.records, str(args["uuid"]))
-        owner = record["machine"]
-        if owner != self.machine:
-            if op == "delete" and op_args.get("force"):
-                return await self._force_delete(record, op_args)
-            return await self.forward(owner, "mutate", {**args, "uuid": record["uuid"]}, args.get("key"))
-        return await self.mutate_local(record["uuid"], op, op_args, key=args.get("key"))
+        return await self.mutate_local(str(args["uuid"]), str(args["op"]), op_args, key=args.get("key"))
 
     async def mutate_local(self, uuid: str, op: str, op_args: dict[str, Any], key: str | None = None) -> Any:
         if key:
             remembered = await self.store.recall_result(key)
             if remembered is not None:
                 return remembered
-        before = self.store.records.get(uuid) or {}
+        before = self.sessions.get(uuid) or {}
         written = await self.store.write_local(uuid, mutations.build(op, op_args, clock.now_iso()))
-        result = self.decorate(written if written is not None else self.store.records[uuid])
+        result = self.decorate(written if written is not None else self.sessions[uuid])
         if op == "delete" and op_args.get("purge"):
             result["purged"] = await asyncio.to_thread(_purge_transcript, before)
         if key:
             await self.store.remember_result(key, result)
         return result
 
-    async def _force_delete(self, record: Record, op_args: dict[str, Any]) -> Any:
-        """Tombstone an orphan under our own origin; the owner adopts it when it returns."""
+    async def mutate_unreachable_owner(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """`delete --force` of a session whose owner has no live link: tombstone the orphan under
+        our own origin (the owner adopts it when it returns). Anything else needs the owner."""
+        op_args = dict(args.get("args") or {})
+        record = self.sessions[str(args["uuid"])]
         owner = record["machine"]
-        if self.forwarder is not None and self.forwarder.is_connected(owner):
-            return await self.forward(owner, "mutate", {"uuid": record["uuid"], "op": "delete", "args": op_args})
+        if not (args.get("op") == "delete" and op_args.get("force")):
+            return await self.ops.forward(owner, "mutate", args, ctx)
         apply = mutations.build("delete", {**op_args, "force": True}, clock.now_iso())
 
         def as_tombstone(current: Record | None) -> Record | None:
@@ -249,14 +328,11 @@ class Service:
         return self.decorate(written if written is not None else record)
 
     async def forward(self, machine: str, op: str, args: dict[str, Any], key: str | None = None) -> Any:
-        if self.forwarder is None:
-            raise SeshError(
-                f"session is owned by machine {machine!r}, which this daemon has no link to",
-                f"add it with `sesh peer add {machine} ws://HOST:PORT --token T`, or run the command there",
-            )
-        return await self.forwarder.call(machine, op, args, key=key or ids.new_uuid())
+        return await self.ops.forward(machine, op, args, {}, key=key)
 
+    @op("import", ImportArgs)
     async def op_import(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Records from a legacy sessions.json (a list, or an object keyed by uuid)."""
         path = Path(str(args.get("path") or self.home / "sessions.json"))
         try:
             raw = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
@@ -270,58 +346,57 @@ class Service:
         return await self.import_records(entries, path)
 
     async def import_records(self, entries: list[Any], path: Path) -> dict[str, Any]:
-        imported, skipped, foreign, invalid = [], 0, 0, 0
+        skipped, foreign, invalid = 0, 0, 0
+        problems: list[str] = []
         pending: list[tuple[str, mutations_fn]] = []
         now = clock.now_iso()
-        for entry in entries:
-            record = _legacy_record(entry, self.machine, now)
-            if record is None:
+        for index, entry in enumerate(entries, start=1):
+            try:
+                record = _legacy_record(entry, self.machine, now)
+            except UsageError as exc:
                 invalid += 1
+                if len(problems) < IMPORT_PROBLEMS_SHOWN:
+                    problems.append(f"entry {index}: {exc.what}")
                 continue
             if record["machine"] != self.machine:
                 foreign += 1
                 continue
-            if record["uuid"] in self.store.records:
+            if record["uuid"] in self.sessions:
                 skipped += 1
                 continue
             pending.append((record["uuid"], _insert_only(record)))
         written = await self.store.write_local_many(pending)
-        imported = [r["uuid"] for r in written]
         return {
             "file": str(path),
-            "imported": len(imported),
+            "imported": len(written),
             "alreadyPresent": skipped,
             "otherMachines": foreign,
             "invalid": invalid,
+            "invalidEntries": problems,
         }
 
-    async def op_on_machine(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        """Run `op` on `machine` (SPEC §4 `--machine`): here when it is us, else at that daemon."""
-        machine = str(args.get("machine") or "")
-        op = str(args.get("op") or "")
-        op_args = dict(args.get("args") or {})
-        if op in ("on-machine", "daemon-stop"):
-            raise UsageError(f"{op} cannot run on another machine", "run it there")
-        if not machine or machine == self.machine:
-            handler = self.handler(op)
-            if handler is None:
-                raise UsageError(f"unknown operation {op!r}", "see sesh --help")
-            return await handler(op_args, ctx)
-        return await self.forward(machine, op, op_args)
+    @op("on-machine", OnMachineArgs, stream=True)
+    async def op_on_machine(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
+        """Run another op on `machine` (the CLI's --machine): here when it is us."""
+        machine = args.get("machine")
+        return await self.ops.run_on(machine, str(args["op"]), dict(args.get("args") or {}), ctx, emit)
 
+    @op("daemon-stop", NoArgs, forwardable=False)
     async def op_daemon_stop(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Stop this daemon (local only)."""
         self.stop_requested.set()
         return {"stopping": True, "pid": os.getpid()}
 
     # ---- streams --------------------------------------------------------------------------
 
+    @op("subscribe", SubscribeArgs, stream=True)
     async def stream_subscribe(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
         """Every record change, as it is committed, until the client goes away."""
         queue: asyncio.Queue[Record] = asyncio.Queue()
         unsubscribe = self.store.subscribe(queue.put_nowait)
         try:
             if args.get("snapshot"):
-                await emit({"snapshot": [self.decorate(r) for r in self.store.records.values()]})
+                await emit({"snapshot": [self.decorate(r) for r in self.sessions.all()]})
             while not self.stop_requested.is_set():
                 record = await queue.get()
                 batch = [record]
@@ -355,24 +430,10 @@ def _insert_only(record: Record) -> mutations_fn:
     return lambda current: record if current is None else None
 
 
-def _legacy_record(entry: Any, machine: str, now: str) -> Record | None:
-    if not isinstance(entry, dict):
-        return None
-    uuid = str(entry.get("uuid", "")).lower()
-    agent = entry.get("agent")
-    if not ids.is_full_uuid(uuid) or not is_agent_name(agent) or entry.get("deleted"):
-        return None
-    record = new_record(
-        uuid=uuid,
-        agent=agent,
-        machine=str(entry.get("machine") or machine),
-        cwd=str(entry.get("cwd") or ""),
-        now=str(entry.get("createdAt") or now),
-        name=str(entry.get("name") or ""),
-        tags=[t for t in entry.get("tags") or [] if isinstance(t, str) and t.strip()],
-        agent_session_id=entry.get("agentSessionId") or None,
-    )
-    for key in ("archived", "autoRename", "summary", "lastAutoNameTurnCount", "filePath", "updatedAt"):
-        if key in entry and entry[key] is not None:
-            record[key] = entry[key]
-    return record
+IMPORT_PROBLEMS_SHOWN = 20
+"""`import` names why the first entries were refused; the count covers all of them."""
+
+
+def _legacy_record(entry: Any, machine: str, now: str) -> Record:
+    """Through the same checks as the API (docs/mesh-protocol.md, "Hostile input")."""
+    return validation.from_legacy(entry, machine, now)

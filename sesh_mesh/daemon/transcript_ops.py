@@ -1,7 +1,7 @@
 """Transcripts as files, across the mesh: fetch one from its owner, receive one (copy it here and
 register it), adopt one the CLI placed, copy one to another machine, back every one up.
 
-Installed into the daemon as an extension; it also installs search and autoname (their own modules).
+Search and autoname (their own modules) read transcripts through `TranscriptOps.local_file`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ import asyncio
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sesh_mesh import clock, ids
 from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents.registry import get_adapter
-from sesh_mesh.daemon import lookup
-from sesh_mesh.daemon.api import ApiServer
-from sesh_mesh.daemon.service import Emit, Service
+from sesh_mesh.daemon.ops import Emit, op
+from sesh_mesh.daemon.service import Service
+from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.services import placement
 from sesh_mesh.services.backup_file import BackupFile, SessionInfo, sha256_hex
@@ -30,25 +32,63 @@ CARRIED_FIELDS = ("summary", "autoRename", "lastAutoNameTurnCount")
 """Record fields a copy or restore carries over besides name and tags."""
 
 
-class TranscriptOps:
-    def __init__(self, service: Service) -> None:
-        self.service = service
+@dataclass(frozen=True)
+class FetchArgs:
+    uuid: str
+    have: list[str] | None = None
+    """sha256 digests the caller already holds: the content is left out when it matches one."""
 
-    def install(self) -> None:
-        self.service.extra_handlers.update({
-            "transcript-fetch": self.op_transcript_fetch,
-            "transcript-receive": self.op_transcript_receive,
-            "adopt-transcript": self.op_adopt_transcript,
-            "copy": self.op_copy,
-        })
-        self.service.extra_streams["backup"] = self.stream_backup
+
+@dataclass(frozen=True)
+class ReceiveArgs:
+    record: dict[str, Any]
+    content: str
+    """The transcript, base64."""
+    fileName: str | None = None
+    sha256: str | None = None
+    rewriteCwd: list[str] | None = None
+    """[OLD, NEW]: the cwd prefix to rewrite inside the transcript."""
+    force: bool | None = None
+
+
+@dataclass(frozen=True)
+class AdoptArgs:
+    record: dict[str, Any]
+    filePath: str
+    agentDataDir: str
+    agentSessionId: str | None = None
+    cwd: str | None = None
+    keepUuid: bool | None = None
+    via: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyArgs:
+    uuid: str
+    to: str
+    """The machine to copy the session to."""
+    force: bool | None = None
+    rewriteCwd: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class BackupArgs:
+    to: str | None = None
+    """The backup file (absolute path; default $SESH_HOME/backup.sqlite)."""
+    allMachines: bool | None = None
+
+
+class TranscriptOps:
+    def __init__(self, service: Service, sessions: Sessions, watcher: Watcher) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.watcher = watcher
 
     # ---- finding a local transcript ------------------------------------------------------------
 
     def local_file(self, record: Record) -> Path | None:
         """The transcript of a session owned here, if it exists on disk."""
-        watcher = self.service.watcher
-        tail = watcher.tails.get(record["uuid"]) if watcher is not None else None
+        tail = self.watcher.tails.get(record["uuid"])
         path: Path | None = tail.path if tail is not None else None
         if path is None and record.get("filePath"):
             path = Path(record["filePath"])
@@ -73,17 +113,13 @@ class TranscriptOps:
             raise SeshError(f"cannot read {path}: {exc.strerror}", "check the file") from exc
         return path, placement.complete_lines(data)
 
-    def _record(self, uuid: str) -> Record:
-        return lookup.resolve(self.service.store.records, uuid)
-
     # ---- fetch / receive / adopt ---------------------------------------------------------------
 
+    @op("transcript-fetch", FetchArgs, route="owner")
     async def op_transcript_fetch(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """The session's transcript bytes (base64) from its owner; `content` is null when the caller
         already holds a version with the same sha256 (`have`)."""
-        record = self._record(str(args["uuid"]))
-        if record["machine"] != self.service.machine:
-            return await self.service.forward(record["machine"], "transcript-fetch", {**args, "uuid": record["uuid"]})
+        record = self.sessions[str(args["uuid"])]
         if record.get("deleted"):
             raise SeshError(f"session {record['uuid'][:8]} is deleted", "nothing to fetch")
         path, content = await self.read_snapshot(record)
@@ -93,6 +129,7 @@ class TranscriptOps:
         return {"record": self.service.decorate(record), "fileName": path.name, "sourcePath": str(path),
                 "sha256": digest, "size": len(content), "content": shipped}
 
+    @op("transcript-receive", ReceiveArgs)
     async def op_transcript_receive(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Place a transcript from another machine where this machine's agent resumes it, and
         register it here (a new session of the same agent)."""
@@ -117,6 +154,7 @@ class TranscriptOps:
         return {"uuid": record["uuid"], "machine": self.service.machine, "agent": agent, "path": str(dest),
                 "action": action, "registered": registered, "record": self.service.decorate(record)}
 
+    @op("adopt-transcript", AdoptArgs)
     async def op_adopt_transcript(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Register a transcript the CLI placed in this machine's native location (restore, copy)."""
         source = dict(args["record"])
@@ -139,12 +177,12 @@ class TranscriptOps:
             raise SeshError("the transcript names no conversation id", "it may be damaged; check the file")
         if not cwd.startswith("/"):
             raise UsageError(f"cwd {cwd!r} is not an absolute path", "pass --rewrite-cwd OLD=NEW")
-        for existing in self.service.store.records.values():
+        for existing in self.sessions.all():
             if (existing["machine"] == self.service.machine and existing.get("agent") == agent
                     and existing.get("agentSessionId") == session_id and not existing.get("deleted")):
                 return existing, False
         uuid = str(source.get("uuid") or "")
-        preferred = uuid if keep_uuid and ids.is_full_uuid(uuid) and uuid not in self.service.store.records else None
+        preferred = uuid if keep_uuid and ids.is_full_uuid(uuid) and uuid not in self.sessions else None
         extra: dict[str, Any] = {key: source[key] for key in CARRIED_FIELDS if source.get(key) is not None}
         extra.update(filePath=str(path), agentDataDir=str(data_dir))
         extra[via] = {"uuid": uuid, "machine": source.get("machine")}
@@ -156,15 +194,17 @@ class TranscriptOps:
 
     # ---- copy to another machine ---------------------------------------------------------------
 
+    @op("copy", CopyArgs)
     async def op_copy(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        record = self._record(str(args["uuid"]))
+        """Copy a session's transcript to another machine and register it there."""
+        record = self.sessions.resolve(str(args["uuid"]))
         target = str(args.get("to") or "")
         if record.get("deleted"):
             raise SeshError(f"session {record['uuid'][:8]} is deleted", "restore it from a backup instead")
         if target == record["machine"]:
             raise SeshError(f"session {record['uuid'][:8]} already lives on {target}",
                             "copy it to another machine, or use --to-dir DIR")
-        fetched = await self.op_transcript_fetch({"uuid": record["uuid"]}, ctx)
+        fetched = await self.service.ops.run("transcript-fetch", {"uuid": record["uuid"]}, ctx)
         payload = {"record": fetched["record"], "fileName": fetched["fileName"], "content": fetched["content"],
                    "sha256": fetched["sha256"], "rewriteCwd": args.get("rewriteCwd"), "force": bool(args.get("force"))}
         if target == self.service.machine:
@@ -173,6 +213,7 @@ class TranscriptOps:
 
     # ---- backup --------------------------------------------------------------------------------
 
+    @op("backup", BackupArgs, stream=True)
     async def stream_backup(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
         """Every transcript of every local session (all machines' with `allMachines`) into one
         backup file; streams `{done, total, uuid, bytes}` after each session."""
@@ -182,7 +223,7 @@ class TranscriptOps:
         all_machines = bool(args.get("allMachines"))
         me = self.service.machine
         records = sorted(
-            (r for r in self.service.store.records.values()
+            (r for r in self.sessions.all()
              if not r.get("deleted") and (all_machines or r["machine"] == me)),
             key=lambda r: (r["machine"] != me, r["machine"], r["uuid"]))
         started = time.monotonic()
@@ -216,8 +257,7 @@ class TranscriptOps:
         else:
             if owner in down:
                 raise SeshError(down[owner])
-            forwarder = self.service.forwarder
-            if forwarder is None or not forwarder.is_connected(owner):
+            if not self.service.links.is_connected(owner):
                 down[owner] = f"machine {owner} is unreachable"
                 raise SeshError(down[owner])
             have = await asyncio.to_thread(backup.versions_of, record["uuid"])
@@ -243,12 +283,3 @@ class TranscriptOps:
             summary["newVersions"] += 1
         else:
             summary["unchanged"] += 1
-
-
-async def install(service: Service, api: ApiServer, tasks: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-    from sesh_mesh.daemon import autoname_ops, search_ops
-
-    ops = TranscriptOps(service)
-    ops.install()
-    await search_ops.install(service, ops, tasks, stop)
-    await autoname_ops.install(service, ops, tasks, stop)

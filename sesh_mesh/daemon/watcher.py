@@ -27,9 +27,11 @@ from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, list_panes, socket_from_name
 from sesh_mesh.daemon import live_state
 from sesh_mesh.daemon.live_state import Reported
+from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
 from sesh_mesh.daemon.turn_events import TurnEvents
 from sesh_mesh.store.record import Record
+from sesh_mesh.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +48,17 @@ FULL_WALK_SCANS = 10
 (an agent started inside an unchanged shell pane changes pane_current_command anyway)."""
 
 class Watcher:
-    def __init__(self, service: Any) -> None:
-        self.service = service
+    def __init__(self, store: Store, sessions: Sessions, machine: str) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.machine = machine
         self.live: dict[tuple[str, str], LiveAgent] = {}
         self.tails: dict[str, TranscriptTail] = {}
         self.probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
         self.reported: dict[str, Reported] = {}
         self.turn_events = TurnEvents()
         """Turn starts, ends and dialogs as this watcher records them; commits wake its waiters."""
-        service.store.subscribe(lambda record: self.turn_events.changed(str(record["uuid"])))
+        store.subscribe(lambda record: self.turn_events.changed(str(record["uuid"])))
         self.registries: dict[Path, dict[int, ClaudeRegistryEntry]] = {}
         self.pane_owner: dict[tuple[str, str], str] = {}
         self.wake = asyncio.Event()
@@ -78,8 +82,8 @@ class Watcher:
             found = [socket_from_name("default")]
         else:
             found = [socket_from_name(s) for s in configured.split(":") if s.strip()]
-        for record in self.service.store.records.values():
-            if record["machine"] != self.service.machine or record.get("deleted"):
+        for record in self.sessions.all():
+            if record["machine"] != self.machine or record.get("deleted"):
                 continue
             spawned = (record.get("tmux") or {}).get("socket") or record.get("spawnSocket")
             if spawned and spawned not in found:
@@ -167,7 +171,7 @@ class Watcher:
     def _adopt_known_conversation(self, agent: LiveAgent) -> None:
         """An agent sesh launched names its record in SESH_SESSION_ID: take the conversation
         from the record instead of guessing (pi hides its --session argument from ps)."""
-        record = self.service.store.records.get(agent.sesh_session_id or "")
+        record = self.sessions.get(agent.sesh_session_id or "")
         if record is None or record.get("agent") != agent.kind:
             return
         if record.get("agentSessionId") and agent.agent_session_id is None:
@@ -179,7 +183,7 @@ class Watcher:
         """Capture a pane only when it printed something since its last capture.
 
         A capture is a tmux process (~2 ms of CPU); one per pane per scan would cost a core at
-        scale (AGENTS-FACTS §7). tmux's window_activity has one-second resolution, so a pane
+        scale. tmux's window_activity has one-second resolution, so a pane
         is captured again until one capture was taken a full second after its last output.
         """
         probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
@@ -220,13 +224,14 @@ class Watcher:
             self.dirs_changed.set()
 
     def _local_records(self) -> Iterable[tuple[str, Record]]:
-        machine = self.service.machine
-        for uuid, record in list(self.service.store.records.items()):
+        machine = self.machine
+        for record in self.sessions.all():
+            uuid = record["uuid"]
             if record["machine"] == machine and not record.get("deleted") and record.get("origin") == machine:
                 yield uuid, record
 
     def _live_by_uuid(self) -> dict[str, LiveAgent]:
-        records = self.service.store.records
+        records = self.sessions
         by_agent_id = {
             (r.get("agent"), r.get("agentSessionId")): uuid
             for uuid, r in self._local_records()
@@ -239,7 +244,7 @@ class Watcher:
                 uuid = agent.sesh_session_id
             elif agent.agent_session_id:
                 uuid = by_agent_id.get((agent.kind, agent.agent_session_id))
-            if uuid is not None and records[uuid]["machine"] == self.service.machine:
+            if uuid is not None and records[uuid]["machine"] == self.machine:
                 out[uuid] = agent
         return out
 
@@ -304,7 +309,7 @@ class Watcher:
             # archive) last changed, and lists sorted by it must not reshuffle on every turn.
             return None if new == current else new
 
-        await self.service.store.write_local(uuid, apply)
+        await self.store.write_local(uuid, apply)
 
     def observe(self, uuid: str, record: Record, agent: LiveAgent | None) -> live_state.Observations:
         """What `live_state.derive` decides from: this watcher's view of one session, now."""
@@ -348,7 +353,7 @@ class Watcher:
         out = []
         for agent in self.live.values():
             uuid = by_uuid.get(id(agent))
-            record = self.service.store.records.get(uuid) if uuid else None
+            record = self.sessions.get(uuid) if uuid else None
             out.append(
                 {
                     **agent.to_json(),

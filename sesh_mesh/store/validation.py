@@ -13,7 +13,7 @@ import unicodedata
 from typing import Any
 
 from sesh_mesh import ids
-from sesh_mesh.agent_names import is_agent_name
+from sesh_mesh.agent_names import check_agent_name, is_agent_name
 from sesh_mesh.errors import UsageError
 from sesh_mesh.store.record import Record, new_record, normalize_tags
 
@@ -172,9 +172,9 @@ def from_legacy(entry: Any, machine: str, now: str) -> Record:
     uuid = entry.get("uuid")
     if not isinstance(uuid, str) or not ids.is_full_uuid(uuid.lower()):
         raise UsageError(f"malformed uuid {_shown(str(uuid))}", "give each entry a full uuid")
-    agent = entry.get("agent")
-    if not is_agent_name(agent):
-        raise UsageError(f"unknown agent {_shown(str(agent))}", "use claude, codex or pi")
+    raw_agent = entry.get("agent")
+    # The shared wording, with the value cut short: an import file is untrusted input.
+    agent = raw_agent if is_agent_name(raw_agent) else check_agent_name(str(raw_agent)[:40])
     if entry.get("deleted"):
         raise UsageError("a deleted session", "only live records are imported")
     name = _optional(entry, "name", str) or ""

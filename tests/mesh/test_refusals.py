@@ -124,3 +124,40 @@ def test_a_daemon_with_the_wrong_token_shows_it_and_does_not_hammer() -> None:
             assert fixed.code == 0 and fixed.out == f"updated peer beta ({wire.url})\n"
             wait_converged(a, b, timeout=10)
             assert wire.accepted == attempts + 1
+
+
+def rpc_answer(ws: ClientConnection, call_id: str) -> dict[str, Any]:
+    """The owner's reply to our rpc-call `call_id`, skipping the catch-up frames before it."""
+    for _ in range(MAX_FRAMES_AFTER_HELLO):
+        frame = json.loads(ws.recv(timeout=10))
+        if frame.get("t") == "rpc-reply" and frame.get("id") == call_id:
+            answer: dict[str, Any] = json.loads(frame["data"])
+            return answer
+    raise AssertionError(f"no rpc-reply for {call_id} within {MAX_FRAMES_AFTER_HELLO} frames")
+
+
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        ("daemon-stop", {}),
+        ("peers-reload", {}),
+        ("report", {"state": "busy", "uuid": "x"}),
+        ("forward", {"machine": "beta", "op": "daemon-stop"}),
+        ("forward-stream", {"machine": "beta", "op": "daemon-stop"}),
+        ("on-machine", {"machine": "beta", "op": "daemon-stop"}),
+        ("on-machine", {"op": "daemon-stop"}),
+        ("forward", {"machine": "beta", "op": "on-machine", "args": {"op": "daemon-stop"}}),
+    ],
+)
+def test_a_peer_cannot_run_a_local_only_op_directly_or_wrapped(beta: Daemon, op: str, args: dict[str, Any]) -> None:
+    with dial(beta) as ws:
+        ws.send(hello())
+        assert json.loads(ws.recv(timeout=10))["t"] == "hello"
+        ws.send(json.dumps({"t": "rpc-call", "id": "c1", "key": uid(7), "op": op, "args": args, "ctx": {}}))
+        answer = rpc_answer(ws, "c1")
+    assert answer["ok"] is False, answer
+    assert "cannot" in answer["error"]["what"], answer
+    # Nothing ran: the daemon still serves, and peers-reload did not rewrite its peer list.
+    time.sleep(0.3)
+    assert beta.call("ping")["machine"] == "beta"
+    assert beta.process is not None and beta.process.poll() is None
