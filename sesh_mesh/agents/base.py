@@ -132,6 +132,12 @@ class AgentAdapter(Protocol):
         ...
 
     @property
+    def headless_message_on_stdin(self) -> bool:
+        """`headless_argv` leaves the message out; it goes on the turn's stdin instead, because the
+        CLI has no `--` and would read a message starting with `-` or `@` as a flag or a file (pi)."""
+        ...
+
+    @property
     def has_session_registry(self) -> bool:
         """The agent keeps a registry of its running sessions (`read_registry`), the best authority
         on turn state."""

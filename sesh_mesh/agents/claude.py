@@ -214,6 +214,7 @@ class ClaudeAdapter:
     takes_session_id: ClassVar[bool] = True
     resumes_from_file: ClassVar[bool] = False
     has_session_registry: ClassVar[bool] = True
+    headless_message_on_stdin: ClassVar[bool] = False
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         override = env.get("CLAUDE_CONFIG_DIR")

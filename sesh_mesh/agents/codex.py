@@ -105,6 +105,7 @@ class CodexAdapter:
     takes_session_id: ClassVar[bool] = False
     resumes_from_file: ClassVar[bool] = False
     has_session_registry: ClassVar[bool] = False
+    headless_message_on_stdin: ClassVar[bool] = False
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         override = env.get("CODEX_HOME")

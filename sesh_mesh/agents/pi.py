@@ -90,6 +90,7 @@ class PiAdapter:
     takes_session_id: ClassVar[bool] = False
     resumes_from_file: ClassVar[bool] = True
     has_session_registry: ClassVar[bool] = False
+    headless_message_on_stdin: ClassVar[bool] = True
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         override = env.get("PI_CODING_AGENT_DIR")
@@ -195,7 +196,9 @@ class PiAdapter:
             argv += ["--model", model]
         if sandbox:
             argv += ["--tools", READ_ONLY_PI_TOOLS]
-        return [*argv, *passthrough, message]
+        # pi takes no `--`: a message argument starting with `-` is an unknown option and one
+        # starting with `@` a file to attach, so the message goes on stdin (pi strips its ends).
+        return [*argv, *passthrough]
 
     def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:
         if item.get("type") == "session" and item.get("id"):

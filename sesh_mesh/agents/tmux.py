@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +70,33 @@ def socket_from_tmux_env(tmux_env: str | None) -> str | None:
     return tmux_env.split(",", 1)[0] or None
 
 
+def literal(value: str) -> str:
+    """`value` for a tmux argument that tmux expands as a format, so that it arrives verbatim.
+
+    tmux expands formats in new-window's and new-session's `-n` window name, `-s` session name
+    and `-c` start directory (and in rename-window's name and display-message's message), and a
+    `#(shell command)` in a format runs that command on this machine. Names come from peers,
+    `import`, discovery and autoname model output, so each such argument passes through here:
+    `##` is tmux's literal `#`, and `#` is the only character a format expands.
+    """
+    return value.replace("#", "##")
+
+
+def command_arg(arg: str) -> str:
+    """`arg` as tmux must receive it to take it whole: an argument ending in `;` ends the command
+    (tmux reads the rest of its argv as a new command) unless that `;` is escaped as `\\;`.
+
+    Applied by every call in this module to every argument; sesh never chains tmux commands.
+    """
+    return f"{arg[:-1]}\\;" if arg.endswith(";") else arg
+
+
+def _cmd(socket: str, *args: str) -> libtmux.common.tmux_cmd:
+    return libtmux.Server(socket_path=socket).cmd(*(command_arg(arg) for arg in args))
+
+
 def _run(socket: str, *args: str) -> list[str]:
-    result = libtmux.Server(socket_path=socket).cmd(*args)
+    result = _cmd(socket, *args)
     if result.returncode != 0:
         message = " ".join(result.stderr).strip() or f"tmux {args[0]} failed"
         raise TmuxError(f"tmux on {socket}: {message}")
@@ -81,7 +106,7 @@ def _run(socket: str, *args: str) -> list[str]:
 def _list_panes(socket: str) -> list[PaneInfo]:
     if not Path(socket).exists():
         return []
-    result = libtmux.Server(socket_path=socket).cmd("list-panes", "-a", "-F", PANE_FORMAT)
+    result = _cmd(socket, "list-panes", "-a", "-F", PANE_FORMAT)
     if result.returncode != 0:
         message = " ".join(result.stderr).strip()
         if any(marker in message for marker in _NOT_RUNNING):
@@ -124,18 +149,18 @@ async def leave_mode(socket: str, pane: str) -> None:
 
 
 async def send_keys(socket: str, pane: str, keys: Sequence[str], literal: bool = False) -> None:
+    """Key names, or with `literal` text typed as is; `--` keeps text such as `-n x` from being flags."""
     args = ["send-keys", "-t", pane]
     if literal:
         args.append("-l")
-    await asyncio.to_thread(_run, socket, *args, *keys)
+    await asyncio.to_thread(_run, socket, *args, "--", *keys)
 
 
 async def paste(socket: str, pane: str, text: str, buffer: str) -> None:
     """Bracketed paste (`paste-buffer -p`) keeps newlines inside one submitted message."""
 
     def run() -> None:
-        server = libtmux.Server(socket_path=socket)
-        loaded = server.cmd("set-buffer", "-b", buffer, "--", text)
+        loaded = _cmd(socket, "set-buffer", "-b", buffer, "--", text)
         if loaded.returncode != 0:
             raise TmuxError(f"tmux set-buffer on {socket}: {' '.join(loaded.stderr)}")
         _run(socket, "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane)
@@ -145,3 +170,28 @@ async def paste(socket: str, pane: str, text: str, buffer: str) -> None:
 
 async def run_command(socket: str, *args: str) -> list[str]:
     return await asyncio.to_thread(_run, socket, *args)
+
+
+async def open_window(target: Mapping[str, str], *, name: str, cwd: str, env: Mapping[str, str],
+                      argv: Sequence[str]) -> str:
+    """A detached window named `name` running `argv` in `cwd`; returns its pane id.
+
+    `target` holds `socket` and either `pane` (open beside it, in its session) or `session`
+    (created if absent).
+    """
+    socket = target["socket"]
+    env_flags = [f"-e{k}={v}" for k, v in env.items()]
+    if target.get("pane"):
+        where = await run_command(socket, "display-message", "-p", "-t", target["pane"], "#{session_id}")
+        session_target = where[0].strip() if where else ""
+    else:
+        session_target = target["session"]
+        panes = await list_panes(socket)
+        if not any(p.session == session_target for p in panes):
+            out = await run_command(socket, "new-session", "-d", "-P", "-F", "#{pane_id}", "-s",
+                                    literal(session_target), "-n", literal(name), "-c", literal(cwd), *env_flags,
+                                    "--", *argv)  # fmt: skip
+            return out[0].strip()
+    out = await run_command(socket, "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"{session_target}:",
+                            "-n", literal(name), "-c", literal(cwd), *env_flags, "--", *argv)
+    return out[0].strip()

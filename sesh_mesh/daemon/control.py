@@ -273,21 +273,8 @@ class Control:
 
     async def open_in_tmux(self, target: dict[str, str], cwd: str, env: dict[str, str], argv: list[str],
                            name: str) -> str:
-        socket = target["socket"]
-        env_flags = [f"-e{k}={v}" for k, v in env.items() if k in INHERITED or k.startswith("SESH_")]
-        if target.get("pane"):
-            where = await tmux.run_command(socket, "display-message", "-p", "-t", target["pane"], "#{session_id}")
-            session_target = where[0].strip() if where else ""
-        else:
-            session_target = target["session"]
-            panes = await tmux.list_panes(socket)
-            if not any(p.session == session_target for p in panes):
-                out = await tmux.run_command(socket, "new-session", "-d", "-P", "-F", "#{pane_id}",
-                                             "-s", session_target, "-n", name, "-c", cwd, *env_flags, "--", *argv)
-                return out[0].strip()
-        out = await tmux.run_command(socket, "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"{session_target}:",
-                                     "-n", name, "-c", cwd, *env_flags, "--", *argv)
-        return out[0].strip()
+        passed_env = {k: v for k, v in env.items() if k in INHERITED or k.startswith("SESH_")}
+        return await tmux.open_window(target, name=name, cwd=cwd, env=passed_env, argv=argv)
 
     async def wait_ready(self, uuid: str) -> None:
         adapter = get_adapter(str(self.sessions[uuid]["agent"]))

@@ -61,13 +61,15 @@ class HeadlessRunner:
         argv = adapter.headless_argv(binary, message, session_id=uuid, resume_id=resume_id,
                                      model=record.get("model"), sandbox=bool(record.get("sandbox")),
                                      session_file=record.get("filePath"))
+        stdin_text = message.encode() if adapter.headless_message_on_stdin else None
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=str(record["cwd"]), env=env, stdin=asyncio.subprocess.DEVNULL,
+            *argv, cwd=str(record["cwd"]), env=env,
+            stdin=asyncio.subprocess.DEVNULL if stdin_text is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         self.running[uuid] = proc
         self._report(uuid, "busy")
-        turn = asyncio.ensure_future(self._finish(record, proc, env))
+        turn = asyncio.ensure_future(self._finish(record, proc, env, stdin_text))
         if not wait:
             self._tasks.add(turn)
             turn.add_done_callback(self._tasks.discard)
@@ -82,11 +84,12 @@ class HeadlessRunner:
             raise TimedOut(f"the headless turn took longer than {limit:.0f}s and was stopped",
                            "raise --timeout") from None
 
-    async def _finish(self, record: Record, proc: asyncio.subprocess.Process, env: dict[str, str]) -> dict[str, Any]:
+    async def _finish(self, record: Record, proc: asyncio.subprocess.Process, env: dict[str, str],
+                      stdin_text: bytes | None) -> dict[str, Any]:
         uuid = record["uuid"]
         agent = str(record["agent"])
         try:
-            out, err = await proc.communicate()
+            out, err = await proc.communicate(stdin_text)
         finally:
             self.running.pop(uuid, None)
             self._report(uuid, "idle")

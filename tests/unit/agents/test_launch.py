@@ -63,7 +63,7 @@ def test_headless_argv() -> None:
         "-c", 'sandbox_mode="workspace-write"', "-c", 'approval_policy="never"', SID, "--", "hi"]
     assert get_adapter("pi").headless_argv("pi", "hi", session_id=SID, resume_id=None, model=None, sandbox=False,
                                            session_file=PI_FILE) == ["pi", "-p", "--mode", "json", "--session",
-                                                                     PI_FILE, "hi"]
+                                                                     PI_FILE]
 
 
 def test_conversation_id_from_headless_output() -> None:
@@ -88,3 +88,19 @@ def test_pane_context_window_is_pi_footer_only() -> None:
     assert get_adapter("pi").pane_context_window(footer) == 1_000_000
     assert get_adapter("claude").pane_context_window(footer) is None
     assert get_adapter("codex").pane_context_window(footer) is None
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "pi"])
+@pytest.mark.parametrize("message", ["-n oops", "--help", "@/etc/passwd", "-"])
+def test_headless_message_is_never_read_as_a_flag(agent: str, message: str) -> None:
+    """After `--` where the CLI takes one (claude, codex); on stdin where it does not (pi reads a
+    leading `-` as an option and `@` as a file to attach)."""
+    adapter = get_adapter(agent)
+    for resume_id in (None, SID):
+        argv = adapter.headless_argv(agent, message, session_id=SID, resume_id=resume_id, model=None, sandbox=False,
+                                     session_file=PI_FILE, passthrough=["--verbose"])
+        if adapter.headless_message_on_stdin:
+            assert message not in argv
+        else:
+            assert argv[-2:] == ["--", message]
+            assert argv.count(message) == 1
