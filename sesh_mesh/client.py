@@ -65,25 +65,67 @@ class Client:
     def stream(
         self, op: str, args: dict[str, Any] | None = None, ctx: dict[str, Any] | None = None
     ) -> Iterator[tuple[str, Any]]:
-        """Yields ("item", x) for each streamed item and finally ("result", r)."""
+        """Yields ("item", x) for each streamed item and finally ("result", r).
+
+        Only a reply that says so counts as done: a connection lost after the request was sent,
+        half a reply or a garbage one is `InDoubt` (exit 4), never a quiet success.
+        """
         sock = self.connect()
         try:
-            sock.sendall(wire.encode({"op": op, "args": args or {}, "ctx": ctx or caller_context()}))
-            reader = sock.makefile("rb")
+            request = wire.encode({"op": op, "args": args or {}, "ctx": ctx or caller_context()})
+            try:
+                sock.sendall(request)
+                reader = sock.makefile("rb")
+            except OSError as exc:
+                raise InDoubt(op, f"the connection broke while sending ({_reason(exc)})") from None
             while True:
-                line = reader.readline(wire.MAX_LINE_BYTES)
-                if not line:
-                    raise DaemonUnreachable("the daemon closed the connection mid-reply", "see $SESH_HOME/daemon.log")
-                message = json.loads(line)
+                message = _read_message(reader, op)
                 if "item" in message:
                     yield "item", message["item"]
                     continue
-                if message.get("ok"):
+                if message.get("ok") is True:
                     yield "result", message.get("result")
                     return
-                raise from_wire(message.get("error") or {})
+                error = message.get("error")
+                if message.get("ok") is not False or not isinstance(error, dict):
+                    raise InDoubt(op, "the daemon's reply is neither a result nor an error")
+                raise from_wire(error)
         finally:
             sock.close()
+
+
+class InDoubt(DaemonUnreachable):
+    """The request reached (or may have reached) the daemon, but no reply confirmed it."""
+
+    def __init__(self, op: str, why: str) -> None:
+        super().__init__(
+            f"{why}: the {op} request may or may not have been applied",
+            "check with `sesh info` or `sesh list` before retrying",
+        )
+
+
+def _read_message(reader: Any, op: str) -> dict[str, Any]:
+    try:
+        line = reader.readline(wire.MAX_LINE_BYTES)
+    except OSError as exc:
+        raise InDoubt(op, f"the connection broke before the daemon answered ({_reason(exc)})") from None
+    if not line:
+        raise InDoubt(op, "the daemon closed the connection before answering")
+    if not line.endswith(b"\n"):
+        raise InDoubt(op, "the daemon's reply was cut off")
+    try:
+        message = json.loads(line)
+    except ValueError:
+        raise InDoubt(op, "the daemon's reply is not JSON") from None
+    if not isinstance(message, dict):
+        raise InDoubt(op, "the daemon's reply is not a JSON object")
+    return message
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return exc.strerror or type(exc).__name__
 
 
 def caller_context() -> dict[str, Any]:

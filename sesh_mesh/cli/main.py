@@ -3,6 +3,8 @@ every SeshError into one stderr line + exit code."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,10 +24,22 @@ from sesh_mesh.errors import ExitCode, SeshError
 GROUPS = (inventory, daemon_cmds, control_cmds, agents_cmds, peer_cmds, pick_cmds, transcript_cmds)
 """Every command group, in the order `sesh --help` lists their commands."""
 
+GROUP_TITLES = {
+    inventory: "read and organise sessions",
+    daemon_cmds: "setup and the daemon",
+    control_cmds: "talk to agents and spawn them",
+    agents_cmds: "agents, panes and transcripts",
+    peer_cmds: "mesh",
+    pick_cmds: "picker and manager",
+    transcript_cmds: "transcripts (backup, restore, copy, autoname, search)",
+}
+"""The heading of each group's commands in `sesh --help`."""
+
 
 def build_parser() -> Parser:
     root, commands = root_parser()
     for group in GROUPS:
+        commands.section(GROUP_TITLES.get(group, group.__name__.rsplit(".", 1)[-1]))
         group.register(commands)
     return root
 
@@ -50,4 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return int(ExitCode.CANCELLED)
     except BrokenPipeError:
+        # Only our own stdout can raise this here (a lost daemon connection is an InDoubt
+        # SeshError, exit 4): `sesh list | head -1` closed it, which is a quiet success.
+        # Point stdout at /dev/null so the interpreter's final flush cannot complain.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
