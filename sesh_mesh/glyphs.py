@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-GLYPH_BUSY, GLYPH_IDLE, GLYPH_DETACHED, MARK_NEEDS_INPUT = "●", "◐", "○", "!"
+GLYPH_IDLE, GLYPH_BUSY, GLYPH_DETACHED, MARK_NEEDS_INPUT = "●", "◐", "○", "!"
+"""As in the original sesh: ● live and idle (waiting for you), ◐ busy, ○ not live."""
 
 
 def glyph(record: Mapping[str, Any]) -> str:
-    """● busy, ◐ live and idle, ○ not live; `!` added when the agent waits on a prompt."""
+    """● live and idle, ◐ busy (a headless turn too), ○ not live; `!` added when the agent
+    waits on a prompt."""
     if record.get("turnStatus") == "busy":
         mark = GLYPH_BUSY
     elif record.get("live"):

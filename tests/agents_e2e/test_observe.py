@@ -182,14 +182,14 @@ def test_pane_status_line_exit_codes_and_json(beds: Beds) -> None:
     socket = str(bed.tmux.socket_path)
     eventually(lambda: bed.record("local", uuid).get("turnStatus") == "idle", timeout=20, what="idle")
     idle = pane_cmd(bed, "--pane", pane, "--socket-path", socket)
-    assert (idle.returncode, idle.stdout, idle.stderr) == (0, "◐ claude-main · claude\n", "")
+    assert (idle.returncode, idle.stdout, idle.stderr) == (0, "● claude-main · claude\n", "")
     shaped = json.loads(pane_cmd(bed, "--pane", pane, "--socket-path", socket, "--json").stdout)
     assert set(shaped) == {"uuid", "agent", "cwd", "machine", "name", "turnStatus", "live", "tmux"}
     assert shaped["uuid"] == uuid and shaped["tmux"]["pane"] == pane and shaped["live"] is True
     bed.send(pane, "status SLEEP 3")
     eventually(lambda: bed.record("local", uuid).get("turnStatus") == "busy", timeout=20, what="busy")
     busy = pane_cmd(bed, "--pane", pane, "--socket-path", socket)
-    assert (busy.returncode, busy.stdout) == (0, "● claude-main · claude\n")
+    assert (busy.returncode, busy.stdout) == (0, "◐ claude-main · claude\n")
     unknown = pane_cmd(bed, "--pane", "%999", "--socket-path", socket)
     assert (unknown.returncode, unknown.stdout, unknown.stderr) == (3, "", "")
     down = pane_cmd(bed, "--pane", pane, "--socket-path", socket, home=bed.root / "no-daemon-here")

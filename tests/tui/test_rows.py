@@ -23,11 +23,11 @@ def record(uuid: str, name: str, **extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
-        ({"turnStatus": "busy", "live": True}, "●"),
-        ({"turnStatus": "idle", "live": True}, "◐"),
+        ({"turnStatus": "busy", "live": True}, "◐"),
+        ({"turnStatus": "idle", "live": True}, "●"),
         ({"turnStatus": "unknown", "live": False}, "○"),
-        ({"turnStatus": "idle", "live": True, "needsInput": True}, "◐!"),
-        ({"turnStatus": "busy", "live": True, "needsInput": True}, "●!"),
+        ({"turnStatus": "idle", "live": True, "needsInput": True}, "●!"),
+        ({"turnStatus": "busy", "live": True, "needsInput": True}, "◐!"),
     ],
 )
 def test_glyphs(state: dict[str, Any], expected: str) -> None:
