@@ -43,6 +43,9 @@ class Config:
     models: dict[str, str] = field(default_factory=dict)
     agents: dict[str, str] = field(default_factory=dict)
     listen: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    """`[mesh] tls_cert`/`tls_key`: the listener speaks wss:// with this PEM certificate and key."""
     discover_auto: bool = False
     cwd_rules: tuple[tuple[str, str], ...] = ()
     autoname: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +65,16 @@ def _str_map(raw: dict[str, Any], key: str, path: Path) -> dict[str, str]:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: [{key}].{name} must be a string", f"quote the value in {path}")
     return dict(table)
+
+
+def _file(table: dict[str, Any], key: str, path: Path) -> Path | None:
+    """A file named in config.toml; a relative name is relative to the config file's folder."""
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: [mesh].{key} must be a file name", f'write {key} = "/path/to/file.pem"')
+    return path.parent / Path(value).expanduser()
 
 
 def load_config(home: Path) -> Config:
@@ -92,6 +105,10 @@ def load_config(home: Path) -> Config:
     listen = mesh.get("listen")
     if listen is not None and not isinstance(listen, str):
         raise ConfigError(f"{path}: [mesh].listen must be a string", 'write listen = "127.0.0.1:7433"')
+    tls = {key: _file(mesh, key, path) for key in ("tls_cert", "tls_key")}
+    if (tls["tls_cert"] is None) != (tls["tls_key"] is None):
+        raise ConfigError(f"{path}: [mesh] needs both tls_cert and tls_key, or neither",
+                          "set both to PEM files (the certificate and its private key)")
     discover = _table(raw, "discover", path)
     auto = discover.get("auto", False)
     if not isinstance(auto, bool):
@@ -115,6 +132,8 @@ def load_config(home: Path) -> Config:
         models=models,
         agents=agents,
         listen=listen,
+        tls_cert=tls["tls_cert"],
+        tls_key=tls["tls_key"],
         discover_auto=auto,
         cwd_rules=tuple(rules),
         autoname=_table(raw, "autoname", path),
@@ -157,6 +176,8 @@ CONFIG_TEMPLATE_HEAD = """\
 #
 # [mesh]
 # listen = "127.0.0.1:7433"   # TCP address for peers; none by default
+# tls_cert = "mesh-cert.pem"  # with tls_key: peers dial wss:// (pin: sesh daemon tls-fingerprint)
+# tls_key = "mesh-key.pem"
 #
 # [discover]
 # auto = false                # adopt new agent conversations found on disk

@@ -16,13 +16,19 @@ from sesh_mesh.errors import DaemonUnreachable, SeshError, UsageError
 
 if TYPE_CHECKING:
     from sesh_mesh.cli.parser import Commands
+    from sesh_mesh.config import Config
 
 STOP_TIMEOUT_S = 10.0
 
 
 def _listen_args(ctx: Context) -> list[str]:
     listen = getattr(ctx.args, "listen", None)
-    return ["--listen", listen] if listen else []
+    args = ["--listen", listen] if listen else []
+    for flag in ("tls_cert", "tls_key"):
+        value = getattr(ctx.args, flag, None)
+        if value:
+            args += [f"--{flag.replace('_', '-')}", str(Path(value).resolve())]
+    return args
 
 
 def register(commands: Commands) -> None:
@@ -43,21 +49,55 @@ def register(commands: Commands) -> None:
         ("restart", "stop, then start (picks up a new install)", daemon_restart),
         ("ensure", "start the daemon unless it already runs (idempotent)", daemon_ensure),
         ("status", "machine, pid, uptime, sessions, schema, epoch, peers", daemon_status),
+        ("tls-fingerprint", "print the SHA-256 fingerprint of the mesh TLS certificate, for peers to pin",
+         daemon_tls_fingerprint),
     ):
         action = actions.add(name, text, func)
         if name == "stop":
             action.add_argument("--force", action="store_true", help="kill a wedged daemon (SIGKILL)")
         if name in ("run", "start", "restart", "ensure"):
             action.add_argument("--listen", metavar="HOST:PORT", help="accept peer links on this address")
+        if name in ("run", "start", "restart", "ensure", "tls-fingerprint"):
+            action.add_argument("--tls-cert", metavar="PEM", help="listen with TLS (wss://) using this certificate")
+        if name in ("run", "start", "restart", "ensure"):
+            action.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
 
 
 def daemon_run(ctx: Context) -> int:
     from sesh_mesh.config import load_config, resolve_machine
     from sesh_mesh.daemon.main import run as run_daemon
 
-    config = load_config(ctx.home)
+    config = _with_tls_flags(ctx, load_config(ctx.home))
     machine = resolve_machine(config)
     return run_daemon(ctx.home, machine, config, getattr(ctx.args, "listen", None) or config.listen)
+
+
+def _with_tls_flags(ctx: Context, config: Config) -> Config:
+    """--tls-cert/--tls-key override `[mesh] tls_cert`/`tls_key`; both or neither."""
+    import dataclasses
+
+    cert, key = getattr(ctx.args, "tls_cert", None), getattr(ctx.args, "tls_key", None)
+    if cert is None and key is None:
+        return config
+    if cert is None or key is None:
+        raise UsageError("--tls-cert and --tls-key go together", "pass the certificate and its private key")
+    return dataclasses.replace(config, tls_cert=Path(cert), tls_key=Path(key))
+
+
+def daemon_tls_fingerprint(ctx: Context) -> int:
+    from sesh_mesh.config import load_config
+    from sesh_mesh.daemon.mesh_tls import cert_fingerprint
+
+    given = getattr(ctx.args, "tls_cert", None)
+    cert = Path(given) if given else load_config(ctx.home).tls_cert
+    if cert is None:
+        raise UsageError("no TLS certificate configured", "set [mesh] tls_cert in config.toml, or pass --tls-cert PEM")
+    fingerprint = cert_fingerprint(cert)
+    if ctx.json:
+        render.print_json({"certificate": str(cert), "fingerprint": fingerprint})
+    else:
+        sys.stdout.write(fingerprint + "\n")
+    return 0
 
 
 def daemon_start(ctx: Context) -> int:

@@ -30,6 +30,9 @@ def register(commands: Commands) -> None:
     p.add_argument("action", choices=["add", "remove", "list"], help="add NAME ADDRESS | remove NAME | list")
     p.add_argument("rest", nargs="*", metavar="ARG", help="add: the peer's machine name and ws://HOST:PORT (or wss://)")
     p.add_argument("--token", metavar="T", help="shared secret, the same on both machines ('-' reads it from stdin)")
+    p.add_argument("--fingerprint", metavar="SHA256:…",
+                   help="wss:// only: pin the peer's TLS certificate (`sesh daemon tls-fingerprint` prints it there); "
+                        "without it the system CAs must vouch for the certificate")
 
 
 def cmd_peer(ctx: Context) -> int:
@@ -54,11 +57,12 @@ def _own_machine(ctx: Context) -> str | None:
 
 
 def peer_add(ctx: Context, rest: list[str]) -> int:
-    from sesh_mesh.daemon.peers import Peer, check_address, check_name, check_token, load_peers, save_peers
+    from sesh_mesh.daemon.peers import Peer, check_address, check_name, check_pin, check_token, load_peers, save_peers
 
     if len(rest) != 2:
         raise UsageError("peer add needs a NAME and an ADDRESS", ADD_USAGE)
     name, address = check_name(rest[0]), check_address(rest[1])
+    fingerprint = check_pin(address, ctx.args.fingerprint)
     token = ctx.args.token
     if token is None:
         raise UsageError("peer add needs --token T, the same secret on both machines",
@@ -70,7 +74,7 @@ def peer_add(ctx: Context, rest: list[str]) -> int:
         raise UsageError(f"{name!r} is this machine's own name", "add the other machine's name")
     peers = load_peers(ctx.home)
     verb = "updated" if name in peers else "added"
-    peers[name] = Peer(name, address, token)
+    peers[name] = Peer(name, address, token, fingerprint)
     save_peers(ctx.home, peers)
     return _done(ctx, f"{verb} peer {name} ({address})", {**peers[name].public(), "result": verb})
 

@@ -86,7 +86,9 @@ class Daemon:
         self.store = store
         self.sessions = Sessions(store, machine)
         self.ops = OpTable(machine, self.sessions)
-        self.mesh = Mesh(machine=machine, store=store, sessions=self.sessions, ops=self.ops, home=home, listen=listen)
+        tls = (config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
+        self.mesh = Mesh(machine=machine, store=store, sessions=self.sessions, ops=self.ops, home=home, listen=listen,
+                         tls=tls)
         self.ops.forwarder = self.mesh
         self.watcher = Watcher(store, self.sessions, machine)
         self.service = Service(store=store, sessions=self.sessions, ops=self.ops, links=self.mesh, machine=machine,

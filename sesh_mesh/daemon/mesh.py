@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import time
 from collections import Counter
 from collections.abc import Coroutine
@@ -25,6 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import WebSocketException
 
 from sesh_mesh import clock
+from sesh_mesh.daemon import mesh_tls
 from sesh_mesh.daemon.mesh_link import Link, LinkOutcome
 from sesh_mesh.daemon.mesh_rpc import FORWARDED_FROM, RELAYING, LinkLike, Rpc
 from sesh_mesh.daemon.op_args import NoArgs
@@ -96,6 +98,10 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+class _PinMismatch(Exception):
+    """The wss:// peer presented a certificate other than the pinned one (fatal)."""
+
+
 @dataclass(frozen=True)
 class ForwardArgs:
     machine: str
@@ -109,7 +115,8 @@ class Mesh:
     """The mesh of one daemon; also the op table's `Forwarder`."""
 
     def __init__(
-        self, *, machine: str, store: Store, sessions: Sessions, ops: OpTable, home: Path, listen: str | None
+        self, *, machine: str, store: Store, sessions: Sessions, ops: OpTable, home: Path, listen: str | None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.machine = machine
         self.store = store
@@ -117,6 +124,9 @@ class Mesh:
         self.ops = ops
         self.home = home
         self.listen = listen
+        self.tls = tls
+        """The listener's certificate and key: peers dial wss:// (`[mesh] tls_cert`/`tls_key`)."""
+        self.tls_fingerprint: str | None = None
         self.rpc = Rpc(ops, self)
         self.peers: dict[str, PeerState] = {}
         self.peers_error: SeshError | None = None
@@ -141,11 +151,15 @@ class Mesh:
         listen = self.listen
         if listen:
             host, port = parse_listen(listen)
+            tls_context: ssl.SSLContext | None = None
+            if self.tls is not None:
+                tls_context = mesh_tls.server_context(*self.tls)
+                self.tls_fingerprint = mesh_tls.cert_fingerprint(self.tls[0])
             try:
                 self._server = await serve(
                     self._serve_inbound, host, port, max_size=MAX_FRAME_BYTES, ping_interval=HEARTBEAT_S,
                     ping_timeout=HEARTBEAT_S, open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
-                    server_header=None,
+                    server_header=None, ssl=tls_context,
                 )
             except OSError as exc:
                 raise SeshError(
@@ -153,7 +167,10 @@ class Mesh:
                     "pick a free address with --listen or [mesh] listen in config.toml",
                 ) from None
             self.listening = listen
-            log.info("mesh: listening for peers on %s", listen)
+            if self.tls_fingerprint is not None:
+                log.info("mesh: listening for peers on wss://%s (certificate %s)", listen, self.tls_fingerprint)
+            else:
+                log.info("mesh: listening for peers on %s", listen)
         self.store.subscribe(self._on_commit)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -258,11 +275,21 @@ class Mesh:
 
     async def _dial_once(self, state: PeerState) -> LinkOutcome:
         peer = state.peer
+        secure = peer.address.startswith("wss://")
         try:
             async with connect(
                 peer.address, proxy=None, open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
                 max_size=MAX_FRAME_BYTES, ping_interval=HEARTBEAT_S, ping_timeout=HEARTBEAT_S,
+                ssl=mesh_tls.client_context(peer.fingerprint) if secure else None,
             ) as ws:
+                if secure and peer.fingerprint is not None:
+                    tls_object = ws.transport.get_extra_info("ssl_object")
+                    presented = tls_object.getpeercert(binary_form=True) if tls_object is not None else None
+                    mismatch = mesh_tls.pin_mismatch(presented, peer.fingerprint, peer.name, peer.address)
+                    if mismatch is not None:
+                        # Before the hello: the token never reaches a certificate we did not pin.
+                        await ws.close(CloseCode.WRONG_PEER, "certificate fingerprint mismatch")
+                        raise _PinMismatch(mismatch)
                 session = PeerSession(self.machine, self.store, Role.DIALER, expected_peer=peer.name, token=peer.token)
                 link = Link(self, ws, session, dialed=True, address=peer.address)
                 self._links.add(link)
@@ -270,6 +297,10 @@ class Mesh:
                     outcome = await link.run()
                 finally:
                     self._links.discard(link)
+        except _PinMismatch as exc:
+            outcome = LinkOutcome(False, CloseCode.WRONG_PEER, str(exc), fatal=True)
+        except ssl.SSLCertVerificationError as exc:
+            outcome = LinkOutcome(False, None, mesh_tls.verify_failed(exc, peer.name, peer.address), fatal=True)
         except (OSError, TimeoutError, WebSocketException) as exc:
             outcome = LinkOutcome(False, None, f"cannot connect to {peer.address}: {_describe(exc)}")
         if not outcome.authenticated and state.link is None and state.peer == peer:
@@ -463,6 +494,9 @@ class Mesh:
 
     def doctor(self) -> list[dict[str, str]]:
         checks: list[dict[str, str]] = []
+        if self.tls_fingerprint is not None:
+            checks.append({"check": "mesh-tls", "status": "ok", "fix": "",
+                           "detail": f"peers dial wss://{self.listening}; certificate {self.tls_fingerprint}"})
         if self.peers_error is not None:
             checks.append({"check": "peers", "status": "fail", "detail": self.peers_error.what,
                            "fix": self.peers_error.fix})
@@ -474,6 +508,10 @@ class Mesh:
             if state.connected:
                 checks.append({"check": check, "status": "ok", "fix": "",
                                "detail": f"connected since {state.since} ({state.peer.address}), token accepted"})
+            elif state.fatal and "TLS certificate" in str(state.last_error):
+                checks.append({"check": check, "status": "fail", "detail": str(state.last_error),
+                               "fix": f"run `sesh daemon tls-fingerprint` on {name} and pin that: sesh peer add "
+                                      f"{name} {state.peer.address} --token T --fingerprint SHA256:…"})
             elif state.fatal:
                 checks.append({"check": check, "status": "fail", "detail": str(state.last_error),
                                "fix": f"use the same token on both machines (sesh peer add {name} "

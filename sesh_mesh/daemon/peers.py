@@ -4,7 +4,8 @@ The CLI writes it (`sesh peer add|remove`) and tells the daemon to reload it; th
 it at start and on reload. A broken file is an error naming the file and the problem; it is
 never silently treated as "no peers".
 
-Format: {"peers": [{"name": "server", "address": "ws://100.64.0.2:7433", "token": "…"}]}
+Format: {"peers": [{"name": "server", "address": "ws://100.64.0.2:7433", "token": "…"}]}; a
+`wss://` peer may add "fingerprint": "SHA256:…", the pin on its TLS certificate (daemon/mesh_tls.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sesh_mesh.daemon.mesh_tls import check_fingerprint
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.store.replication import MACHINE_NAME_RE
 
@@ -27,10 +29,13 @@ class Peer:
     name: str
     address: str
     token: str
+    fingerprint: str | None = None
+    """The SHA-256 pin on a wss:// peer's certificate; None: the system CAs vouch for it."""
 
     def public(self) -> dict[str, str]:
         """Everything but the token (which is never shown)."""
-        return {"name": self.name, "address": self.address}
+        shown = {"name": self.name, "address": self.address}
+        return shown if self.fingerprint is None else {**shown, "fingerprint": self.fingerprint}
 
 
 class PeersFileError(SeshError):
@@ -75,6 +80,17 @@ def check_token(token: str) -> str:
     return token
 
 
+def check_pin(address: str, fingerprint: str | None) -> str | None:
+    """A fingerprint only pins a wss:// peer; over ws:// there is no certificate to pin."""
+    if fingerprint is None:
+        return None
+    if not address.startswith("wss://"):
+        raise UsageError(
+            f"a certificate fingerprint needs a wss:// address, not {address!r}", "write wss://HOST:PORT"
+        )
+    return check_fingerprint(fingerprint)
+
+
 def load_peers(home: Path) -> dict[str, Peer]:
     """The configured peers by name; {} when the file does not exist."""
     path = peers_path(home)
@@ -103,8 +119,12 @@ def load_peers(home: Path) -> dict[str, Peer]:
         for key, value in fields.items():
             if not isinstance(value, str):
                 raise PeersFileError(f"{where} has no {key} string", f"fix or remove it in {path}")
+        pin = entry.get("fingerprint")
+        if pin is not None and not isinstance(pin, str):
+            raise PeersFileError(f"{where} has a fingerprint that is not a string", f"fix or remove it in {path}")
         try:
-            peer = Peer(check_name(entry["name"]), check_address(entry["address"]), check_token(entry["token"]))
+            peer = Peer(check_name(entry["name"]), check_address(entry["address"]), check_token(entry["token"]),
+                        check_pin(entry["address"], pin))
         except UsageError as exc:
             raise PeersFileError(f"{where}: {exc.what}", exc.fix) from None
         if peer.name in peers:
@@ -117,7 +137,8 @@ def save_peers(home: Path, peers: dict[str, Peer]) -> None:
     """Replace the file atomically, readable by the owner only (it holds tokens)."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = peers_path(home)
-    body = {"peers": [{"name": p.name, "address": p.address, "token": p.token} for p in sorted(
+    body = {"peers": [{"name": p.name, "address": p.address, "token": p.token,
+                       **({"fingerprint": p.fingerprint} if p.fingerprint else {})} for p in sorted(
         peers.values(), key=lambda p: p.name)]}
     fd, tmp = tempfile.mkstemp(prefix=".peers.", dir=home)
     try:
