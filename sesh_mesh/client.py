@@ -131,13 +131,30 @@ def _reason(exc: OSError) -> str:
 def caller_context() -> dict[str, Any]:
     """What the daemon needs to know about the caller: cwd, tmux pane, session id, inherited env."""
     env = os.environ
+    # A path or variable that is not valid UTF-8 cannot travel as JSON text: it is left out
+    # (the command that needs it says so) rather than failing every request.
     return {
-        "cwd": os.getcwd() if _cwd_exists() else None,
-        "tmux": env.get("TMUX"),
-        "tmuxPane": env.get("TMUX_PANE"),
-        "sessionId": env.get("SESH_SESSION_ID"),
-        "env": {k: v for k, v in env.items() if k in _INHERITED_ENV or k.startswith(("SESH_", "ANTHROPIC_"))},
+        "cwd": _text(os.getcwd()) if _cwd_exists() else None,
+        "tmux": _text(env.get("TMUX")),
+        "tmuxPane": _text(env.get("TMUX_PANE")),
+        "sessionId": _text(env.get("SESH_SESSION_ID")),
+        "env": {
+            k: v
+            for k, v in env.items()
+            if (k in _INHERITED_ENV or k.startswith(("SESH_", "ANTHROPIC_"))) and _text(k) and _text(v) is not None
+        },
     }
+
+
+def _text(value: str | None) -> str | None:
+    """`value` when it encodes as UTF-8; None for one holding undecodable bytes (surrogateescape)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 _INHERITED_ENV = {
@@ -188,9 +205,17 @@ def start_daemon(home: Path, path: Path, extra_args: list[str] | None = None) ->
     from sesh_mesh.config import load_config, resolve_machine
 
     resolve_machine(load_config(home))  # fail here, with the config's own message, not in a log
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = home / "daemon.log"
-    with log_path.open("ab") as log_file:
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Private like everything in SESH_HOME: the log names sessions, peers and paths.
+        log_file = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+    except OSError as exc:
+        raise SeshError(
+            f"cannot use SESH_HOME {home}: {exc.strerror or exc}",
+            "point SESH_HOME at a directory you can write, or fix its permissions",
+        ) from None
+    with log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "sesh_mesh", "daemon", "run", *(extra_args or [])],
             stdin=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ from sesh_mesh.cli import (
 )
 from sesh_mesh.cli.context import make_context
 from sesh_mesh.cli.parser import Parser, root_parser
-from sesh_mesh.errors import ExitCode, SeshError
+from sesh_mesh.errors import ExitCode, SeshError, UsageError
 
 GROUPS = (inventory, daemon_cmds, control_cmds, agents_cmds, peer_cmds, pick_cmds, transcript_cmds)
 """Every command group, in the order `sesh --help` lists their commands."""
@@ -46,6 +46,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        _check_utf8(sys.argv[1:] if argv is None else argv)
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.version:
@@ -70,3 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _check_utf8(argv: Sequence[str]) -> None:
+    """Arguments travel to the daemon as JSON text: bytes that are not UTF-8 are refused here."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"argument {arg!r} is not valid UTF-8", "pass names, messages and paths as UTF-8") \
+                from None

@@ -62,7 +62,9 @@ class ApiServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            raise
+            # Only `close()` cancels a client's task, at shutdown. Ending it normally keeps
+            # asyncio's stream callback from logging the cancellation as an error.
+            return
         except Exception:
             log.exception("api: client handler failed")
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import REPO, Daemon, base_env, run_sesh, short_home, uid
+from tests.polling import scaled
 
 Answer = Callable[[socket.socket], None]
 
@@ -143,3 +145,44 @@ def test_every_acknowledged_write_survives_kill_9_under_concurrent_writers(daemo
     assert acknowledged, "no write was acknowledged at all: the test proves nothing"
     missing = [agent_id for agent_id in acknowledged if agent_id not in held]
     assert not missing, f"acknowledged (exit 0) but not in the store after kill -9: {missing}"
+
+
+def _sesh_bytes(args: list[bytes], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable.encode(), b"-m", b"sesh_mesh", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, errors="replace", timeout=30, check=False)
+
+
+def test_non_utf8_argument_is_one_usage_line(daemon: Daemon) -> None:
+    done = _sesh_bytes([b"rename", uid(1).encode(), b"caf\xff"], daemon.env)
+    assert done.returncode == 2, done
+    assert done.stderr.startswith("sesh: argument 'caf\\udcff' is not valid UTF-8"), done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_non_utf8_cwd_and_environment_do_not_break_requests(daemon: Daemon, tmp_path: Path) -> None:
+    odd_dir = (bytes(tmp_path) + b"/caf\xff").decode("utf-8", "surrogateescape")
+    Path(odd_dir).mkdir()
+    env = {**daemon.env, "ANTHROPIC_ODD": b"\xff".decode("utf-8", "surrogateescape")}
+    done = subprocess.run([sys.executable, "-m", "sesh_mesh", "list", "--json"], env=env, cwd=odd_dir,
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done
+    assert json.loads(done.stdout) == []
+
+
+def test_an_unusable_sesh_home_is_one_line_not_a_wait() -> None:
+    env = base_env(short_home(), "alpha")
+    env["SESH_HOME"] = "/proc/sesh-cannot-live-here"  # not creatable, even for root
+    done = run_sesh(["list"], env, timeout=10)
+    assert done.code == 1, done
+    assert done.err.startswith("sesh: cannot use SESH_HOME /proc/sesh-cannot-live-here: "), done.err
+    assert done.err.count("\n") == 1 and "Traceback" not in done.err
+
+
+def test_stopping_with_an_idle_client_connected_logs_no_error(daemon: Daemon) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
+        idle.connect(str(daemon.socket))
+        assert daemon.process is not None
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.process.wait(scaled(10)) == 0
+    log = (daemon.home / "daemon.log").read_text(encoding="utf-8", errors="replace")
+    assert " ERROR " not in log, log[-2000:]
