@@ -20,9 +20,10 @@ def register(commands: Commands) -> None:
     # ---- reads
     p = commands.add("list", "list active sessions on every machine", [
         "sesh list", "sesh list --agent claude --tag work", "sesh list --columns uuid,name,status",
-        "sesh list --archived --json"], cmd_list)
+        "sesh list --archived --json", "sesh list --only-archived"], cmd_list)
     p.add_argument("--archived", "--include-archived", action="store_true", dest="archived",
-                   help="include archived sessions")
+                   help="include archived sessions (as in the original sesh)")
+    p.add_argument("--only-archived", action="store_true", help="only archived sessions")
     p.add_argument("--agent", help="only this agent (claude, codex, pi)")
     p.add_argument("--tag", help="only sessions with this tag")
     p.add_argument("--columns", help="print TSV with these columns, no header")
@@ -112,7 +113,8 @@ def cmd_list(ctx: Context) -> int:
     columns = render.parse_columns(a.columns) if a.columns is not None else None
     if a.tag is not None:
         mutations.check_tag(a.tag)
-    records = ctx.call("list", {"machine": ctx.machine, "agent": a.agent, "tag": a.tag, "archived": a.archived})
+    records = ctx.call("list", {"machine": ctx.machine, "agent": a.agent, "tag": a.tag,
+                                "archived": a.archived or a.only_archived, "archived_only": a.only_archived})
     if columns is not None:
         render.print_tsv(records, columns)
         return 0

@@ -1,8 +1,9 @@
 """`sesh tui`, `sesh pick`, and `sesh resume` without a uuid: the picker's CLI side.
 
 This module never imports textual at import time: `sesh_mesh.tui` is imported only when a UI is
-about to be shown, so `pick --select` stays a fast, scriptable path. Emit contract:
-`--format kv|json|nul`; exit 0 selected, 130 cancelled, 3 nothing to pick or no match.
+about to be shown, so `pick --select` stays a fast, scriptable path. Emit contract, as in the
+original sesh: `--format json|kv|nul` (default json); exit 0 selected, 130 cancelled, 3 nothing
+to pick or no match, 2 a `--cursor` that names no session.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ TMUX_TIMEOUT_S = 10.0
 def register(commands: Commands) -> None:
     for name, text, examples, func in (
         ("tui", "the session manager: every session, live; Enter prints the selection (--enter: enters it)",
-         ["sesh tui", "sesh tui --enter", "sesh tui --cursor a808 --format json"], cmd_tui),
+         ["sesh tui", "sesh tui --enter", "sesh tui a808", "sesh tui --cursor a808 --format kv"], cmd_tui),
         ("pick", "pick a session and print it (exit 0 picked, 130 cancelled, 3 nothing to pick or no match)",
-         ['sel=$(sesh pick --format kv)', "sesh pick --select a808 --format json", "sesh pick --enter"], cmd_pick),
+         ["sel=$(sesh pick)", "sesh pick --select a808 --format kv", "sesh pick --enter"], cmd_pick),
     ):
         p = commands.add(name, text, examples, func)
-        p.add_argument("--format", choices=["kv", "json", "nul"], default="kv",
-                       help="kv: key=value lines; nul: the values NUL-terminated; json: one object (default kv)")
+        if name == "tui":
+            p.add_argument("uuid", nargs="?", metavar="UUID", help="the same as --cursor UUID")
+        p.add_argument("--format", choices=["json", "kv", "nul"], default="json",
+                       help="json: one object (the default); kv: key=value lines; nul: the values NUL-terminated")
         p.add_argument("--action", metavar="VERB", help="the action to print instead of goto (live) / resume")
-        p.add_argument("--cursor", metavar="UUID", help="start with the cursor on this session (uuid or prefix)")
+        p.add_argument("--cursor", metavar="UUID",
+                       help="start with the cursor on this session (uuid or prefix; naming none is exit 2)")
         p.add_argument("--select", metavar="UUID", help="pick this session without showing the UI")
         p.add_argument("--enter", action="store_true", help="perform the action (goto/resume) instead of printing")
     p = commands.add("resume", "enter a session (goto if live, relaunch otherwise); no uuid: pick one",
@@ -107,7 +111,7 @@ def cmd_tui(ctx: Context) -> int:
 def _pick(ctx: Context, *, title: str, allow_empty: bool) -> int:
     args = ctx.args
     verb = _check_action(args.action, args.enter)
-    cursor = ids.check_prefix(args.cursor) if args.cursor else None
+    cursor = _cursor(ctx, args.cursor, getattr(args, "uuid", None))
     if args.select:
         record = select(ctx, args.select)
     else:
@@ -130,6 +134,21 @@ def _check_action(action: str | None, enter_acts: bool) -> str | None:
     if enter_acts and action not in ENTER_VERBS:
         raise UsageError(f"--enter cannot perform --action {action!r}", "use goto or resume, or drop --enter")
     return action
+
+
+def _cursor(ctx: Context, flag: str | None, positional: str | None) -> str | None:
+    """The uuid `--cursor` (or `sesh tui <uuid>`) names. Naming no session is a usage error
+    (exit 2), checked before the screen is taken over; an ambiguous prefix stays exit 1."""
+    if flag and positional and flag != positional:
+        raise UsageError(f"two cursors: {positional!r} and --cursor {flag!r}", "give the session once")
+    text = flag or positional
+    if not text:
+        return None
+    try:
+        record = select(ctx, text)
+    except NotFound as exc:
+        raise UsageError(f"--cursor: {exc.what}", "give a session of `sesh list`, or drop --cursor") from exc
+    return str(record["uuid"])
 
 
 def select(ctx: Context, text: str) -> Record:

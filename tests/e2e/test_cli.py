@@ -68,6 +68,14 @@ def test_archive_hides_from_list_and_archived_flag_includes(seeded: Daemon) -> N
     assert ok(seeded.sesh("unarchive", B, "--json")).json()["archived"] is False
 
 
+def test_only_archived_lists_the_archived_alone(seeded: Daemon) -> None:
+    """`--archived` keeps the original's meaning (archived included); `--only-archived` is new."""
+    ok(seeded.sesh("archive", "aaaa2"))
+    assert [r["uuid"] for r in ok(seeded.sesh("list", "--only-archived", "--json")).json()] == [B]
+    assert ok(seeded.sesh("list", "--only-archived", "--agent", "claude", "--json")).json() == []
+    assert ok(seeded.sesh("list", "--only-archived", "--columns", "uuid,archived")).out == f"{B}\ttrue\n"
+
+
 def test_find_includes_archived_and_matches_prefix(seeded: Daemon) -> None:
     ok(seeded.sesh("archive", A))
     found = ok(seeded.sesh("find", "aaaa", "--json")).json()

@@ -1,5 +1,6 @@
-"""The emit contract of `sesh pick` / `sesh tui` without a UI (`--select`): formats, key order,
-`--action`, exit codes and the exact error lines. Runs the real CLI against a real daemon."""
+"""The emit contract of `sesh pick` / `sesh tui` without a UI (`--select`): formats (JSON by
+default, as in the original), key order, `--action`, `--cursor`, exit codes and the exact error
+lines. Runs the real CLI against a real daemon."""
 
 from __future__ import annotations
 
@@ -19,9 +20,22 @@ KV_AUTH = (
 )
 
 
+JSON_AUTH = {
+    "uuid": AUTH, "machine": "alpha", "agent": "claude", "cwd": "/srv/app", "name": "auth-refactor",
+    "tmux": {"socket": None, "session": None, "window": None, "pane": None}, "action": "resume",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("command", ["pick", "tui"])
-def test_kv_is_the_default(seeded: Daemon, command: str) -> None:
+def test_json_is_the_default(seeded: Daemon, command: str) -> None:
     run = seeded.sesh(command, "--select", AUTH)
+    assert (run.code, run.err) == (0, "")
+    assert run.out.count("\n") == 1 and json.loads(run.out) == JSON_AUTH
+
+
+@pytest.mark.parametrize("command", ["pick", "tui"])
+def test_kv_on_request(seeded: Daemon, command: str) -> None:
+    run = seeded.sesh(command, "--select", AUTH, "--format", "kv")
     assert (run.code, run.out, run.err) == (0, KV_AUTH, "")
 
 
@@ -43,7 +57,7 @@ def test_nul_terminates_each_value_in_kv_order(seeded: Daemon) -> None:
 
 
 def test_action_override_and_prefix_select(seeded: Daemon) -> None:
-    run = seeded.sesh("pick", "--select", AUTH[:6], "--action", "inspect")
+    run = seeded.sesh("pick", "--select", AUTH[:6], "--action", "inspect", "--format", "kv")
     assert run.code == 0, run.err
     assert run.out == KV_AUTH.replace("action=resume", "action=inspect")
 
@@ -67,6 +81,25 @@ def test_ambiguous_select_is_a_failure_not_no_match(seeded: Daemon) -> None:
     run = seeded.sesh("pick", "--select", "0b6c")
     assert run.code == 1 and run.out == ""
     assert run.err.startswith("sesh: ambiguous prefix '0b6c' matches ")
+
+
+@pytest.mark.parametrize("argv", [["tui", "--cursor", "ffff"], ["pick", "--cursor", "ffff"], ["tui", "ffff"]])
+def test_cursor_naming_no_session_is_a_loud_usage_error(seeded: Daemon, argv: list[str]) -> None:
+    """Checked before any UI: these runs have no terminal, so reaching the UI would be another error."""
+    run = seeded.sesh(*argv)
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        "sesh: --cursor: no session matches 'ffff' (give a session of `sesh list`, or drop --cursor)\n"
+    )
+
+
+def test_tui_positional_is_the_cursor(seeded: Daemon) -> None:
+    from sesh_mesh.cli.main import build_parser
+
+    assert build_parser().parse_args(["tui", AUTH[:8]]).uuid == AUTH[:8]
+    both = seeded.sesh("tui", AUTH[:8], "--cursor", DOCS[:8])
+    assert (both.code, both.out) == (2, "")
+    assert both.err == f"sesh: two cursors: '{AUTH[:8]}' and --cursor '{DOCS[:8]}' (give the session once)\n"
 
 
 def test_malformed_select_is_a_usage_error(seeded: Daemon) -> None:
@@ -111,7 +144,7 @@ def test_goto_refuses_a_session_that_is_not_live(seeded: Daemon) -> None:
 def test_select_never_imports_textual(seeded: Daemon) -> None:
     code = (
         "import sys\nfrom sesh_mesh.cli.main import main\n"
-        f"rc = main(['pick', '--select', '{AUTH}'])\n"
+        f"rc = main(['pick', '--select', '{AUTH}', '--format', 'kv'])\n"
         "assert 'textual' not in sys.modules, 'textual was imported'\nsys.exit(rc)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], env=seeded.env, capture_output=True, text=True, check=False)

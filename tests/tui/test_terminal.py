@@ -13,7 +13,7 @@ import pytest
 
 from tests.harness import Daemon
 from tests.tmux_helpers import PrivateTmux
-from tests.tui.helpers import AUTH, DOCS, FLAKY, order
+from tests.tui.helpers import DOCS, FLAKY, order
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -37,7 +37,7 @@ def start(tmux: PrivateTmux, daemon: Daemon, script: str) -> str:
 
 
 def test_tui_filter_then_enter_prints_the_selection(tmux: PrivateTmux, seeded: Daemon) -> None:
-    pane = start(tmux, seeded, f'{SESH} tui; echo "EXIT=$?"')
+    pane = start(tmux, seeded, f'{SESH} tui --format kv; echo "EXIT=$?"')
     screen = tmux.wait_for_text(pane, "flaky-tests")
     assert "daemon: connected" in screen and "auth-refactor" in screen
     tmux.send_keys(pane, "/")
@@ -78,12 +78,15 @@ def test_cancel_exits_130_and_prints_nothing(tmux: PrivateTmux, seeded: Daemon, 
     tmux.wait_for_text(pane, "EXIT=130 []")
 
 
-def test_cursor_preselects_and_json_format(tmux: PrivateTmux, seeded: Daemon) -> None:
-    pane = start(tmux, seeded, f'{SESH} pick --cursor {AUTH[:8]} --format json; echo "EXIT=$?"')
+@pytest.mark.parametrize("command", ["pick --cursor", "tui"])
+def test_cursor_preselects_and_json_is_the_default(tmux: PrivateTmux, seeded: Daemon, command: str) -> None:
+    """DOCS is not the top row, so Enter printing it shows the cursor started there; `sesh tui
+    <uuid>` is `--cursor <uuid>`. No --format: the original's JSON."""
+    pane = start(tmux, seeded, f'{SESH} {command} {DOCS[:8]}; echo "EXIT=$?"')
     tmux.wait_for_text(pane, "auth-refactor")
     tmux.send_keys(pane, "Enter")
     out = tmux.wait_for_text(pane, "EXIT=0")
-    assert f'{{"uuid": "{AUTH}", "machine": "alpha", "agent": "claude"' in out
+    assert f'{{"uuid": "{DOCS}", "machine": "alpha", "agent": "codex"' in out
 
 
 def test_empty_store_pick_exits_3_and_tui_explains(tmux: PrivateTmux, daemon: Daemon) -> None:
