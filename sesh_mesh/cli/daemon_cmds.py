@@ -49,6 +49,7 @@ def register(commands: Commands) -> None:
         ("restart", "stop, then start (picks up a new install)", daemon_restart),
         ("ensure", "start the daemon unless it already runs (idempotent)", daemon_ensure),
         ("status", "machine, pid, uptime, sessions, schema, epoch, peers", daemon_status),
+        ("gc", "purge tombstones older than the horizon that every peer has acknowledged", daemon_gc),
         ("tls-fingerprint", "print the SHA-256 fingerprint of the mesh TLS certificate, for peers to pin",
          daemon_tls_fingerprint),
     ):
@@ -196,6 +197,20 @@ def daemon_restart(ctx: Context) -> int:
         stop(ctx, force=False, quiet=True)
     answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
     return _report(ctx, {"started": True, **answer})
+
+
+def daemon_gc(ctx: Context) -> int:
+    client = Client(ctx.socket, ctx.home, auto_start=False)
+    result = client.call("forward", {"machine": ctx.machine, "op": "gc"}) if ctx.machine else client.call("gc")
+    if ctx.json:
+        render.print_json(result)
+        return 0
+    held = ", ".join(f"{peer} {count}" for peer, count in sorted(result["heldBack"].items()))
+    sys.stdout.write(f"purged {len(result['purged'])} tombstones\n")
+    if held:
+        sys.stderr.write(f"sesh: note: kept until these peers confirm they hold them: {held} "
+                         "(a peer that is away holds them back; remove it with `sesh peer remove` if it is gone)\n")
+    return 0
 
 
 def daemon_status(ctx: Context) -> int:

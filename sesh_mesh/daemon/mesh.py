@@ -34,6 +34,7 @@ from sesh_mesh.daemon.ops import Emit, OpTable, op
 from sesh_mesh.daemon.peers import Peer, load_peers
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.store import gc
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.replication import Close, CloseCode, PeerSession, Role, Vector, lag
 from sesh_mesh.store.store import Store
@@ -60,6 +61,9 @@ BACKOFF_MAX_S = 5.0
 """Reconnect delays double from the first to the last: a restarted peer is linked again within
 seconds, and a dead one costs one connection attempt every five seconds."""
 
+GC_INTERVAL_S = 3600.0
+"""How often the daemon purges the tombstones that store/gc.py allows (and on `sesh daemon gc`)."""
+
 FATAL_RETRY_S = 30.0
 """After a fatal refusal (wrong token, wrong machine, old protocol) the dialer tries again only
 this rarely, or at once after `sesh peer add` reloads the peers."""
@@ -76,6 +80,8 @@ class PeerState:
     caught_up: bool = False
     known: Vector = field(default_factory=dict)
     """The peer's vector as last known, for lag while the link is down."""
+    acked: Vector | None = None
+    """What the peer last reported holding itself (None: not since this daemon started)."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dialer: asyncio.Task[None] | None = None
@@ -178,6 +184,7 @@ class Mesh:
             self._tasks = tasks
             for state in self.peers.values():
                 self._start_dialer(state)
+            tasks.create_task(self._gc_loop(stop), name="mesh:tombstone-gc")
             await stop.wait()
             self._stopping = True
             await self._shutdown()
@@ -355,6 +362,7 @@ class Mesh:
         state.link = None
         state.since = state.last_contact = now
         state.known = dict(link.session.peer_known)
+        state.acked = dict(link.session.peer_acked)
         state.caught_up = False
         state.last_error, state.fatal = outcome.error, outcome.fatal
         for machine in {str(name), *link.peer_links}:
@@ -525,12 +533,42 @@ class Mesh:
     def vector(self) -> dict[str, list[Any]]:
         return {origin: [epoch, seq] for origin, (epoch, seq) in sorted(self.store.vector().items())}
 
+    # ---- tombstone GC ----------------------------------------------------------------------
+
+    def _acked(self, state: PeerState) -> Vector | None:
+        link = state.link if state.connected else None
+        return dict(link.session.peer_acked) if link is not None else state.acked
+
+    async def collect_tombstones(self) -> dict[str, Any]:
+        """Purge the tombstones every configured peer has acknowledged, older than the horizon."""
+        acks = {name: self._acked(state) for name, state in self.peers.items()}
+        if self.peers_error is not None:
+            return {"purged": [], "heldBack": {}, "young": 0, "horizonS": gc.HORIZON_S,
+                    "note": f"peers.json is broken ({self.peers_error.what}): nothing purged"}
+        plan = gc.plan(gc.tombstones(self.sessions.all()), self.store.vector(), acks, time.time(), gc.HORIZON_S)
+        purged = await self.store.purge(plan.purge)
+        if purged or plan.held_back:
+            log.info("mesh: tombstone gc purged %d; held back by %s", len(purged), plan.held_back or "nobody")
+        return {"purged": purged, "heldBack": plan.held_back, "young": plan.young, "horizonS": gc.HORIZON_S}
+
+    async def _gc_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), GC_INTERVAL_S)
+            if not stop.is_set():
+                await self.collect_tombstones()
+
     # ---- operations ------------------------------------------------------------------------
 
     @op("replica", NoArgs)
     async def op_replica(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Every record held, tombstones included, as stored (convergence checks, debugging)."""
         return sorted(self.sessions.all(), key=lambda record: str(record["uuid"]))
+
+    @op("gc", NoArgs)
+    async def op_gc(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """Purge tombstones older than the horizon that every configured peer has acknowledged."""
+        return await self.collect_tombstones()
 
     @op("peers", NoArgs)
     async def op_peers(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:

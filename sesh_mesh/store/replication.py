@@ -187,6 +187,9 @@ class PeerSession:
     state: str = "new"
     peer_known: Vector = field(default_factory=dict)
     """What the peer holds per origin, as far as we know (its hello, our sends, its batches)."""
+    peer_acked: Vector = field(default_factory=dict)
+    """What the peer itself reported holding (hello, anti-entropy answers, batch marks), never
+    what we only sent: tombstone GC (store/gc.py) trusts this alone."""
     peer_caught_up: bool = False
     peer_knew_us: bool = False
     """The peer's hello held a mark for our own origin: its catch-up can return our records."""
@@ -367,6 +370,7 @@ class PeerSession:
         except BadMessage as exc:
             return self._close(CloseCode.INVALID_DATA, f"bad hello vector: {exc}")
         self.peer_knew_us = self.machine in self.peer_known
+        self.peer_acked = dict(self.peer_known)
         self.peer = claimed
         commands: list[Command] = [Authenticated(claimed)]
         if self.role is Role.LISTENER:
@@ -436,6 +440,7 @@ class PeerSession:
 
     def _on_vector(self, n: int, theirs: Vector) -> list[Command]:
         """The answer to probe `n`: send again what it shows the peer lacks of what we sent."""
+        self.peer_acked.update(theirs)
         believed = self._probe_known
         if n != self._probe or believed is None:
             return []  # an answer to a superseded probe, or to none
@@ -491,6 +496,7 @@ class PeerSession:
         else:
             apply = Apply(origin, epoch, records, from_seq, to_seq)
         if not loose:
+            self.peer_acked[origin] = (epoch, hwm)
             known = self.peer_known.get(origin)
             if known is None or known[0] == epoch:
                 self.peer_known[origin] = (epoch, max(hwm, known[1] if known else 0))

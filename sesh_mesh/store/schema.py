@@ -42,9 +42,15 @@ def m002_forward_results(db: sqlite3.Connection) -> None:
     )
 
 
+def m004_purged(db: sqlite3.Connection) -> None:
+    """Uuids whose tombstones were garbage-collected: every later version of them is refused."""
+    db.execute("CREATE TABLE purged (uuid TEXT PRIMARY KEY, purged_at REAL NOT NULL)")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "m001_initial", m001_initial),
     (2, "m002_forward_results", m002_forward_results),
+    (4, "m004_purged", m004_purged),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -78,6 +78,8 @@ class Store:
         every seq above it was written here, and no peer can replace such a version."""
         self.records: dict[str, Record] = {}
         self.marks: dict[str, OriginMark] = {}
+        self.purged: set[str] = set()
+        """Uuids whose tombstones were garbage-collected (store/gc.py); never accepted again."""
         self._lock = asyncio.Lock()
         self._listeners: list[ChangeListener] = []
 
@@ -113,6 +115,8 @@ class Store:
         async with self._db.execute("SELECT origin, epoch, max_seq FROM origins") as cursor:
             async for origin, epoch, max_seq in cursor:
                 self.marks[origin] = OriginMark(origin, epoch, int(max_seq))
+        async with self._db.execute("SELECT uuid FROM purged") as cursor:
+            self.purged = {str(uuid) async for (uuid,) in cursor}
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -231,7 +235,8 @@ class Store:
                     )
                 return []
             records = self._not_written_here(records)
-        records = [sanitize_remote(record) for record in records]
+        # A purged tombstone's record stays dead: a stale live copy from a peer is not taken back.
+        records = [sanitize_remote(record) for record in records if record.get("uuid") not in self.purged]
         async with self._lock:
             mark = self.marks.get(origin)
             changed: dict[str, Record] = {}
@@ -269,6 +274,28 @@ class Store:
         applied = list(changed.values())
         self._notify(applied)
         return applied
+
+    async def purge(self, uuids: Sequence[str]) -> list[str]:
+        """Drop these tombstones for good, remembering their uuids (store/gc.py decides which)."""
+        async with self._lock:
+            gone = [uuid for uuid in uuids if (self.records.get(uuid) or {}).get("deleted")]
+            if not gone:
+                return []
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.executemany("DELETE FROM records WHERE uuid = ?", [(uuid,) for uuid in gone])
+                await self._db.executemany(
+                    "INSERT OR REPLACE INTO purged (uuid, purged_at) VALUES (?, ?)",
+                    [(uuid, time.time()) for uuid in gone],
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            for uuid in gone:
+                del self.records[uuid]
+                self.purged.add(uuid)
+        return gone
 
     def _not_written_here(self, records: Sequence[Record]) -> list[Record]:
         """Our own origin's records minus those that would replace a version this store wrote."""
