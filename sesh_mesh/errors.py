@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     NOT_FOUND = 3
     DAEMON_DOWN = 4
+    UNRESOLVED = 4
+    """`pane-resolve`: an agent is live in the pane but its conversation cannot be named (yet)."""
     TIMEOUT = 124
     CANCELLED = 130
 
@@ -50,6 +52,13 @@ class NotFound(SeshError):
     kind = "not-found"
 
 
+class Unresolved(SeshError):
+    """Exit 4 without the daemon being down: `pane-resolve` found the agent, not its conversation."""
+
+    exit_code = ExitCode.UNRESOLVED
+    kind = "unresolved"
+
+
 class DaemonUnreachable(SeshError):
     exit_code = ExitCode.DAEMON_DOWN
     kind = "daemon-down"
@@ -76,7 +85,7 @@ class NotImplementedYet(SeshError):
 
 _KINDS: dict[str, type[SeshError]] = {
     cls.kind: cls
-    for cls in (SeshError, UsageError, NotFound, DaemonUnreachable, TimedOut, Cancelled)
+    for cls in (SeshError, UsageError, NotFound, Unresolved, DaemonUnreachable, TimedOut, Cancelled)
 }
 
 

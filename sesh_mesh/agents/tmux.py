@@ -131,10 +131,17 @@ async def list_panes(socket: str) -> list[PaneInfo]:
 
 
 async def capture(socket: str, pane: str, lines: int = 0) -> str:
+    """The pane's text: the visible screen when `lines` is 0, else its last `lines` lines, scrollback
+    included (the empty rows below the last output are not lines)."""
     args = ["capture-pane", "-p", "-J", "-t", pane]
-    if lines > 0:
-        args += ["-S", f"-{lines}"]
-    return "\n".join(await asyncio.to_thread(_run, socket, *args))
+    if lines <= 0:
+        return "\n".join(await asyncio.to_thread(_run, socket, *args))
+    # `-S -N` starts N rows up into the history and runs to the bottom of the screen: a superset of
+    # the last N lines, however much of the screen is still empty.
+    out = await asyncio.to_thread(_run, socket, *args, "-S", f"-{lines}")
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out[-lines:])
 
 
 async def pane_in_mode(socket: str, pane: str) -> bool:

@@ -28,8 +28,10 @@ def register(commands: Commands) -> None:
                      ["sesh pane", "sesh pane --pane %3 --json"], cmd_pane)
     p.add_argument("--pane", metavar="%ID")
     p.add_argument("--socket-path", metavar="P")
-    p = commands.add("pane-resolve", "uuid of the agent live in a pane, registered or not",
-                     ["sesh pane-resolve --pane %3 --socket-path /tmp/tmux-0/default"], cmd_pane_resolve)
+    p = commands.add("pane-resolve", "uuid of the agent live in a pane, registered or not (exit 3 no agent "
+                     "there, 4 its conversation cannot be resolved yet)",
+                     ["sesh pane-resolve --pane %3 --socket-path /tmp/tmux-0/default",
+                      "sesh pane-resolve --pane %3 --socket-path /tmp/tmux-0/default --json"], cmd_pane_resolve)
     p.add_argument("--pane", metavar="%ID", required=True)
     p.add_argument("--socket-path", metavar="P", required=True)
     commands.add("agents", "every agent live in a tmux pane on this machine", ["sesh agents --json"], cmd_agents)
@@ -37,10 +39,12 @@ def register(commands: Commands) -> None:
                      cmd_discover)
     p.add_argument("--agent")
     p.add_argument("--register", action="store_true")
-    p = commands.add("pane-capture", "the session's pane text now", ["sesh pane-capture a808 -n 40"],
+    p = commands.add("pane-capture", "the last N lines of the session's pane now, scrollback included",
+                     ["sesh pane-capture a808", "sesh pane-capture a808 -n 200", "sesh pane-capture a808 -n 0"],
                      cmd_pane_capture)
     p.add_argument("uuid", nargs="?")
-    p.add_argument("-n", type=int, default=0)
+    p.add_argument("-n", type=int, default=50, metavar="N",
+                   help="the last N lines, scrollback included (default 50; 0: only the visible screen)")
 
 
 def _tmux_socket_arg(value: str | None) -> str:

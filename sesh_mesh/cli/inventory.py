@@ -10,6 +10,7 @@ from sesh_mesh import ids
 from sesh_mesh.cli import render
 from sesh_mesh.cli.checks import check_agent, resolve_cwd
 from sesh_mesh.cli.context import Context
+from sesh_mesh.errors import SeshError
 from sesh_mesh.store import mutations
 
 if TYPE_CHECKING:
@@ -226,9 +227,24 @@ def cmd_import(ctx: Context) -> int:
     summary = ctx.call("import", {"path": path})
     if ctx.json:
         render.print_json(summary)
+    else:
+        _say(
+            f"imported {summary['imported']} from {summary['file']} "
+            f"({summary['alreadyPresent']} already present, {summary['otherMachines']} owned by other machines, "
+            f"{summary['invalid']} invalid)"
+        )
+    shown = summary.get("invalidEntries") or []
+    for problem in shown:
+        sys.stderr.write(f"sesh: import skipped {problem}\n")
+    if summary["invalid"] > len(shown):
+        sys.stderr.write(f"sesh: import skipped {summary['invalid'] - len(shown)} more invalid entries\n")
+    if summary["imported"] or summary["alreadyPresent"]:
         return 0
-    return _say(
-        f"imported {summary['imported']} from {summary['file']} "
-        f"({summary['alreadyPresent']} already present, {summary['otherMachines']} owned by other machines, "
-        f"{summary['invalid']} invalid)"
-    )
+    if summary["invalid"]:
+        why = f"{summary['invalid']} invalid, {summary['otherMachines']} owned by other machines"
+        fix = "fix the entries named above"
+    elif summary["otherMachines"]:
+        why, fix = f"all {summary['otherMachines']} owned by other machines", "import them on their own machine"
+    else:
+        why, fix = "the file holds no sessions", "pass a legacy sessions.json"
+    raise SeshError(f"nothing imported from {summary['file']}: {why}", fix)

@@ -43,13 +43,15 @@ def register(commands: Commands) -> None:
                    help="also fetch the transcripts of sessions owned by other machines of the mesh")
 
     p = commands.add(
-        "restore", "write transcripts back from a backup: --to native (where the agent resumes them) or --to-dir DIR", [
-            "sesh restore --from ~/sesh-backup.sqlite --to native",
+        "restore", "write transcripts back from a backup: --to native (the default: where the agent resumes them) or "
+        "--to DIR / --to-dir DIR", [
+            "sesh restore --from ~/sesh-backup.sqlite",
             "sesh restore a808 --from b.sqlite --to native --rewrite-cwd /old/app=/new/app",
             "sesh restore --from b.sqlite --to-dir /tmp/transcripts --json"], cmd_restore)
     p.add_argument("uuid", nargs="?", help="uuid or prefix (or the agent's id) of one session (default: every one)")
     p.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup file")
-    p.add_argument("--to", metavar="native", help="native: the agent's own transcript location")
+    p.add_argument("--to", metavar="native|DIR", help="native (the default): the agent's own transcript location; "
+                   "a directory path (has a / or starts with . or ~): as --to-dir")
     p.add_argument("--to-dir", metavar="DIR", help="DIR/<agent>/… in the agent's own layout")
     p.add_argument("--rewrite-cwd", metavar="OLD=NEW", help="the project moved: rewrite OLD to NEW in the transcript "
                    "and its place")
@@ -58,11 +60,15 @@ def register(commands: Commands) -> None:
     p = commands.add(
         "copy", "copy a session's transcript to another machine (registered there, same agent, resumable), to the "
         "native location here, or to a directory", [
-            "sesh copy a808 --to server", "sesh copy a808 --to native",
+            "sesh copy a808 server", "sesh copy a808 native", "sesh copy a808 ./out",
             "sesh copy a808 --to server --rewrite-cwd /home/me/app=/srv/app", "sesh copy a808 --to-dir /tmp/x"],
         cmd_copy)
     p.add_argument("uuid", help="uuid or unique prefix")
-    p.add_argument("--to", metavar="MACHINE|native", help="a machine of the mesh, or native (this machine)")
+    p.add_argument("dest", nargs="?", metavar="DEST",
+                   help="a machine of the mesh, native (this machine) or a directory path (same as --to)")
+    p.add_argument("--to", metavar="MACHINE|native|DIR",
+                   help="a machine of the mesh, native (this machine), or a directory (a path: has a / or starts "
+                   "with . or ~)")
     p.add_argument("--to-dir", metavar="DIR", help="DIR/<agent>/… in the agent's own layout")
     p.add_argument("--rewrite-cwd", metavar="OLD=NEW", help="the project lives elsewhere there: rewrite OLD to NEW")
     p.add_argument("--force", action="store_true", help="overwrite an existing transcript that differs")
@@ -123,17 +129,32 @@ def _rewrite(ctx: Context) -> tuple[str, str] | None:
     return parse_rewrite(ctx.args.rewrite_cwd) if ctx.args.rewrite_cwd is not None else None
 
 
+def _is_path(text: str) -> bool:
+    """A destination that names a directory rather than a machine (machine names never hold a `/`)."""
+    return "/" in text or text.startswith(("~", "."))
+
+
 def _destination(ctx: Context, verb: str) -> tuple[str | None, Path | None]:
-    """(`--to` value, `--to-dir` path): exactly one of them."""
-    to, to_dir = ctx.args.to, ctx.args.to_dir
-    if (to is None) == (to_dir is None):
-        where = "--to native or --to-dir DIR" if verb == "restore" else "--to MACHINE, --to native or --to-dir DIR"
-        raise UsageError(f"{verb} needs exactly one of {where}", f"see `sesh {verb} --help`")
-    if to is not None and verb == "restore" and to != "native":
-        raise UsageError(f"restore --to takes native, not {to!r}", "for a directory use --to-dir DIR")
-    if to is not None and not to.strip():
-        raise UsageError(f"{verb} --to is empty", "name a machine, or native")
-    return to, Path(to_dir).expanduser().absolute() if to_dir is not None else None
+    """(machine or `native`, directory): exactly one, from the positional destination (copy), `--to`
+    (a machine, `native` or a path) or `--to-dir`; restore defaults to native."""
+    given = [value for value in (getattr(ctx.args, "dest", None), ctx.args.to, ctx.args.to_dir) if value is not None]
+    if len(given) > 1:
+        where = "--to native or --to-dir DIR" if verb == "restore" else "DEST, --to MACHINE|native|DIR or --to-dir DIR"
+        raise UsageError(f"{verb} takes one destination: {where}", f"see `sesh {verb} --help`")
+    if not given:
+        if verb == "restore":
+            return "native", None
+        raise UsageError("copy needs a destination: a machine, native or a directory",
+                         "e.g. `sesh copy a808 server`, `sesh copy a808 native` or `sesh copy a808 ./out`")
+    [to] = given
+    if not to.strip():
+        raise UsageError(f"{verb} destination is empty", "name a machine, native or a directory")
+    if ctx.args.to_dir is not None or _is_path(to):
+        return None, Path(to).expanduser().absolute()
+    if verb == "restore" and to != "native":
+        raise UsageError(f"restore --to takes native or a directory, not {to!r}",
+                         f"for a directory write it as a path, e.g. --to ./{to}")
+    return to, None
 
 
 # ---- backup ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import read_all
 from sesh_mesh.daemon.watcher import Watcher
-from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.errors import NotFound, SeshError, Unresolved, UsageError
 from sesh_mesh.glyphs import glyph
 from sesh_mesh.store.record import Record
 
@@ -32,6 +32,9 @@ DISCOVER_AUTO_S = 10.0
 """With `[discover] auto = true`, new conversations on disk are adopted this often."""
 
 FOLLOW_POLL_S = 0.2
+
+PANE_CAPTURE_LINES = 50
+"""`pane-capture` without `n`: the last 50 lines, scrollback included (0: the visible screen)."""
 
 @dataclass(frozen=True)
 class PaneResolveArgs:
@@ -99,7 +102,9 @@ class AgentOps:
 
     @op("pane-resolve", PaneResolveArgs)
     async def op_pane_resolve(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        """The session or conversation of the agent live in a tmux pane."""
+        """The session or conversation of the agent live in a tmux pane (exit 3 none, 4 unresolved).
+
+        NotFound when no agent is live in the pane; Unresolved when its conversation has no id yet."""
         pane = str(args.get("pane") or "")
         socket = socket_from_name(str(args.get("socket") or ""))
         if not pane.startswith("%"):
@@ -119,20 +124,20 @@ class AgentOps:
         else:
             agent = self.watcher.live.get((socket, pane))
         if agent is None:
-            raise SeshError(f"no agent is live in pane {pane} on {socket}", "check the pane with `sesh agents`")
+            raise NotFound(f"no agent is live in pane {pane} on {socket}", "check the pane with `sesh agents`")
+        where = {"agent": agent.kind, "cwd": agent.cwd, "machine": self.service.machine, "tmux": agent.pane.location(),
+                 "agentSessionId": agent.agent_session_id}
         owner = self.watcher.pane_owner.get((socket, pane))
         if owner is not None:
-            return {"uuid": owner, "registered": True, "agent": agent.kind, "agentSessionId": agent.agent_session_id}
+            return {"uuid": owner, **where, "registered": True}
         if agent.sesh_session_id:
-            return {"uuid": agent.sesh_session_id, "registered": False, "agent": agent.kind,
-                    "agentSessionId": agent.agent_session_id}
+            return {"uuid": agent.sesh_session_id, **where, "registered": False}
         if agent.agent_session_id is None:
-            raise SeshError(
+            raise Unresolved(
                 f"the {agent.kind} agent in pane {pane} has no conversation id yet",
                 "send it a first message, then retry",
             )
-        return {"uuid": agent.agent_session_id, "registered": False, "agent": agent.kind,
-                "agentSessionId": agent.agent_session_id}
+        return {"uuid": agent.agent_session_id, **where, "registered": False}
 
     @op("pane-owner", PaneOwnerArgs)
     async def op_pane_owner(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
@@ -158,13 +163,15 @@ class AgentOps:
 
     @op("pane-capture", LinesArgs, route="owner")
     async def op_pane_capture(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        """The text of the session's pane."""
+        """The last `n` lines of the session's pane (default 50, scrollback included; 0: the screen)."""
         record = self.sessions[str(args["uuid"])]
         location = record.get("tmux")
         if not record.get("live") or not location:
             raise SeshError(f"session {record['uuid'][:8]} is not live in a pane", "resume it with `sesh resume`")
         try:
-            return await capture(location["socket"], location["pane"], int(args.get("n") or 0))
+            n = args.get("n")
+            lines = PANE_CAPTURE_LINES if n is None else int(n)
+            return await capture(location["socket"], location["pane"], lines)
         except TmuxError as exc:
             raise SeshError(str(exc), "check that the pane still exists (`sesh agents`)") from exc
 

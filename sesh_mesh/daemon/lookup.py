@@ -19,19 +19,21 @@ def matches(record: Record, prefix: str) -> bool:
 def resolve(records: dict[str, Record], text: str) -> Record:
     """The one record whose uuid (or agentSessionId) starts with `text`.
 
-    Live records are preferred over tombstones so an old deletion never makes a prefix ambiguous.
+    Live records are preferred over tombstones so an old deletion never makes a prefix ambiguous,
+    and among several live ones a single unarchived record wins over archived ones.
     """
     prefix = check_prefix(text)
     if is_full_uuid(prefix) and prefix in records:
         return records[prefix]
     found = [record for record in records.values() if matches(record, prefix)]
     alive = [record for record in found if not record.get("deleted")]
-    candidates = alive or found
+    active = [record for record in alive if not record.get("archived")]
+    candidates = active if len(active) == 1 else alive or found
     if not candidates:
         raise SeshError(f"no session matches {text!r}", "see `sesh list` or `sesh find <prefix>`")
     if len(candidates) > 1:
         shown = ", ".join(
-            f"{r['uuid']} ({r.get('name') or r.get('agent')}@{r['machine']})"
+            f"{r['uuid']} ({r.get('name') or r.get('agent')}@{r['machine']}{', archived' if r.get('archived') else ''})"
             for r in sorted(candidates, key=lambda r: r["uuid"])[:MAX_LISTED_CANDIDATES]
         )
         more = len(candidates) - MAX_LISTED_CANDIDATES

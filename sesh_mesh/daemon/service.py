@@ -340,23 +340,29 @@ class Service:
             raise SeshError(f"no such file {path}", "pass the path of a legacy sessions.json") from exc
         except (OSError, ValueError) as exc:
             raise SeshError(f"cannot read {path}: {exc}", "pass a JSON list or uuid-keyed object") from exc
-        entries = list(raw.values()) if isinstance(raw, dict) else raw
-        if not isinstance(entries, list):
+        if isinstance(raw, dict):
+            entries: list[tuple[str, str | None, Any]] = [
+                (f"entry {_shown_key(key)}", key, value) for key, value in raw.items()]
+        elif isinstance(raw, list):
+            entries = [(f"entry {index}", None, entry) for index, entry in enumerate(raw, start=1)]
+        else:
             raise SeshError(f"{path} is neither a list nor an object of records", "check the file")
         return await self.import_records(entries, path)
 
-    async def import_records(self, entries: list[Any], path: Path) -> dict[str, Any]:
+    async def import_records(self, entries: list[tuple[str, str | None, Any]], path: Path) -> dict[str, Any]:
+        """`entries` are (label, key, entry): the label names the entry in `invalidEntries`; the key
+        (of a uuid-keyed file) is the entry's uuid when the entry does not repeat it."""
         skipped, foreign, invalid = 0, 0, 0
         problems: list[str] = []
         pending: list[tuple[str, mutations_fn]] = []
         now = clock.now_iso()
-        for index, entry in enumerate(entries, start=1):
+        for label, key, entry in entries:
             try:
-                record = _legacy_record(entry, self.machine, now)
+                record = _legacy_record(entry if key is None else _keyed_entry(key, entry), self.machine, now)
             except UsageError as exc:
                 invalid += 1
                 if len(problems) < IMPORT_PROBLEMS_SHOWN:
-                    problems.append(f"entry {index}: {exc.what}")
+                    problems.append(f"{label}: {exc.what}")
                 continue
             if record["machine"] != self.machine:
                 foreign += 1
@@ -432,6 +438,22 @@ def _insert_only(record: Record) -> mutations_fn:
 
 IMPORT_PROBLEMS_SHOWN = 20
 """`import` names why the first entries were refused; the count covers all of them."""
+
+
+def _shown_key(key: str) -> str:
+    """An import file's key, cut short: the file is untrusted input."""
+    return repr(key if len(key) <= 40 else key[:40] + "…")
+
+
+def _keyed_entry(key: str, value: Any) -> Any:
+    """A v1 sessions.json is keyed by uuid and its values need not repeat it: the key is the uuid."""
+    if not isinstance(value, dict):
+        return value
+    if value.get("uuid") is None:
+        return {**value, "uuid": key}
+    if isinstance(value["uuid"], str) and value["uuid"].lower() != key.lower():
+        raise UsageError(f"its uuid {_shown_key(value['uuid'])} is not its key", "make the key and the uuid agree")
+    return value
 
 
 def _legacy_record(entry: Any, machine: str, now: str) -> Record:

@@ -104,7 +104,7 @@ def test_agents_list(beds: Beds, where: str, agent: str) -> None:
             assert (run.code, run.out.strip()) == (0, want), run.err
         refused = daemon.sesh("pane-resolve", "--pane", shell, "--socket-path", str(bed.tmux.socket_path),
                               *machine_flag)
-        assert refused.code == 1 and refused.err.startswith(f"sesh: no agent is live in pane {shell}")
+        assert refused.code == 3 and refused.err.startswith(f"sesh: no agent is live in pane {shell}")
     finally:
         bed.tmux.run("kill-pane", "-t", unregistered, check=False)
         bed.tmux.run("kill-pane", "-t", shell, check=False)

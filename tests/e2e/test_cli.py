@@ -93,6 +93,15 @@ def test_prefix_resolution_unique_ambiguous_unknown(seeded: Daemon) -> None:
         1, "sesh: no session matches 'bbbb' (see `sesh list` or `sesh find <prefix>`)\n")
 
 
+def test_a_prefix_picks_the_one_unarchived_match(seeded: Daemon) -> None:
+    ok(seeded.sesh("archive", B))
+    assert ok(seeded.sesh("info", "aaaa", "--json")).json()["uuid"] == A
+    ok(seeded.sesh("archive", A))
+    amb = seeded.sesh("info", "aaaa")
+    assert (amb.code, amb.err) == (1, (f"sesh: ambiguous prefix 'aaaa' matches {A} (alpha-one@alpha, archived), "
+                                       f"{B} (alpha-two@alpha, archived) (type more characters of the uuid)\n"))
+
+
 def test_rename_turns_auto_rename_off_unless_keep_auto(seeded: Daemon) -> None:
     renamed = ok(seeded.sesh("rename", "aaaa1", "auth-refactor", "--json")).json()
     assert (renamed["name"], renamed["autoRename"]) == ("auth-refactor", False)
@@ -150,6 +159,42 @@ def test_import_is_idempotent(daemon: Daemon, tmp_path: Path) -> None:
     second = ok(daemon.sesh("import", str(legacy), "--json")).json()
     assert (second["imported"], second["alreadyPresent"]) == (0, 1)
     assert ok(daemon.sesh("info", A, "--json")).json()["tags"] == ["x"]
+
+
+def test_import_of_a_v1_file_keyed_by_uuid_names_each_invalid_entry(daemon: Daemon, tmp_path: Path) -> None:
+    legacy = tmp_path / "sessions.json"
+    legacy.write_text(json.dumps({
+        A: {"agent": "claude", "name": "keyed", "cwd": "/tmp"},
+        B: {"uuid": C, "agent": "codex", "cwd": "/tmp"},
+        "junk": {"agent": "pi"},
+        C: {"agent": "emacs"},
+    }))
+    run = daemon.sesh("import", str(legacy))
+    assert run.code == 0, run.err
+    assert run.out == f"imported 1 from {legacy} (0 already present, 0 owned by other machines, 3 invalid)\n"
+    assert run.err == (f"sesh: import skipped entry '{B}': its uuid '{C}' is not its key\n"
+                       "sesh: import skipped entry 'junk': malformed uuid 'junk'\n"
+                       f"sesh: import skipped entry '{C}': unknown agent 'emacs'\n")
+    assert ok(daemon.sesh("info", A, "--json")).json()["name"] == "keyed"
+
+
+def test_import_that_imports_nothing_fails_and_says_why(daemon: Daemon, tmp_path: Path) -> None:
+    legacy = tmp_path / "sessions.json"
+    legacy.write_text(json.dumps([{"uuid": "nope", "agent": "claude"}, {"uuid": A, "agent": "claude", "tags": [""]}]))
+    bad = daemon.sesh("import", str(legacy), "--json")
+    assert bad.code == 1
+    assert bad.json()["invalidEntries"] == ["entry 1: malformed uuid 'nope'", "entry 2: empty tag name"]
+    assert bad.err.endswith(f"sesh: nothing imported from {legacy}: 2 invalid, 0 owned by other machines "
+                            "(fix the entries named above)\n")
+    legacy.write_text(json.dumps({A: {"agent": "claude", "machine": "elsewhere"}}))
+    foreign = daemon.sesh("import", str(legacy))
+    assert (foreign.code, foreign.err) == (1, (f"sesh: nothing imported from {legacy}: all 1 owned by other machines "
+                                               "(import them on their own machine)\n"))
+    legacy.write_text("{}")
+    empty = daemon.sesh("import", str(legacy))
+    assert (empty.code, empty.err) == (1, (f"sesh: nothing imported from {legacy}: the file holds no sessions "
+                                           "(pass a legacy sessions.json)\n"))
+    assert ok(daemon.sesh("list", "--json")).json() == []
 
 
 # ---- daemon lifecycle ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import random
 import shutil
 import time
 
+from sesh_mesh.agents.claude import project_dir_name
 from sesh_mesh.cli.transcript_cmds import Progress
 from sesh_mesh.services.backup_file import CHUNK_BYTES, BackupFile
 from tests.polling import eventually
@@ -75,12 +76,12 @@ def test_restore_refusals_force_and_reregistration() -> None:
         missing = run("restore", "--from", str(alpha.root / "nope.sqlite"), "--to", "native")
         assert (missing.code, missing.err) == (1, (f"sesh: no such backup file {alpha.root / 'nope.sqlite'} "
                                                   "(pass the file `sesh backup --to FILE` wrote)\n"))
-        neither = run("restore", "--from", str(backup))
-        assert (neither.code, neither.err) == (2, ("sesh: restore needs exactly one of --to native or --to-dir DIR "
-                                                  "(see `sesh restore --help`)\n"))
+        both = run("restore", "--from", str(backup), "--to", "native", "--to-dir", str(alpha.root / "x"))
+        assert (both.code, both.err) == (2, ("sesh: restore takes one destination: --to native or --to-dir DIR "
+                                            "(see `sesh restore --help`)\n"))
         wrong = run("restore", "--from", str(backup), "--to", "beta")
-        assert (wrong.code, wrong.err) == (2, ("sesh: restore --to takes native, not 'beta' (for a directory use "
-                                              "--to-dir DIR)\n"))
+        assert (wrong.code, wrong.err) == (2, ("sesh: restore --to takes native or a directory, not 'beta' (for a "
+                                              "directory write it as a path, e.g. --to ./beta)\n"))
         bad_rewrite = run("restore", "--from", str(backup), "--to", "native", "--rewrite-cwd", "x")
         assert bad_rewrite.code == 2 and bad_rewrite.err.startswith("sesh: bad --rewrite-cwd 'x'")
         (alpha.root / "notes.txt").write_text("hello\n" * 200)
@@ -118,6 +119,53 @@ def test_restore_refusals_force_and_reregistration() -> None:
         assert record["restoredFrom"] == {"uuid": sid, "machine": "alpha"}
         eventually(lambda: alpha.daemon.call("info", {"uuid": restored["registered"]}).get("filePath") == str(path),
                    timeout=10, what="the restored session to be located")
+
+
+def test_restore_defaults_to_native_and_to_takes_a_directory_path() -> None:
+    with machines("alpha") as (alpha,):
+        sid, path = alpha.session([("restore me by default", "ok")])
+        backup = alpha.root / "b.sqlite"
+        assert alpha.daemon.sesh("backup", "--to", str(backup)).code == 0
+        original = path.read_bytes()
+        path.unlink()
+        plain = alpha.daemon.sesh("restore", "--from", str(backup), "--json")
+        assert plain.code == 0, plain.err
+        [result] = plain.json()
+        assert (result["path"], result["action"], result["registered"]) == (str(path), "written", sid)
+        assert path.read_bytes() == original
+        out_dir = alpha.root / "export"
+        to_path = alpha.daemon.sesh("restore", sid[:8], "--from", str(backup), "--to", str(out_dir), "--json")
+        assert to_path.code == 0, to_path.err
+        [exported] = to_path.json()
+        dest = out_dir / "claude" / "projects" / project_dir_name(str(alpha.root / "proj")) / f"{sid}.jsonl"
+        assert (exported["path"], exported["registered"]) == (str(dest), None)
+        assert dest.read_bytes() == original
+        relative = alpha.daemon.sesh("restore", "--from", str(backup), "--to", "./rel", "--json", cwd=alpha.root)
+        assert relative.code == 0, relative.err
+        assert relative.json()[0]["path"].startswith(str(alpha.root / "rel" / "claude") + "/")
+
+
+def test_copy_takes_its_destination_positionally() -> None:
+    with machines("alpha") as (alpha,):
+        sid, path = alpha.session([("copy me somewhere", "ok")])
+        out_dir = alpha.root / "export"
+        to_dir = alpha.daemon.sesh("copy", sid[:8], str(out_dir), "--json")
+        assert to_dir.code == 0, to_dir.err
+        dest = out_dir / "claude" / "projects" / project_dir_name(str(alpha.root / "proj")) / f"{sid}.jsonl"
+        assert (to_dir.json()["path"], to_dir.json()["registered"]) == (str(dest), False)
+        assert dest.read_bytes() == path.read_bytes()
+        native = alpha.daemon.sesh("copy", sid, "native", "--json")
+        assert native.code == 0, native.err
+        assert (native.json()["path"], native.json()["action"]) == (str(path), "unchanged")
+        same = alpha.daemon.sesh("copy", sid, "--to", str(out_dir), "--json")
+        assert (same.code, same.json()["action"]) == (0, "unchanged"), same.err
+        twice = alpha.daemon.sesh("copy", sid, "native", "--to-dir", str(out_dir))
+        assert (twice.code, twice.err) == (2, ("sesh: copy takes one destination: DEST, --to MACHINE|native|DIR or "
+                                              "--to-dir DIR (see `sesh copy --help`)\n"))
+        none = alpha.daemon.sesh("copy", sid)
+        assert (none.code, none.err) == (2, ("sesh: copy needs a destination: a machine, native or a directory (e.g. "
+                                            "`sesh copy a808 server`, `sesh copy a808 native` or `sesh copy a808 "
+                                            "./out`)\n"))
 
 
 def test_restore_rewrites_cwd_in_the_transcript_and_its_place() -> None:

@@ -60,7 +60,7 @@ def test_copy_to_another_machine_registers_it_there(pair: list[Machine]) -> None
     assert (record["name"], record["tags"], record["copiedFrom"]) == ("traveller", ["trip"],
                                                                       {"uuid": sid, "machine": "alpha"})
     eventually(lambda: result["uuid"] in alpha.daemon.records(), timeout=10, what="the copy replicated back")
-    again = alpha.daemon.sesh("copy", sid, "--to", "beta", "--json").json()
+    again = alpha.daemon.sesh("copy", sid, "beta", "--json").json()  # the destination given positionally
     assert (again["uuid"], again["action"], again["registered"]) == (result["uuid"], "unchanged", False)
     # the copy is beta's own: beta indexes it, and a different file in the way needs --force
     assert {h["uuid"] for h in beta.daemon.sesh("search", "travel", "--json").json()} == {sid, result["uuid"]}
@@ -84,8 +84,8 @@ def test_copy_to_another_machine_registers_it_there(pair: list[Machine]) -> None
     assert native.json() == {"uuid": result["uuid"], "machine": "beta", "agent": "claude", "path": str(dest),
                              "action": "unchanged", "registered": False}
     usage = alpha.daemon.sesh("copy", sid, "--to", "beta", "--to-dir", "/tmp/x")
-    assert (usage.code, usage.err) == (2, ("sesh: copy needs exactly one of --to MACHINE, --to native or --to-dir DIR "
-                                          "(see `sesh copy --help`)\n"))
+    assert (usage.code, usage.err) == (2, ("sesh: copy takes one destination: DEST, --to MACHINE|native|DIR or "
+                                          "--to-dir DIR (see `sesh copy --help`)\n"))
 
 
 def test_backup_all_machines_fetches_over_the_mesh(pair: list[Machine]) -> None:
