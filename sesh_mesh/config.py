@@ -141,6 +141,37 @@ def load_config(home: Path) -> Config:
     )
 
 
+class ConfigFile:
+    """config.toml as a running daemon reads it: a stat per read, and a new parse only when the
+    file's mtime, size or inode moved, so `[autoname]`, `[agents]` and `[models]` edits apply at
+    once. A broken edit is raised (naming file and line) until the file is fixed."""
+
+    def __init__(self, home: Path, loaded: Config) -> None:
+        self.home = home
+        self._config = loaded
+        self._error: ConfigError | None = None
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = config_path(self.home).stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def current(self) -> Config:
+        stamp = self._stat()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._config, self._error = load_config(self.home), None
+            except ConfigError as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._config
+
+
 def resolve_machine(config: Config, env: os._Environ[str] | dict[str, str] | None = None) -> str:
     """This machine's name: SESH_MACHINE or config.toml. There is no hostname fallback."""
     source = os.environ if env is None else env

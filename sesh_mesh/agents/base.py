@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sesh_mesh.agent_names import AgentKind as AgentKind  # noqa: PLC0414 (the explicit re-export mypy strict needs)
+from sesh_mesh.errors import UsageError
 
 if TYPE_CHECKING:
     from sesh_mesh.agents.transcript import TranscriptState
@@ -19,6 +20,24 @@ TurnStatus = Literal["busy", "idle", "unknown"]
 EntryRole = Literal["user", "assistant", "tool", "system"]
 EntryType = Literal["text", "tool_call", "tool_result", "turn_end", "compaction", "command", "error"]
 TurnOutcome = Literal["completed", "aborted"]
+SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
+"""What a launched agent may change: nothing, its workspace, or anything. The adapters map each
+to their CLI's flags and refuse one their agent cannot honour; None is the agent's own default."""
+
+SANDBOX_MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "danger-full-access")
+
+
+def sandbox_mode(value: object) -> SandboxMode | None:
+    """A record's or a request's `sandbox`: a mode, None, or the boolean older records carry
+    (true was read-only). A UsageError names the modes for anything else."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "read-only"
+    for mode in SANDBOX_MODES:
+        if value == mode:
+            return mode
+    raise UsageError(f"unknown sandbox mode {value!r}", "use one of " + ", ".join(SANDBOX_MODES))
 
 
 @dataclass(frozen=True)
@@ -195,13 +214,14 @@ class AgentAdapter(Protocol):
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         report_bin: str | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
     ) -> list[str]:
         """argv for the agent's TUI in a pane: a new conversation, or `resume_id` (or
-        `session_file`, when `resumes_from_file`) resumed, with turn reporters wired to `report_bin`."""
+        `session_file`, when `resumes_from_file`) resumed, with turn reporters wired to `report_bin`.
+        A `sandbox` mode the agent cannot honour is a UsageError naming the modes it can."""
         ...
 
     def headless_argv(
@@ -212,11 +232,12 @@ class AgentAdapter(Protocol):
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
     ) -> list[str]:
-        """argv for one headless turn with JSON-lines output (new, or resuming)."""
+        """argv for one headless turn with JSON-lines output (new, or resuming). With `sandbox`
+        None a headless turn may edit files in its cwd (no one is there to approve an edit)."""
         ...
 
     def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe, SandboxMode
 from sesh_mesh.agents.claude_transcript import ClaudeTranscript
 from sesh_mesh.agents.ids import is_uuid
 from sesh_mesh.agents.launch import COMPACT_COMMAND
@@ -86,6 +86,22 @@ def claude_hooks(report_bin: str) -> str:
     return json.dumps(
         {"hooks": {"UserPromptSubmit": hook("busy"), "Stop": hook("idle"), "Notification": hook("needs-input")}}
     )
+
+
+READ_ONLY_ARGS = ("--permission-mode", "dontAsk", "--disallowedTools=Bash,Edit,Write,NotebookEdit")
+"""claude has no read-only mode: dontAsk denies every tool not already allowed, and the tools that
+change files are taken away outright, so no allow rule of the user's settings can let one through.
+(`plan` is no answer headless: in `-p` it ends the turn with exit 1 at the first tool call.)"""
+
+PERMISSION_ARGS: dict[str, tuple[str, ...]] = {
+    "read-only": READ_ONLY_ARGS,
+    "workspace-write": ("--permission-mode", "acceptEdits"),
+    "danger-full-access": ("--permission-mode", "bypassPermissions"),
+}
+
+
+def _permission_args(sandbox: SandboxMode | None) -> list[str]:
+    return list(PERMISSION_ARGS[sandbox]) if sandbox else []
 
 
 def project_dir_name(cwd: str) -> str:
@@ -304,7 +320,7 @@ class ClaudeAdapter:
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         report_bin: str | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
@@ -313,8 +329,7 @@ class ClaudeAdapter:
         argv += ["--resume", resume_id] if resume_id else ["--session-id", str(session_id)]
         if model:
             argv += ["--model", model]
-        if sandbox:
-            argv += ["--permission-mode", "plan"]
+        argv += _permission_args(sandbox)
         if report_bin:
             argv += ["--settings", claude_hooks(report_bin)]
         return [*argv, *passthrough]
@@ -327,13 +342,13 @@ class ClaudeAdapter:
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
     ) -> list[str]:
         argv = [binary, "-p", "--output-format", "json"]
         argv += ["--resume", resume_id] if resume_id else ["--session-id", str(session_id)]
-        argv += ["--permission-mode", "plan" if sandbox else "acceptEdits"]
+        argv += _permission_args(sandbox or "workspace-write")
         if model:
             argv += ["--model", model]
         return [*argv, *passthrough, "--", message]

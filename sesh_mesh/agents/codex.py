@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe, SandboxMode
 from sesh_mesh.agents.codex_transcript import CodexTranscript
 from sesh_mesh.agents.ids import is_uuid, last_uuid_in, uuid7_time
 from sesh_mesh.agents.launch import COMPACT_COMMAND
@@ -83,13 +83,15 @@ def _codex_args(comm: str, argv: Sequence[str]) -> list[str] | None:
     return None
 
 
-def _common_args(sandbox: bool, model: str | None, report_bin: str | None, headless: bool) -> list[str]:
+def _common_args(sandbox: SandboxMode | None, model: str | None, report_bin: str | None,
+                 headless: bool) -> list[str]:
+    """codex's own sandbox modes are sesh's; a headless turn without one may write its workspace,
+    and never waits on an approval no one can give."""
     args = ["-c", "features.daemon_auto_start=false"]
     if headless:
-        mode = "read-only" if sandbox else "workspace-write"
-        args += ["-c", f'sandbox_mode="{mode}"', "-c", 'approval_policy="never"']
+        args += ["-c", f'sandbox_mode="{sandbox or "workspace-write"}"', "-c", 'approval_policy="never"']
     elif sandbox:
-        args += ["-c", 'sandbox_mode="read-only"']
+        args += ["-c", f'sandbox_mode="{sandbox}"']
     if model:
         args += ["-m", model]
     if report_bin:
@@ -193,7 +195,7 @@ class CodexAdapter:
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         report_bin: str | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
@@ -209,7 +211,7 @@ class CodexAdapter:
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
     ) -> list[str]:

@@ -9,14 +9,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe
+from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe, SandboxMode
 from sesh_mesh.agents.ids import iso_z, last_uuid_in, uuid7
 from sesh_mesh.agents.launch import COMPACT_COMMAND
 from sesh_mesh.agents.pane import any_match, nonblank_tail, pane_is_dead
 from sesh_mesh.agents.pi_transcript import PiTranscript
 from sesh_mesh.agents.procs import basename, option_value
 from sesh_mesh.agents.transcript import TranscriptState, context_pct_of, summarize_transcript
-from sesh_mesh.errors import SeshError
+from sesh_mesh.errors import SeshError, UsageError
 
 # --- pane patterns (all of pi's screen knowledge lives here) ---
 
@@ -39,6 +39,15 @@ PI_MODEL_WINDOWS = (("claude-", 200_000),)
 
 READ_ONLY_PI_TOOLS = "read,grep,find,ls"
 """`--tools` of a sandboxed pi: its read-only built-ins."""
+
+
+def _tool_args(sandbox: SandboxMode | None) -> list[str]:
+    """pi has no sandbox, only a choice of tools: read-only is its read-only built-ins, full access
+    its default tools, and a write confined to the workspace is beyond it."""
+    if sandbox == "workspace-write":
+        raise UsageError("pi cannot honour --sandbox workspace-write: its tools read and write anywhere",
+                         "use --sandbox read-only, or --sandbox danger-full-access (pi's default tools)")
+    return ["--tools", READ_ONLY_PI_TOOLS] if sandbox == "read-only" else []
 
 
 def pi_reporter_path() -> Path:
@@ -160,7 +169,7 @@ class PiAdapter:
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         report_bin: str | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
@@ -171,8 +180,7 @@ class PiAdapter:
         argv = [binary, "--session", session_file]
         if model:
             argv += ["--model", model]
-        if sandbox:
-            argv += ["--tools", READ_ONLY_PI_TOOLS]
+        argv += _tool_args(sandbox)
         if report_bin:
             argv += ["-e", str(pi_reporter_path())]
         return [*argv, *passthrough]
@@ -185,7 +193,7 @@ class PiAdapter:
         session_id: str | None,
         resume_id: str | None,
         model: str | None,
-        sandbox: bool,
+        sandbox: SandboxMode | None,
         session_file: str | None,
         passthrough: Sequence[str] = (),
     ) -> list[str]:
@@ -194,8 +202,7 @@ class PiAdapter:
         argv = [binary, "-p", "--mode", "json", "--session", session_file]
         if model:
             argv += ["--model", model]
-        if sandbox:
-            argv += ["--tools", READ_ONLY_PI_TOOLS]
+        argv += _tool_args(sandbox)
         # pi takes no `--`: a message argument starting with `-` is an unknown option and one
         # starting with `@` a file to attach, so the message goes on stdin (pi strips its ends).
         return [*argv, *passthrough]

@@ -15,3 +15,8 @@ ADAPTERS: dict[AgentKind, AgentAdapter] = {
 def get_adapter(kind: object) -> AgentAdapter:
     """The adapter for `kind`; the unknown-agent UsageError otherwise."""
     return ADAPTERS[check_agent_name(kind)]
+
+
+DEFAULT_NAMERS: tuple[AgentKind, ...] = ("pi", "claude")
+"""Who names sessions when `[autoname]` names no namer: the first of these installed. pi first: its
+headless turn is a node start with no tools and no saved session; codex exec is slower to start."""

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import errors, ids
+from sesh_mesh.agents.base import SANDBOX_MODES
 from sesh_mesh.cli import render
 from sesh_mesh.cli.checks import check_agent, check_message, resolve_cwd, timeout
 from sesh_mesh.cli.context import Context
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from sesh_mesh.cli.parser import Commands
 
 TIMEOUT_HELP = "seconds, or a number with s/m/h (0: no limit)"
+SANDBOX_HELP = ("what the agent may change: read-only (claude dontAsk without its edit and shell tools, codex -s "
+                "read-only, pi read tools only), workspace-write (claude acceptEdits, codex -s workspace-write; pi "
+                "cannot), danger-full-access (claude bypassPermissions, codex -s danger-full-access, pi all tools)")
 
 
 def register(commands: Commands) -> None:
@@ -39,8 +43,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan (argv, env, cwd, tmux); register nothing")
     p.add_argument("--no-launch", action="store_true", help="register only")
     p.add_argument("--session-id", metavar="UUID", help="pre-assign the sesh uuid (claude's own id too)")
-    p.add_argument("--sandbox", action="store_true", help="read-only: claude plan mode, codex -s read-only, pi "
-                   "read tools only")
+    p.add_argument("--sandbox", metavar="MODE", choices=SANDBOX_MODES, help=SANDBOX_HELP + " (default: the agent's "
+                   "own; a headless turn may edit its cwd)")
     p.add_argument("--timeout", help="bound on the wait for the --msg reply: " + TIMEOUT_HELP)
     p.add_argument("agent_args", nargs=argparse.REMAINDER, help="after --: passed to the agent")
 
@@ -71,14 +75,18 @@ def register(commands: Commands) -> None:
     p.add_argument("keys", nargs="+", metavar="key")
 
     p = commands.add("delegate", "one-shot worker: spawn headless, run the task, print the reply, delete the session", [
-        'sesh delegate --agent codex "summarise README.md"', 'sesh delegate --agent claude --keep "write x.txt"'],
-        cmd_delegate)
+        'sesh delegate --agent codex "summarise README.md"',
+        'sesh delegate --agent claude --write --keep "write x.txt"'], cmd_delegate)
     p.add_argument("--agent", required=True, help="claude, codex or pi")
     p.add_argument("task")
     p.add_argument("--keep", action="store_true", help="keep the session afterwards")
     p.add_argument("--name", help="display name (with --keep)")
     p.add_argument("--model", help="model")
-    p.add_argument("--sandbox", action="store_true", help="read-only tools")
+    allowed = p.add_mutually_exclusive_group()
+    allowed.add_argument("--sandbox", metavar="MODE", choices=SANDBOX_MODES, default="read-only",
+                         help=SANDBOX_HELP + " (default read-only: answer, don't mutate)")
+    allowed.add_argument("--write", action="store_true", help="let the worker edit files (the agent's own "
+                         "headless mode: claude acceptEdits, codex workspace-write, pi's default tools)")
     p.add_argument("--cwd", help="working directory (default $PWD)")
     p.add_argument("--timeout", help=TIMEOUT_HELP)
 
@@ -190,7 +198,8 @@ def cmd_delegate(ctx: Context) -> int:
     cwd = resolve_cwd(a.cwd)
     wait_s = timeout(a.timeout)
     name = mutations.check_name(a.name) if a.name is not None else None
-    args = {"agent": a.agent, "cwd": cwd, "msg": task, "headless": True, "model": a.model, "sandbox": a.sandbox,
+    args = {"agent": a.agent, "cwd": cwd, "msg": task, "headless": True, "model": a.model,
+            "sandbox": None if a.write else a.sandbox,
             "name": name or "delegate", "tags": ["delegate"], "timeout": wait_s, "machine": ctx.machine}
     result = ctx.call("new", args)
     if not a.keep:

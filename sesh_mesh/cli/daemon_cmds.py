@@ -277,7 +277,8 @@ def _agent_version(path: str) -> str:
 def cmd_doctor(ctx: Context) -> int:
     import shutil
 
-    from sesh_mesh.config import load_config, resolve_machine
+    from sesh_mesh.agents import binaries
+    from sesh_mesh.config import config_path, load_config, resolve_machine
 
     if ctx.machine:
         return doctor_remote(ctx)
@@ -306,15 +307,15 @@ def cmd_doctor(ctx: Context) -> int:
         check("sesh-home", "fail", f"{ctx.home} is not writable", "fix its permissions")
     for agent in AGENT_NAMES:
         configured = config.agents.get(agent) if config is not None else None
-        path = configured or shutil.which(agent)
-        if not path or not os.access(path, os.X_OK):
-            where = f"[agents].{agent} = {configured!r} is not executable" if configured else "not on PATH"
-            check(f"agent-{agent}", "warn", where, f"install {agent} or set [agents].{agent} in config.toml")
+        try:
+            found = binaries.locate(agent, configured, os.environ, config_path(ctx.home))
+        except SeshError as exc:
+            check(f"agent-{agent}", "warn", exc.what, exc.fix)
             continue
         models = config.models if config is not None else {}
         model = models.get(agent) or models.get("default")
         shown_model = f"; default model {model!r}" if model else "; the agent's own default model"
-        check(f"agent-{agent}", "ok", f"{path} ({_agent_version(path)}){shown_model}")
+        check(f"agent-{agent}", "ok", f"{found.path} (from {found.source}; {_agent_version(found.path)}){shown_model}")
     tmux = shutil.which("tmux")
     check("tmux", "ok" if tmux else "fail", tmux or "tmux not on PATH", "" if tmux else "install tmux")
     status: dict[str, Any] | None = None

@@ -1,6 +1,7 @@
 """autoname: a short name and a one-line summary for a session, derived from its transcript by the
 namer `[autoname]` configures on the session's owner (a headless turn of an agent, or a command
-reading the excerpt on stdin). Only sessions with autoRename=true are renamed. With
+reading the excerpt on stdin; with neither, the first installed of DEFAULT_NAMERS). The config is
+read afresh at each naming. Only sessions with autoRename=true are renamed. With
 `[autoname] every_turns = N` the owner renames its sessions itself every N completed turns.
 """
 
@@ -10,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import tempfile
 import time
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sesh_mesh import clock
+from sesh_mesh.agents import binaries
+from sesh_mesh.agents.registry import DEFAULT_NAMERS
 from sesh_mesh.daemon.ops import op
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.sessions import Sessions
@@ -82,9 +84,6 @@ class Autonamer:
             raise SeshError(f"session {short} has autoRename off (it was named by hand)",
                             f"turn it back on with `sesh autoname-toggle {short} --on`")
         config = self.config()
-        if not config.configured:
-            raise SeshError(f"no namer configured on machine {self.service.machine}",
-                            f'add [autoname] agent = "claude" or command = "…" to {self.service.config.path}')
         path = self.files.require_file(record)
         state = await asyncio.to_thread(read_all, str(record["agent"]), path)
         excerpt = namer.excerpt(state.entries, state.first_prompt)
@@ -122,11 +121,7 @@ class Autonamer:
             stdin = excerpt.encode()
             what = f"the namer command {config.command!r}"
         else:
-            agent = str(config.agent)
-            binary = self.service.config.agents.get(agent) or shutil.which(agent, path=env.get("PATH"))
-            if binary is None:
-                raise SeshError(f"the namer agent {agent} is not on the daemon's PATH",
-                                f'set [agents] {agent} = "/path/to/{agent}" in {self.service.config.path}')
+            agent, binary = await self.namer_agent(config, env)
             argv = namer.agent_argv(agent, binary, config.model, namer.prompt(excerpt))
             what = f"the namer ({agent})"
         # A scratch cwd: the naming turn must not touch (or be trusted in) the session's project.
@@ -137,6 +132,27 @@ class Autonamer:
             raise SeshError(f"{what} failed (exit {code}): {last.strip() or 'no error output'}",
                             "run it by hand to see why")
         return namer.parse_reply(out.decode(errors="replace"), plain_ok=config.command is not None)
+
+    async def namer_agent(self, config: namer.NamerConfig, env: dict[str, str]) -> tuple[str, str]:
+        """`[autoname].agent` and its binary; with no namer configured, the first of DEFAULT_NAMERS
+        installed; a SeshError naming the config file when there is none."""
+        service_config = self.service.config
+        if config.agent is not None:
+            agent = config.agent
+            found = await asyncio.to_thread(binaries.locate, agent, service_config.agents.get(agent), env,
+                                            service_config.path)
+            return agent, found.path
+        for agent in DEFAULT_NAMERS:
+            configured = service_config.agents.get(agent)
+            if configured:
+                return agent, (await asyncio.to_thread(binaries.locate, agent, configured, env,
+                                                       service_config.path)).path
+            located = await asyncio.to_thread(binaries.find_binary, agent, env)
+            if located is not None:
+                return agent, located.path
+        raise SeshError(f"no namer on machine {self.service.machine}: [autoname] names none and neither "
+                        f"{' nor '.join(DEFAULT_NAMERS)} is installed (looked in {binaries.SEARCHED})",
+                        f'add [autoname] agent = "…" or command = "…" to {service_config.path}')
 
     # ---- every session ---------------------------------------------------------------------------
 
@@ -206,7 +222,7 @@ class Autonamer:
         except SeshError as exc:
             log.warning("autoname: %s", exc.what)
             return
-        if config.every_turns <= 0 or not config.configured:
+        if config.every_turns <= 0:
             return
         now = time.monotonic()
         for record in self.sessions.all():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -21,7 +20,8 @@ from typing import Any
 
 from sesh_mesh import clock, ids
 from sesh_mesh.agent_names import check_agent_name
-from sesh_mesh.agents import launch, tmux
+from sesh_mesh.agents import binaries, launch, tmux
+from sesh_mesh.agents.base import sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
 from sesh_mesh.daemon.live_state import Reported
@@ -74,7 +74,8 @@ class NewArgs:
     dryRun: bool | None = None
     noLaunch: bool | None = None
     sessionId: str | None = None
-    sandbox: bool | None = None
+    sandbox: str | None = None
+    """read-only, workspace-write or danger-full-access (default: the agent's own)."""
     agentArgs: list[str] | None = None
     timeout: float | None = None
     machine: str | None = None
@@ -149,17 +150,11 @@ class Control:
         env["SESH_REPORT_BIN"] = report_bin()
         return env
 
-    def binary(self, agent: str, env: dict[str, str]) -> str:
-        configured = self.service.config.agents.get(agent)
-        if configured:
-            if not os.access(configured, os.X_OK):
-                raise SeshError(f"[agents].{agent} = {configured!r} is not an executable file",
-                                f"fix [agents] in {self.service.config.path}")
-            return configured
-        found = shutil.which(agent, path=env.get("PATH"))
-        if found is None:
-            raise SeshError(f"the {agent} binary is not on PATH", f"install {agent} or set [agents].{agent}")
-        return found
+    async def binary(self, agent: str, env: dict[str, str]) -> str:
+        """`[agents].<agent>`, else the agent on the launch's PATH or in the usual install dirs."""
+        config = self.service.config
+        found = await asyncio.to_thread(binaries.locate, agent, config.agents.get(agent), env, config.path)
+        return found.path
 
     def turn_count(self, uuid: str) -> int:
         tail = self.watcher.tails.get(uuid)
@@ -207,9 +202,9 @@ class Control:
         if uuid in self.sessions:
             raise SeshError(f"session id {uuid} is already in use", "pick another --session-id or omit it")
         env = self.launch_env(ctx, uuid)
-        binary = self.binary(agent, env)
+        binary = await self.binary(agent, env)
         model = launch.choose_model(agent, args.get("model"), self.service.config.models)
-        sandbox = bool(args.get("sandbox"))
+        sandbox = sandbox_mode(args.get("sandbox"))
         data_dir = adapter.data_dir(env)
         new_file = adapter.new_session_file(data_dir, cwd, _utcnow())
         session_file = str(new_file) if new_file is not None else None
@@ -316,7 +311,7 @@ class Control:
                 raise SeshError("the conversation is live in a pane sesh cannot type into",
                                 "send from the machine and tmux server that runs it")
             env = self.launch_env(ctx, record["uuid"])
-            result = await self.headless.run(record, message, env, self.binary(str(record["agent"]), env),
+            result = await self.headless.run(record, message, env, await self.binary(str(record["agent"]), env),
                                              first=False, timeout=args.get("timeout"), wait=wait)
         return {"uuid": record["uuid"], **result, "durationMs": int((time.monotonic() - started) * 1000)}
 
@@ -425,8 +420,8 @@ class Control:
             env = self.launch_env(ctx, record["uuid"])
             timeout = float(args["timeout"]) if args.get("timeout") else None
             if how == "rpc":
-                return await compact_pi(self.headless, record, env, self.binary(agent, env), timeout)
-            result = await self.headless.run(record, adapter.compact_command, env, self.binary(agent, env),
+                return await compact_pi(self.headless, record, env, await self.binary(agent, env), timeout)
+            result = await self.headless.run(record, adapter.compact_command, env, await self.binary(agent, env),
                                              first=False, timeout=timeout)
             return {"uuid": record["uuid"], "compact": "done", "summary": str(result.get("reply") or "")[:500]}
         socket, pane = self._pane(record)
@@ -504,11 +499,11 @@ class Control:
         if adapter.resumes_from_file and not record.get("filePath"):
             raise SeshError(f"session {uuid[:8]} has no transcript to resume", "start a new one with `sesh new`")
         env = self.launch_env(ctx, uuid)
-        binary = self.binary(agent, env)
+        binary = await self.binary(agent, env)
         target = self.placement(args.get("target"), ctx)
         argv = adapter.interactive_argv(binary, session_id=None, resume_id=None if adapter.resumes_from_file
                                         else str(resume_id), model=record.get("model"),
-                                        sandbox=bool(record.get("sandbox")), report_bin=report_bin(),
+                                        sandbox=sandbox_mode(record.get("sandbox")), report_bin=report_bin(),
                                         session_file=record.get("filePath"))
         await self.service.store.write_local(uuid, lambda cur: None if cur is None else
                                              {**cur, "spawnSocket": target["socket"], "headless": False})

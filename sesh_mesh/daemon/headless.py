@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sesh_mesh.agents.base import AgentAdapter
+from sesh_mesh.agents.base import AgentAdapter, sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
@@ -59,7 +59,7 @@ class HeadlessRunner:
             raise SeshError(f"session {uuid[:8]} has no conversation id to resume",
                             "it never finished a first turn; start a new one with `sesh new`")
         argv = adapter.headless_argv(binary, message, session_id=uuid, resume_id=resume_id,
-                                     model=record.get("model"), sandbox=bool(record.get("sandbox")),
+                                     model=record.get("model"), sandbox=sandbox_mode(record.get("sandbox")),
                                      session_file=record.get("filePath"))
         stdin_text = message.encode() if adapter.headless_message_on_stdin else None
         proc = await asyncio.create_subprocess_exec(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sesh_mesh import clock, ids
 from sesh_mesh.agent_names import check_agent_name
-from sesh_mesh.config import Config
+from sesh_mesh.config import Config, ConfigFile
 from sesh_mesh.daemon.op_args import NoArgs
 from sesh_mesh.daemon.ops import Emit, OpTable, op
 from sesh_mesh.daemon.sessions import Sessions
@@ -136,12 +136,17 @@ class Service:
         self.links = links
         self.machine = machine
         self.home = home
-        self.config = config
+        self.config_file = ConfigFile(home, config)
         self.listen = listen
         self.stop_requested = stop_requested
         self.started_at = time.monotonic()
         self.after_register = after_register
         """Runs after each registration (the watcher looks for the new session's agent at once)."""
+
+    @property
+    def config(self) -> Config:
+        """config.toml now: re-read when it changed (machine, [mesh] and [discover] apply at start)."""
+        return self.config_file.current()
 
     # ---- reads ----------------------------------------------------------------------------
 

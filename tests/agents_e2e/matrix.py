@@ -29,7 +29,7 @@ CONTROL_FEATURES: dict[str, str] = {
     "compact": "compact reaches the fake server as a compaction request",
     "delegate": "delegate prints the reply and deletes the session (--keep keeps it); failure exits non-zero",
     "headless_child": "new --headless --msg then two sends keep one conversation",
-    "sandbox": "a headless write succeeds without --sandbox and fails with it",
+    "sandbox": "delegate cannot write by default, can with --write / workspace-write; a later send keeps the mode",
     "stop_resume": "stop → not live, record kept; resume relaunches it in tmux with its history",
 }
 

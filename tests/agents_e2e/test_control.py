@@ -202,17 +202,37 @@ def test_headless_child(beds: Beds, where: str, agent: str) -> None:
 def test_sandbox(beds: Beds, where: str, agent: str) -> None:
     bed = beds.bed(agent)
     machine = ["--machine", "alpha"] if where == "remote" else []
-    free = bed.cwd / f"free-{where}.txt"
-    locked = bed.cwd / f"locked-{where}.txt"
-    ok(sesh(bed, where, "delegate", "--agent", agent, f"TOOL bash echo hi > {free}", *machine))
-    assert free.exists(), "without --sandbox the agent could not write"
-    locked_task = f"TOOL bash echo hi > {locked}"
-    ran = sesh(bed, where, "delegate", "--agent", agent, "--sandbox", locked_task, *machine)
-    # claude in plan mode refuses the action and exits 1 saying so; the others finish the turn.
-    refused = agent == "claude" and ran.code == 1 and "did not run" in ran.err
-    assert ran.code == 0 or refused, f"the sandboxed turn failed for another reason, so it proves nothing: {ran.err}"
-    assert seen_by_llm(bed, locked_task), "the sandboxed task never reached the model"
-    assert not locked.exists(), "--sandbox let the agent write a file"
+    tag = uuid_mod.uuid4().hex[:6]
+
+    def write_task(name: str) -> tuple[Path, str]:
+        path = bed.cwd / f"{name}-{where}-{tag}.txt"
+        return path, f"TOOL bash echo hi > {path}"
+
+    # delegate answers and does not mutate, unless told otherwise: the turn runs, no file appears.
+    locked, task = write_task("locked")
+    ok(sesh(bed, where, "delegate", "--agent", agent, task, *machine))
+    assert seen_by_llm(bed, task), "the read-only task never reached the model"
+    assert not locked.exists(), "a default (read-only) delegate wrote a file"
+    free, task = write_task("free")
+    ok(sesh(bed, where, "delegate", "--agent", agent, "--write", task, *machine))
+    assert free.exists(), "delegate --write could not write"
+    confined, task = write_task("workspace")
+    ran = sesh(bed, where, "delegate", "--agent", agent, "--sandbox", "workspace-write", task, *machine)
+    if agent == "pi":  # pi has tools, not a sandbox: it cannot keep a write inside the workspace
+        refusal = ("sesh: pi cannot honour --sandbox workspace-write: its tools read and write anywhere (use "
+                   "--sandbox read-only, or --sandbox danger-full-access (pi's default tools))\n")
+        assert (ran.code, ran.err) == (2, refusal)
+        assert not seen_by_llm(bed, task), "a refused mode still ran a turn"
+    else:
+        ok(ran)
+        assert confined.exists(), "--sandbox workspace-write could not write in the workspace"
+    # A kept read-only delegate stays read-only when a later send runs it headless again.
+    kept = ok(sesh(bed, where, "delegate", "--agent", agent, "--keep", "--json", f"keep-{tag}", *machine)).json()
+    assert bed.alpha.call("info", {"uuid": kept["uuid"]})["sandbox"] == "read-only"
+    later, task = write_task("later")
+    ok(sesh(bed, where, "send", kept["uuid"], task))
+    assert seen_by_llm(bed, task), "the later send never reached the model"
+    assert not later.exists(), "a headless send dropped the session's read-only mode"
 
 
 @pytest.mark.parametrize(("where", "agent"), cells("stop_resume"))
@@ -255,7 +275,8 @@ def test_bad_input_changes_nothing(beds: Beds) -> None:
         assert (run.code, run.err) == (code, line + "\n"), argv
     missing = bed.alpha.sesh("new", "--agent", "codex", "--model", "gpt-x", "--no-launch", cwd=bed.cwd,
                              env={**bed.env, "PATH": "/usr/bin:/bin", "SESH_HOME": str(bed.alpha.home)})
-    assert missing.code == 1 and "binary is not on PATH" in missing.err, missing
+    assert missing.code == 1 and missing.err.startswith("sesh: the codex binary was not found (looked in PATH, "
+                                                        "~/.local/bin, "), missing
     assert bed.alpha.records() == before
     assert set(panes_running(bed)) == panes_before, "a refused command still opened a pane"
 

@@ -85,9 +85,10 @@ def make_machine(name: str, *, listen: bool = False, autoname: dict[str, Any] | 
 
 
 @contextlib.contextmanager
-def machines(*names: str, autoname: dict[str, Any] | None = None) -> Iterator[list[Machine]]:
+def machines(*names: str, autoname: dict[str, Any] | None = None,
+             extra_env: dict[str, str] | None = None) -> Iterator[list[Machine]]:
     """Started daemons (linked both ways when more than one), torn down however the test ends."""
-    made = [make_machine(n, listen=len(names) > 1, autoname=autoname) for n in names]
+    made = [make_machine(n, listen=len(names) > 1, autoname=autoname, extra_env=extra_env) for n in names]
     try:
         for index, machine in enumerate(made):
             for other in made[index + 1:]:

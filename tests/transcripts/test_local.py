@@ -290,9 +290,30 @@ def test_autoname_every_n_turns_and_without_a_namer() -> None:
         record = eventually(lambda: (r := alpha.daemon.call("info", {"uuid": sid}))["name"] and r, timeout=15,
                             what="the automatic rename at turn 2")
         assert (record["name"], record["lastAutoNameTurnCount"]) == ("topic-automatic", 2)
-    with machines("alpha") as (bare,):
+    # No [autoname], and no pi or claude on PATH, in HOME's shim directories or npm's global bin.
+    with machines("alpha", extra_env={"PATH": "/usr/bin:/bin"}) as (bare,):
         sid, _ = bare.session([("TOPIC x", "ok")])
         refused = bare.daemon.sesh("autoname", sid)
         config = bare.daemon.home / "config.toml"
-        assert (refused.code, refused.err) == (1, ("sesh: no namer configured on machine alpha (add [autoname] agent = "
-                                                  f"\"claude\" or command = \"…\" to {config})\n"))
+        assert (refused.code, refused.err) == (1, (
+            "sesh: no namer on machine alpha: [autoname] names none and neither pi nor claude is installed (looked "
+            "in PATH, ~/.local/bin, ~/.cargo/bin, ~/.local/share/mise/shims, ~/.asdf/shims and the npm global bin) "
+            f"(add [autoname] agent = \"…\" or command = \"…\" to {config})\n"))
+
+
+def test_an_autoname_config_edit_applies_without_a_restart() -> None:
+    with machines("alpha", autoname={"command": "{namer}"}) as (alpha,):
+        sid, _ = alpha.session([("TOPIC parsers are slow", "let us profile")])
+        run = alpha.daemon.sesh
+        assert run("autoname", sid, "--json").json()["name"] == "topic-parsers"
+        pid = alpha.daemon.call("ping")["pid"]
+        config = alpha.daemon.home / "config.toml"
+        config.write_text('[autoname]\ncommand = "echo edited-namer; echo from the edited config"\n')
+        renamed = run("autoname", sid, "--json")
+        assert renamed.code == 0, renamed.err
+        assert (renamed.json()["name"], renamed.json()["summary"]) == ("edited-namer", "from the edited config")
+        config.write_text('[autoname]\ncommand = 3\n')
+        broken = run("autoname", sid)
+        refusal = f"sesh: {config}: [autoname].command must be a non-empty string (quote the command)\n"
+        assert (broken.code, broken.err) == (2, refusal)
+        assert alpha.daemon.call("ping")["pid"] == pid, "the daemon restarted"

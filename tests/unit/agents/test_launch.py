@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sesh_mesh.agents.base import SandboxMode, sandbox_mode
 from sesh_mesh.agents.pi import pi_reporter_path
 from sesh_mesh.agents.registry import get_adapter
-from sesh_mesh.errors import SeshError
+from sesh_mesh.errors import SeshError, UsageError
 
 SID = "ce26599a-fd11-4f4f-9217-4e4fd2de0d1c"
 PI_FILE = "/p/sessions/--w--/x.jsonl"
@@ -33,37 +34,86 @@ def test_capabilities() -> None:
 
 def test_interactive_argv_new_and_resumed() -> None:
     claude = get_adapter("claude")
-    argv = claude.interactive_argv("claude", session_id=SID, resume_id=None, model="opus", sandbox=True,
+    argv = claude.interactive_argv("claude", session_id=SID, resume_id=None, model="opus", sandbox="read-only",
                                    report_bin="/b/sesh", session_file=None, passthrough=["--verbose"])
-    assert argv[:7] == ["claude", "--session-id", SID, "--model", "opus", "--permission-mode", "plan"]
-    assert argv[7] == "--settings" and set(json.loads(argv[8])["hooks"]) == {"UserPromptSubmit", "Stop", "Notification"}
-    assert argv[9:] == ["--verbose"]
-    assert claude.interactive_argv("claude", session_id=None, resume_id=SID, model=None, sandbox=False,
+    assert argv[:8] == ["claude", "--session-id", SID, "--model", "opus", "--permission-mode", "dontAsk",
+                        "--disallowedTools=Bash,Edit,Write,NotebookEdit"]
+    assert argv[8] == "--settings" and set(json.loads(argv[9])["hooks"]) == {"UserPromptSubmit", "Stop", "Notification"}
+    assert argv[10:] == ["--verbose"]
+    assert claude.interactive_argv("claude", session_id=None, resume_id=SID, model=None, sandbox=None,
                                    report_bin=None, session_file=None) == ["claude", "--resume", SID]
     codex = get_adapter("codex")
-    assert codex.interactive_argv("codex", session_id=SID, resume_id=SID, model=None, sandbox=True, report_bin=None,
-                                  session_file=None) == [
+    assert codex.interactive_argv("codex", session_id=SID, resume_id=SID, model=None, sandbox="read-only",
+                                  report_bin=None, session_file=None) == [
         "codex", "resume", SID, "-c", "features.daemon_auto_start=false", "-c", 'sandbox_mode="read-only"']
     pi = get_adapter("pi")
-    assert pi.interactive_argv("pi", session_id=SID, resume_id=SID, model="m", sandbox=True, report_bin="/b/sesh",
-                               session_file=PI_FILE) == [
+    assert pi.interactive_argv("pi", session_id=SID, resume_id=SID, model="m", sandbox="read-only",
+                               report_bin="/b/sesh", session_file=PI_FILE) == [
         "pi", "--session", PI_FILE, "--model", "m", "--tools", "read,grep,find,ls", "-e", str(pi_reporter_path())]
     with pytest.raises(SeshError, match="pi needs a session file to launch"):
-        pi.interactive_argv("pi", session_id=SID, resume_id=None, model=None, sandbox=False, report_bin=None,
+        pi.interactive_argv("pi", session_id=SID, resume_id=None, model=None, sandbox=None, report_bin=None,
                             session_file=None)
 
 
 def test_headless_argv() -> None:
     assert get_adapter("claude").headless_argv("claude", "hi", session_id=SID, resume_id=None, model=None,
-                                               sandbox=False, session_file=None) == [
+                                               sandbox=None, session_file=None) == [
         "claude", "-p", "--output-format", "json", "--session-id", SID, "--permission-mode", "acceptEdits", "--", "hi"]
     assert get_adapter("codex").headless_argv("codex", "hi", session_id=SID, resume_id=SID, model=None,
-                                              sandbox=False, session_file=None) == [
+                                              sandbox=None, session_file=None) == [
         "codex", "exec", "resume", "--json", "--skip-git-repo-check", "-c", "features.daemon_auto_start=false",
         "-c", 'sandbox_mode="workspace-write"', "-c", 'approval_policy="never"', SID, "--", "hi"]
-    assert get_adapter("pi").headless_argv("pi", "hi", session_id=SID, resume_id=None, model=None, sandbox=False,
+    assert get_adapter("pi").headless_argv("pi", "hi", session_id=SID, resume_id=None, model=None, sandbox=None,
                                            session_file=PI_FILE) == ["pi", "-p", "--mode", "json", "--session",
                                                                      PI_FILE]
+
+
+@pytest.mark.parametrize(("agent", "mode", "flags"), [
+    ("claude", None, ["--permission-mode", "acceptEdits"]),
+    ("claude", "read-only", ["--permission-mode", "dontAsk", "--disallowedTools=Bash,Edit,Write,NotebookEdit"]),
+    ("claude", "workspace-write", ["--permission-mode", "acceptEdits"]),
+    ("claude", "danger-full-access", ["--permission-mode", "bypassPermissions"]),
+    ("codex", None, ["-c", 'sandbox_mode="workspace-write"', "-c", 'approval_policy="never"']),
+    ("codex", "read-only", ["-c", 'sandbox_mode="read-only"', "-c", 'approval_policy="never"']),
+    ("codex", "workspace-write", ["-c", 'sandbox_mode="workspace-write"', "-c", 'approval_policy="never"']),
+    ("codex", "danger-full-access", ["-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="never"']),
+    ("pi", None, []),
+    ("pi", "read-only", ["--tools", "read,grep,find,ls"]),
+    ("pi", "danger-full-access", []),
+])
+def test_each_sandbox_mode_maps_to_the_agents_own_flags(agent: str, mode: SandboxMode | None,
+                                                        flags: list[str]) -> None:
+    adapter = get_adapter(agent)
+    argv = adapter.headless_argv(agent, "hi", session_id=SID, resume_id=None, model=None, sandbox=mode,
+                                 session_file=PI_FILE)
+    common = 6  # binary, headless flags, session: the same length for the three
+    assert argv[common:common + len(flags)] == flags
+    if agent == "pi":
+        assert argv[common:] == flags, "pi's argv ends at its tools (the message goes on stdin)"
+    else:
+        assert argv[-2:] == ["--", "hi"]
+
+
+def test_a_sandbox_mode_the_agent_cannot_honour_is_refused() -> None:
+    pi = get_adapter("pi")
+    refusal = ("sesh: pi cannot honour --sandbox workspace-write: its tools read and write anywhere "
+               "(use --sandbox read-only, or --sandbox danger-full-access (pi's default tools))")
+    with pytest.raises(UsageError) as raised:
+        pi.headless_argv("pi", "hi", session_id=SID, resume_id=None, model=None, sandbox="workspace-write",
+                         session_file=PI_FILE)
+    assert raised.value.line() == refusal
+    with pytest.raises(UsageError) as raised:
+        pi.interactive_argv("pi", session_id=SID, resume_id=None, model=None, sandbox="workspace-write",
+                            report_bin=None, session_file=PI_FILE)
+    assert raised.value.line() == refusal
+
+
+def test_sandbox_mode_reads_old_boolean_records() -> None:
+    assert [sandbox_mode(v) for v in (None, False, True, "read-only")] == [None, None, "read-only", "read-only"]
+    with pytest.raises(UsageError) as raised:
+        sandbox_mode("yes")
+    assert raised.value.line() == ("sesh: unknown sandbox mode 'yes' (use one of read-only, workspace-write, "
+                                   "danger-full-access)")
 
 
 def test_conversation_id_from_headless_output() -> None:
@@ -97,7 +147,7 @@ def test_headless_message_is_never_read_as_a_flag(agent: str, message: str) -> N
     leading `-` as an option and `@` as a file to attach)."""
     adapter = get_adapter(agent)
     for resume_id in (None, SID):
-        argv = adapter.headless_argv(agent, message, session_id=SID, resume_id=resume_id, model=None, sandbox=False,
+        argv = adapter.headless_argv(agent, message, session_id=SID, resume_id=resume_id, model=None, sandbox=None,
                                      session_file=PI_FILE, passthrough=["--verbose"])
         if adapter.headless_message_on_stdin:
             assert message not in argv
