@@ -13,6 +13,7 @@ from sesh_mesh.cli import render
 from sesh_mesh.cli.context import Context
 from sesh_mesh.client import Client, ping, start_daemon
 from sesh_mesh.errors import DaemonUnreachable, SeshError, UsageError
+from sesh_mesh.paths import loose_modes
 
 if TYPE_CHECKING:
     from sesh_mesh.cli.parser import Commands
@@ -136,6 +137,27 @@ def _read_pid(home: Path) -> int | None:
         return None
 
 
+def _lock_holder(home: Path) -> int | None:
+    """The pid in `daemon.lock` when a process really holds the lock (a daemon serves `home`),
+    else None: a pid left by a daemon that died may since name an unrelated process."""
+    import fcntl
+
+    try:
+        handle = (home / "daemon.lock").open("r")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return int(handle.read().strip())
+            except ValueError:
+                return None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return None
+
+
 def daemon_stop(ctx: Context) -> int:
     return stop(ctx, force=ctx.args.force, quiet=False)
 
@@ -148,8 +170,12 @@ def stop(ctx: Context, *, force: bool, quiet: bool) -> int:
     if force:
         import signal
 
-        if pid is None or not alive(pid):
-            raise SeshError("no daemon process to kill", "nothing to do")
+        holder = _lock_holder(ctx.home)
+        if holder is None or not alive(holder):
+            stale = _read_pid(ctx.home)
+            what = f"; the pid {stale} in daemon.lock is stale and was left alone" if stale is not None else ""
+            raise SeshError(f"no daemon holds {ctx.home / 'daemon.lock'}{what}", "nothing to kill")
+        pid = holder
         os.kill(pid, signal.SIGKILL)
         _wait_gone(pid)
         ctx.socket.unlink(missing_ok=True)
@@ -257,6 +283,7 @@ def cmd_init(ctx: Context) -> int:
     ctx.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = tomli_w.dumps({"machine": machine})
     path.write_text(CONFIG_TEMPLATE_HEAD + body, encoding="utf-8")
+    path.chmod(0o600)
     load_config(ctx.home)  # what we wrote must read back
     sys.stdout.write(f"wrote {path} (machine = {machine!r})\n")
     return 0
@@ -305,6 +332,14 @@ def cmd_doctor(ctx: Context) -> int:
         check("sesh-home", "warn", f"{ctx.home} does not exist yet", "`sesh init --machine NAME` creates it")
     else:
         check("sesh-home", "fail", f"{ctx.home} is not writable", "fix its permissions")
+    if ctx.home.is_dir():
+        loose = loose_modes(ctx.home)
+        if loose:
+            shown = ", ".join(f"{path.name if path != ctx.home else path} ({mode:o})" for path, mode in loose)
+            check("file-modes", "warn", f"other users may read: {shown}",
+                  f"chmod 700 {ctx.home}; chmod 600 the files (the daemon does both when it starts)")
+        else:
+            check("file-modes", "ok", f"{ctx.home} and its files are private (0700, 0600)")
     for agent in AGENT_NAMES:
         configured = config.agents.get(agent) if config is not None else None
         try:

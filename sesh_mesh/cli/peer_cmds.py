@@ -1,4 +1,4 @@
-"""`sesh peer add|remove|list`: edit `$SESH_HOME/peers.json` and have the daemon reread it.
+"""`sesh peer add|remove|list|token`: edit `$SESH_HOME/peers.json` and have the daemon reread it.
 
 Arguments are checked before anything is written (exit 2). A running daemon picks the change up
 at once (op `peers-reload`); a stopped one reads the file when it starts. The token is never
@@ -23,13 +23,17 @@ ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T"
 
 def register(commands: Commands) -> None:
     p = commands.add(
-        "peer", "manage peer links in $SESH_HOME/peers.json: add NAME ADDRESS --token T, remove NAME, list", [
+        "peer", "manage peer links in $SESH_HOME/peers.json: add NAME ADDRESS --token T, remove NAME, list; "
+        "token prints a new strong token", [
+            "T=$(sesh peer token)",
             'sesh peer add server ws://100.64.0.2:7433 --token "$T"',
             'printf %s "$T" | sesh peer add server wss://srv:7433 --token -',
             "sesh peer remove server", "sesh peer list --json"], cmd_peer)
-    p.add_argument("action", choices=["add", "remove", "list"], help="add NAME ADDRESS | remove NAME | list")
+    p.add_argument("action", choices=["add", "remove", "list", "token"],
+                   help="add NAME ADDRESS | remove NAME | list | token (print a new random token)")
     p.add_argument("rest", nargs="*", metavar="ARG", help="add: the peer's machine name and ws://HOST:PORT (or wss://)")
-    p.add_argument("--token", metavar="T", help="shared secret, the same on both machines ('-' reads it from stdin)")
+    p.add_argument("--token", metavar="T", help="shared secret, the same on both machines, at least 128 bits "
+                   "(make one with `sesh peer token`); '-' reads it from stdin")
     p.add_argument("--fingerprint", metavar="SHA256:…",
                    help="wss:// only: pin the peer's TLS certificate (`sesh daemon tls-fingerprint` prints it there); "
                         "without it the system CAs must vouch for the certificate")
@@ -42,6 +46,8 @@ def cmd_peer(ctx: Context) -> int:
         return peer_add(ctx, rest)
     if action == "remove":
         return peer_remove(ctx, rest)
+    if action == "token":
+        return peer_token(ctx, rest)
     if rest:
         raise UsageError(f"peer list takes no arguments, got {' '.join(rest)!r}", "sesh peer list [--json]")
     return peer_list(ctx)
@@ -66,7 +72,7 @@ def peer_add(ctx: Context, rest: list[str]) -> int:
     token = ctx.args.token
     if token is None:
         raise UsageError("peer add needs --token T, the same secret on both machines",
-                         "e.g. T=$(openssl rand -hex 16); use that value on both sides")
+                         "make one with T=$(sesh peer token); use that value on both sides")
     if token == "-":
         token = sys.stdin.readline().strip()
     check_token(token)
@@ -77,6 +83,20 @@ def peer_add(ctx: Context, rest: list[str]) -> int:
     peers[name] = Peer(name, address, token, fingerprint)
     save_peers(ctx.home, peers)
     return _done(ctx, f"{verb} peer {name} ({address})", {**peers[name].public(), "result": verb})
+
+
+def peer_token(ctx: Context, rest: list[str]) -> int:
+    """Print a new token with 256 bits of randomness (nothing is stored)."""
+    import secrets
+
+    if rest:
+        raise UsageError(f"peer token takes no arguments, got {' '.join(rest)!r}", "sesh peer token [--json]")
+    token = secrets.token_urlsafe(32)
+    if ctx.json:
+        render.print_json({"token": token})
+    else:
+        sys.stdout.write(token + "\n")
+    return 0
 
 
 def peer_remove(ctx: Context, rest: list[str]) -> int:

@@ -32,6 +32,7 @@ from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcript_ops import TranscriptOps
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError
+from sesh_mesh.paths import PRIVATE_DIR_MODE, loose_modes
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store, StoreMachineMismatch
 
@@ -64,6 +65,26 @@ def lock_home(home: Path) -> IO[str]:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def secure_home(home: Path) -> list[str]:
+    """Make SESH_HOME private before anything is written: 0700, every file in it 0600, and every
+    file the daemon creates 0600 (umask). Refuses a SESH_HOME that belongs to another user.
+    Returns what it tightened, for the log."""
+    os.umask(0o077)
+    home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    owner = home.stat().st_uid
+    if owner != os.geteuid():
+        raise SeshError(
+            f"SESH_HOME {home} belongs to uid {owner}, not to this user (uid {os.geteuid()})",
+            "point SESH_HOME at a directory of your own",
+        )
+    tightened = []
+    for path, mode in loose_modes(home):
+        wanted = PRIVATE_DIR_MODE if path == home else mode & ~0o077
+        os.chmod(path, wanted)
+        tightened.append(f"{path} {mode:o} -> {wanted:o}")
+    return tightened
 
 
 def setup_logging(home: Path, foreground: bool) -> None:
@@ -163,9 +184,12 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
 
 
 def run(home: Path, machine: str, config: Config, listen: str | None, foreground: bool = True) -> int:
+    tightened = secure_home(home)
     lock = lock_home(home)
     try:
         setup_logging(home, foreground)
+        for change in tightened:
+            log.warning("tightened a mode other users could read: %s", change)
         asyncio.run(serve(home, machine, config, listen))
     finally:
         lock.close()

@@ -236,6 +236,8 @@ class Link:
                     log.info("mesh: closing %s: %s", self.label, refusal.detail or refusal.reason)
                     await self.close(refusal.code, refusal.reason, refusal.detail, refusal.fatal)
                     return
+                if await self._own_conflict():
+                    return
                 registered = True
                 self._recovering = self.host.store.recovering
             elif isinstance(command, PeerCaughtUp):
@@ -259,6 +261,21 @@ class Link:
             self.host.broadcast_links()
             if self.session.has_work:
                 self.work.set()
+
+    async def _own_conflict(self) -> bool:
+        """The peer's hello holds seqs of our own origin our counter does not cover: rebase the
+        store (docs/mesh-protocol.md, Epochs). True when the link closes for a new epoch."""
+        store = self.host.store
+        conflict = store.own_conflict(self.session.hello_vector.get(store.machine))
+        if conflict is None:
+            return False
+        restamped = await store.rebase(conflict)
+        log.warning("mesh: %s: %s; counter now %d, %d versions written again%s", self.label, conflict.why,
+                    store.own_seq, len(restamped), f", new epoch {store.epoch}" if conflict.new_epoch else "")
+        if not conflict.new_epoch:
+            return False
+        await self.close(CloseCode.EPOCH_CHANGED, "new epoch: reconnect", "this store moved to a new epoch")
+        return True
 
     # ---- writing -------------------------------------------------------------------------
 

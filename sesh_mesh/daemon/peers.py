@@ -72,10 +72,33 @@ def check_address(address: str) -> str:
     return address
 
 
+TOKEN_MIN_BITS = 128
+"""A token must carry this much randomness: out of reach of guessing over the network."""
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def token_bits(token: str) -> int:
+    """An upper bound on the randomness a token can hold, from its length and alphabet: 4 bits a
+    character for hex, 6 for base64url, 6.5 otherwise; 0 for a short repeated pattern."""
+    if len(set(token)) < 8 or any(token == token[:n] * (len(token) // n) + token[:len(token) % n]
+                                  for n in range(1, len(token) // 2 + 1)):
+        return 0
+    per_char = 4.0 if set(token) <= _HEX else 6.0 if set(token) <= _BASE64URL else 6.5
+    return int(len(token) * per_char)
+
+
 def check_token(token: str) -> str:
     if not token or token != token.strip() or any(ch.isspace() for ch in token):
         raise UsageError(
             "the peer token is empty or contains whitespace", "use the same non-empty token on both machines"
+        )
+    if token_bits(token) < TOKEN_MIN_BITS:
+        raise UsageError(
+            f"the peer token is too weak: under {TOKEN_MIN_BITS} bits of randomness (at least 22 base64url "
+            "or 32 hex characters, not a repeated pattern)",
+            "make one with `sesh peer token` and use it on both machines",
         )
     return token
 

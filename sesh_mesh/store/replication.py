@@ -81,6 +81,9 @@ class CloseCode(IntEnum):
     PROTO_UNSUPPORTED = 4003
     DUPLICATE_LINK = 4004
     PEER_REMOVED = 4005
+    EPOCH_CHANGED = 4006
+    """This side moved to a new epoch on seeing the peer's hello (its store was restored from an
+    old copy); the reconnect's hellos resend what each side lacks under the new lineage."""
 
 
 FATAL_CODES = frozenset({CloseCode.AUTH_FAILED, CloseCode.WRONG_PEER, CloseCode.PROTO_UNSUPPORTED})
@@ -190,6 +193,8 @@ class PeerSession:
     peer_acked: Vector = field(default_factory=dict)
     """What the peer itself reported holding (hello, anti-entropy answers, batch marks), never
     what we only sent: tombstone GC (store/gc.py) trusts this alone."""
+    hello_vector: Vector = field(default_factory=dict)
+    """The peer's vector as its hello announced it (`peer_known` moves on with every send)."""
     peer_caught_up: bool = False
     peer_knew_us: bool = False
     """The peer's hello held a mark for our own origin: its catch-up can return our records."""
@@ -369,6 +374,7 @@ class PeerSession:
             self.peer_known = _vector(message.get("vector"))
         except BadMessage as exc:
             return self._close(CloseCode.INVALID_DATA, f"bad hello vector: {exc}")
+        self.hello_vector = dict(self.peer_known)
         self.peer_knew_us = self.machine in self.peer_known
         self.peer_acked = dict(self.peer_known)
         self.peer = claimed

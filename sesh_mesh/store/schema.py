@@ -42,6 +42,14 @@ def m002_forward_results(db: sqlite3.Connection) -> None:
     )
 
 
+def m003_seq_index_per_lineage(db: sqlite3.Connection) -> None:
+    """A seq is unique within one lineage (origin, epoch), not across lineages: a replica may hold
+    records of a reset or restored origin's earlier lineage under the same seq as newer ones, and
+    a UNIQUE index would refuse the batch that carries them (and stop the link for good)."""
+    db.execute("DROP INDEX records_by_origin_seq")
+    db.execute("CREATE INDEX records_by_origin_seq ON records (origin, origin_seq)")
+
+
 def m004_purged(db: sqlite3.Connection) -> None:
     """Uuids whose tombstones were garbage-collected: every later version of them is refused."""
     db.execute("CREATE TABLE purged (uuid TEXT PRIMARY KEY, purged_at REAL NOT NULL)")
@@ -50,6 +58,7 @@ def m004_purged(db: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "m001_initial", m001_initial),
     (2, "m002_forward_results", m002_forward_results),
+    (3, "m003_seq_index_per_lineage", m003_seq_index_per_lineage),
     (4, "m004_purged", m004_purged),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -40,6 +40,28 @@ class OriginMark:
     max_seq: int
 
 
+GAPS_KEPT = 64
+"""Counter jumps remembered (one per daemon start): a peer's mark inside one proves a restore."""
+
+REBASE_MAX_SEQ = MAX_SEQ // 2
+"""Honest seqs are wall-clock microseconds (2**52 us is the year 2112): a peer's mark for our
+own origin above this is broken or hostile, and moves neither the counter nor any record."""
+
+
+@dataclass(frozen=True)
+class OwnConflict:
+    """A peer's mark for this machine's own origin that this store's counter does not cover."""
+
+    peer_seq: int
+    since: int
+    """Every version of ours above this seq (up to `peer_seq`, or all for a restore) is written
+    again with a new seq, so it wins over whatever the peers hold."""
+    new_epoch: bool
+    """The peer holds seqs of our own epoch that this store never issued: it was restored from an
+    old copy, and its lineage forked. A new epoch makes every peer resend what it holds of ours."""
+    why: str
+
+
 def _version(record: Record) -> merge.Version:
     return merge.Version(
         origin=str(record.get("origin") or record["machine"]),
@@ -65,6 +87,7 @@ class Store:
         *,
         recovering: bool = False,
         first_seq: int | None = None,
+        gaps: Sequence[tuple[int, int]] = (),
     ) -> None:
         self._db = db
         self.machine = machine
@@ -76,6 +99,9 @@ class Store:
         self.first_seq = first_seq
         """The counter this store started at (None for stores older than the recovery window):
         every seq above it was written here, and no peer can replace such a version."""
+        self.gaps = list(gaps)
+        """(below, above): the counter jumped from `below` to `above` when the store opened; no
+        seq in between was ever issued by this store."""
         self.records: dict[str, Record] = {}
         self.marks: dict[str, OriginMark] = {}
         self.purged: set[str] = set()
@@ -85,14 +111,14 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, machine: str) -> Store:
-        schema_version, epoch, recovering, first_seq = _prepare(path, machine)
+        schema_version, epoch, recovering, first_seq, gaps = _prepare(path, machine)
         db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives the process being killed;
         # only an OS crash may lose the last commits, which replication then heals.
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db, machine, epoch, schema_version, recovering=recovering, first_seq=first_seq)
+        store = cls(db, machine, epoch, schema_version, recovering=recovering, first_seq=first_seq, gaps=gaps)
         await store._load()
         return store
 
@@ -187,6 +213,66 @@ class Store:
 
     def vector(self) -> dict[str, tuple[str, int]]:
         return {mark.origin: (mark.epoch, mark.max_seq) for mark in self.marks.values()}
+
+    def own_conflict(self, peer_mark: tuple[str, int] | None) -> OwnConflict | None:
+        """What a peer's hello mark for our own origin says is wrong with our counter, if anything."""
+        if peer_mark is None:
+            return None
+        epoch, seq = peer_mark
+        if seq > REBASE_MAX_SEQ:
+            return None
+        if epoch == self.epoch:
+            inside = next(((below, above) for below, above in self.gaps if below < seq < above), None)
+            if seq <= self.own_seq and inside is None:
+                return None
+            since = inside[0] if inside else (self.gaps[-1][0] if self.gaps else (self.first_seq or 0))
+            where = (f"inside the jump {inside[0]}..{inside[1]} at a start" if inside
+                     else f"above its counter {self.own_seq}")
+            return OwnConflict(seq, since, True, f"a peer holds seq {seq} of this machine's epoch {epoch}, {where}: "
+                               "this store was restored from an old copy")
+        floor = self.first_seq or 0
+        exposed = [r for r in self.records.values() if _own(r, self.machine) and floor < int(r["originSeq"]) <= seq]
+        if seq <= self.own_seq and not exposed:
+            return None
+        return OwnConflict(seq, floor, False, f"a peer holds seq {seq} of this machine's earlier lineage {epoch}, "
+                           f"not below this store's counter {self.own_seq} (a reset store, a clock behind)")
+
+    async def rebase(self, conflict: OwnConflict) -> list[Record]:
+        """Move the counter above `conflict.peer_seq` and write again, with new seqs, every version
+        of ours it exposes; with `new_epoch`, also start a new lineage and reopen the recovery
+        window so our own records the peers hold come back. Returns the versions written again."""
+        async with self._lock:
+            top = max(self.own_seq, conflict.peer_seq)
+            restamped: list[Record] = []
+            for record in sorted(self.records.values(), key=lambda r: int(r["originSeq"])):
+                seq = int(record["originSeq"])
+                exposed = conflict.new_epoch or seq <= conflict.peer_seq
+                if _own(record, self.machine) and seq > conflict.since and exposed:
+                    top += 1
+                    restamped.append({**clone(record), "originSeq": top})
+            epoch = secrets.token_hex(8) if conflict.new_epoch else self.epoch
+            first_seq = max(self.own_seq, conflict.peer_seq) if conflict.new_epoch else self.first_seq
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if restamped:
+                    await self._db.executemany(_UPSERT, [_row(record) for record in restamped])
+                await self._db.execute(
+                    "UPDATE origins SET epoch = ?, max_seq = ? WHERE origin = ?", (epoch, top, self.machine))
+                if conflict.new_epoch:
+                    await self._db.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (epoch,))
+                    await self._db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('recovering', '1'), ('first_seq', ?)",
+                        (str(first_seq),))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            self.records.update({record["uuid"]: record for record in restamped})
+            self.epoch, self.first_seq = epoch, first_seq
+            self.recovering = self.recovering or conflict.new_epoch
+            self.marks[self.machine] = OriginMark(self.machine, epoch, top)
+        self._notify(restamped)
+        return restamped
 
     async def end_recovery(self) -> None:
         """Close the reset-recovery window for good (a peer that knew us has caught us up)."""
@@ -375,11 +461,15 @@ def _advance(mark: OriginMark | None, origin: str, epoch: str, from_seq: int, to
     return mark
 
 
-def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None]:
+def _own(record: Record, machine: str) -> bool:
+    return bool((record.get("origin") or record["machine"]) == machine)
+
+
+def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None, list[tuple[int, int]]]:
     """Create or migrate the file synchronously (before the loop serves anyone).
 
-    Returns the schema version, the epoch, whether the reset-recovery window is open, and the
-    counter the store started at."""
+    Returns the schema version, the epoch, whether the reset-recovery window is open, the
+    counter the store started at, and the counter's jumps at starts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -400,7 +490,7 @@ def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None]:
                 "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)", (machine, epoch, first_seq)
             )
             db.execute("COMMIT")
-            return version, epoch, True, first_seq
+            return version, epoch, True, first_seq, []
         else:
             epoch = str(row[0])
             stored_machine = db.execute("SELECT value FROM meta WHERE key = 'machine'").fetchone()
@@ -410,11 +500,29 @@ def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None]:
                 "INSERT OR IGNORE INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)",
                 (machine, epoch, _now_us()),
             )
+            gaps = _jump_counter(db, machine)
         meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('recovering', 'first_seq')").fetchall())
         first = meta.get("first_seq")
-        return version, epoch, "recovering" in meta, int(first) if first is not None else None
+        return version, epoch, "recovering" in meta, int(first) if first is not None else None, gaps
     finally:
         db.close()
+
+
+def _jump_counter(db: sqlite3.Connection, machine: str) -> list[tuple[int, int]]:
+    """At every start the counter jumps to the wall clock in microseconds (never back), and the
+    jump is remembered. A copy of this file restored later then writes seqs above those its lost
+    future issued, and a peer's mark inside a jump shows that such a future existed."""
+    (stored,) = db.execute("SELECT max_seq FROM origins WHERE origin = ?", (machine,)).fetchone()
+    row = db.execute("SELECT value FROM meta WHERE key = 'gaps'").fetchone()
+    gaps = [(int(below), int(above)) for below, above in json.loads(row[0])] if row else []
+    now = _now_us()
+    if now > int(stored):
+        gaps = [*gaps, (int(stored), now)][-GAPS_KEPT:]
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE origins SET max_seq = ? WHERE origin = ?", (now, machine))
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('gaps', ?)", (json.dumps(gaps),))
+        db.execute("COMMIT")
+    return gaps
 
 
 class StoreMachineMismatch(Exception):

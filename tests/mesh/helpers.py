@@ -54,7 +54,7 @@ def add_peer(daemon: Daemon, name: str, address: str, token: str) -> None:
 def link(a: Daemon, b: Daemon, token: str | None = None, a_dials: str | None = None,
          b_dials: str | None = None) -> str:
     """Configure a and b as each other's peers (addresses default to the direct listen ports)."""
-    token = token or secrets.token_hex(8)
+    token = token or secrets.token_urlsafe(32)
     add_peer(a, b.machine, a_dials or (b.url if b.listen else NOBODY), token)
     add_peer(b, a.machine, b_dials or (a.url if a.listen else NOBODY), token)
     return token

@@ -17,7 +17,7 @@ def test_three_daemons_converge_after_writes_on_all_three() -> None:
     with running(a, b, c):
         # Linked with the CLI a user runs; the running daemons pick the change up without restart.
         for left, right in ((a, b), (b, c), (a, c)):
-            token = secrets.token_hex(12)
+            token = secrets.token_urlsafe(32)
             for here, there in ((left, right), (right, left)):
                 run = here.sesh("peer", "add", there.machine, there.url, "--token", token)
                 assert run.code == 0, run.err

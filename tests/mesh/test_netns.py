@@ -90,8 +90,8 @@ def test_daemons_in_separate_network_stacks_survive_a_cut_link() -> None:
             pass
         a = NetnsDaemon("alpha", listen=f"{addr_a}:{PORT}", extra_env=dict(MESH_ENV), netns=ns_a)
         b = NetnsDaemon("beta", listen=f"{addr_b}:{PORT}", extra_env=dict(MESH_ENV), netns=ns_b)
-        add_peer(a, "beta", f"ws://{addr_b}:{PORT}", "netns-token-0123")
-        add_peer(b, "alpha", f"ws://{addr_a}:{PORT}", "netns-token-0123")
+        add_peer(a, "beta", f"ws://{addr_b}:{PORT}", "netns-token-4f9c2a7e1b8d3c6f5a0e9b2d")
+        add_peer(b, "alpha", f"ws://{addr_a}:{PORT}", "netns-token-4f9c2a7e1b8d3c6f5a0e9b2d")
         with running(a, b):
             register(a, uid(1), name="before-cut-a")
             register(b, uid(2), name="before-cut-b")

@@ -37,7 +37,7 @@ def offline() -> Iterator[Daemon]:
          "(pass the secret with --token)")),
         (["add", "beta", "ws://h:1"],
          ("sesh: peer add needs --token T, the same secret on both machines "
-         "(e.g. T=$(openssl rand -hex 16); use that value on both sides)")),
+         "(make one with T=$(sesh peer token); use that value on both sides)")),
         (["add", "beta", "ws://h:1", "--token", "two words"],
          "sesh: the peer token is empty or contains whitespace (use the same non-empty token on both machines)"),
         (["add", "bad name", "ws://h:1", "--token", TOKEN],

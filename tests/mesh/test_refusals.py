@@ -17,7 +17,7 @@ from tests.polling import eventually, scaled
 
 pytestmark = pytest.mark.mesh
 
-TOKEN = "the-right-token-0123"
+TOKEN = "the-right-token-7Qx2Lm9Vb4Nc8Rt"
 MAX_FRAMES_AFTER_HELLO = 100
 """An authenticated dialer first receives the catch-up (a few frames here) before the close."""
 AUTH_REASON = "authentication failed (check the peer name and token on both machines)"
@@ -101,8 +101,8 @@ def test_a_daemon_with_the_wrong_token_shows_it_and_does_not_hammer() -> None:
     b = mesh_daemon("beta")
     assert b.port
     with proxies(b.port) as (wire,), running(b):
-        add_peer(b, "alpha", NOBODY, "right-token-1234")
-        add_peer(a, "beta", wire.url, "wrong-token-5678")
+        add_peer(b, "alpha", NOBODY, "right-token-Hd83kPq0Zw7Xy5Vm")
+        add_peer(a, "beta", wire.url, "wrong-token-Jf62nRs1Tu9Gb4Ce")
         register(b, uid(1))
         with running(a):
 
@@ -120,7 +120,7 @@ def test_a_daemon_with_the_wrong_token_shows_it_and_does_not_hammer() -> None:
             time.sleep(scaled(3))  # an absence is only seen over time: no retry storm meanwhile
             assert wire.accepted == attempts
             # Fixing the token with the CLI takes effect at once, without a restart.
-            fixed = a.sesh("peer", "add", "beta", wire.url, "--token", "right-token-1234")
+            fixed = a.sesh("peer", "add", "beta", wire.url, "--token", "right-token-Hd83kPq0Zw7Xy5Vm")
             assert fixed.code == 0 and fixed.out == f"updated peer beta ({wire.url})\n"
             wait_converged(a, b, timeout=10)
             assert wire.accepted == attempts + 1

@@ -37,7 +37,9 @@ async def test_seq_strictly_increasing_and_never_reused_across_reopen(tmp_path: 
     seqs.append((await insert(reopened, uid(99)))["originSeq"])
     await reopened.close()
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # dense within one store
+    assert seqs[:6] == list(range(seqs[0], seqs[0] + 6))  # dense while the store is open
+    # A reopen jumps the counter to the wall clock (a restored old copy then writes new seqs).
+    assert seqs[6] > seqs[5] + 1
 
 
 async def test_epoch_is_created_once_and_kept(tmp_path: Path) -> None:
