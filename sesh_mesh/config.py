@@ -20,7 +20,7 @@ from sesh_mesh.paths import config_path, sesh_home, socket_path
 
 __all__ = ["config_path", "sesh_home", "socket_path"]
 
-MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+MACHINE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 
 class ConfigError(UsageError):

@@ -44,6 +44,9 @@ def resolve_cwd(given: str | None) -> str:
     """The realpath of --cwd (relative to $PWD; default $PWD), which must be an existing directory.
 
     Resolved here because only the CLI knows its own working directory."""
+    if given is not None and not given.strip():
+        # Path("") is ".": an empty --cwd (an unset shell variable) would silently mean $PWD.
+        raise UsageError("--cwd is empty", "pass a directory, or leave --cwd out for the current one")
     here = _working_dir()
     raw = given if given is not None else here
     path = Path(raw).expanduser()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -83,17 +82,18 @@ class ApiServer:
                 return
             if not line:
                 return
+            problem = "not a JSON object"
             try:
-                request = json.loads(line)
+                request = wire.decode(line)
+            except wire.TooDeep as exc:
+                request, problem = None, str(exc)
             except ValueError:
                 request = None
             if not isinstance(request, dict):
                 await self._reply(
                     writer,
-                    wire.failure(
-                        UsageError("malformed request: not a JSON object", "send one JSON object per line")
-                        .to_wire()
-                    ),
+                    wire.failure(UsageError(f"malformed request: {problem}", "send one JSON object per line")
+                                 .to_wire()),
                 )
                 continue
             op = request.get("op")

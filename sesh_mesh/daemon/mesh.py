@@ -50,6 +50,16 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024
 """Largest frame accepted (after decompression): 16 batches or 4 rpc chunks. A bigger frame
 closes the link (1009) instead of being buffered."""
 
+PREAUTH_MAX_FRAME_BYTES = 64 * 1024
+"""Largest frame accepted from a connection that has not completed the hello: a hello is a few
+hundred bytes, and a stranger must not make us buffer 4 MiB per socket. Raised to
+MAX_FRAME_BYTES once the peer has authenticated."""
+
+MAX_UNAUTHENTICATED_LINKS = 32
+"""Inbound connections waiting for their hello at once; more are closed at once (1013), so a
+flood of silent or slow clients is bounded in memory and sockets. Each one still gets only
+AUTH_TIMEOUT_S to authenticate."""
+
 OPEN_TIMEOUT_S = 10.0
 """TCP connect plus the websocket handshake."""
 
@@ -163,7 +173,7 @@ class Mesh:
                 self.tls_fingerprint = mesh_tls.cert_fingerprint(self.tls[0])
             try:
                 self._server = await serve(
-                    self._serve_inbound, host, port, max_size=MAX_FRAME_BYTES, ping_interval=HEARTBEAT_S,
+                    self._serve_inbound, host, port, max_size=PREAUTH_MAX_FRAME_BYTES, ping_interval=HEARTBEAT_S,
                     ping_timeout=HEARTBEAT_S, open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
                     server_header=None, ssl=tls_context,
                 )
@@ -323,8 +333,14 @@ class Mesh:
         if self._stopping:
             await ws.close(CloseCode.GOING_AWAY, "daemon stopping")
             return
+        waiting = sum(1 for link in self._links if not link.dialed and link.peer is None)
+        if waiting >= MAX_UNAUTHENTICATED_LINKS:
+            log.warning("mesh: refused a connection from %s: %d connections are already waiting for their hello",
+                        address, waiting)
+            await ws.close(CloseCode.TRY_AGAIN_LATER, "too many unauthenticated connections")
+            return
         session = PeerSession(self.machine, self.store, Role.LISTENER, tokens=self._token_for)
-        link = Link(self, ws, session, dialed=False, address=address)
+        link = Link(self, ws, session, dialed=False, address=address, max_frame_after_hello=MAX_FRAME_BYTES)
         self._links.add(link)
         try:
             await link.run()  # it logs how it ended

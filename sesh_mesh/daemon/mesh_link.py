@@ -90,8 +90,12 @@ class LinkHost(Protocol):
 
 
 class Link:
-    def __init__(self, host: LinkHost, ws: Connection, session: PeerSession, *, dialed: bool, address: str) -> None:
+    def __init__(self, host: LinkHost, ws: Connection, session: PeerSession, *, dialed: bool, address: str,
+                 max_frame_after_hello: int | None = None) -> None:
         self.host = host
+        self.max_frame_after_hello = max_frame_after_hello
+        """The frame limit once the peer has authenticated; until then the connection's own
+        (small) limit holds, so a stranger cannot make us buffer large frames."""
         self.ws = ws
         self.session = session
         self.dialed = dialed
@@ -165,7 +169,11 @@ class Link:
             try:
                 async with asyncio.timeout(AUTH_TIMEOUT_S):
                     while self.alive and not self.session.is_open:
-                        await self._execute(self.session.receive(await self.ws.recv()))
+                        commands = self.session.receive(await self.ws.recv())
+                        if self.session.peer is not None and self.max_frame_after_hello is not None:
+                            # Before anything is answered: the peer's catch-up may follow at once.
+                            self.ws.protocol.max_message_size = self.max_frame_after_hello
+                        await self._execute(commands)
             except TimeoutError:
                 await self.close(CloseCode.POLICY, f"no hello within {AUTH_TIMEOUT_S:.0f}s")
                 log.warning("mesh: closed %s: no hello within %.0fs", self.label, AUTH_TIMEOUT_S)

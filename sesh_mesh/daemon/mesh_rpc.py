@@ -3,6 +3,7 @@
 Frames (all carry the caller's call `id`):
   rpc-call    {t, id, key, op, args, ctx}  caller → owner; `key` is the idempotency key
   rpc-cancel  {t, id}                      caller → owner; the caller went away
+  rpc-ack     {t, id}                      owner → caller; the call runs (or a retry attached)
   rpc-chunk   {t, id, data}                owner → caller; a piece of the next item or reply
   rpc-item    {t, id, data}                owner → caller; one streamed item (JSON text)
   rpc-reply   {t, id, data}                owner → caller; {"ok", "result"|"error"} (JSON text)
@@ -12,6 +13,9 @@ flight attaches to the running call instead of starting it again, and a finished
 from the remembered result, so a call retried after a dropped link takes effect once. The
 caller bounds its own wait (no forwarding-imposed timeout unless it asks), retries over a new
 link with the same key when the link drops, and cancels the owner's work when it goes away.
+On a live link it sends the same call again (same id and key) when the owner has not
+acknowledged it within ACK_WAIT_S, and probes a long-running call every PROBE_S: a lost call or
+reply frame costs a few seconds instead of a wait without end.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import asyncio
 import contextvars
 import json
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesh_mesh import ids
+from sesh_mesh import ids, wire
 from sesh_mesh.daemon.ops import Emit, OpTable, error_reply
 from sesh_mesh.errors import SeshError, UsageError, from_wire
 
@@ -42,6 +47,18 @@ RECONNECT_WAIT_S = 10.0
 MAX_ATTEMPTS = 3
 """Sends of one call (the first and the retries after dropped links)."""
 
+ACK_WAIT_S = float(os.environ.get("SESH_TEST_MESH_RPC_ACK_S") or 5.0)
+"""A call (or a probe) the owner has not acknowledged by then is sent again, same id and key: the
+frame was lost on a live link. A round trip on a slow link is well under it."""
+
+PROBE_S = float(os.environ.get("SESH_TEST_MESH_RPC_PROBE_S") or 30.0)
+"""An acknowledged call that has sent nothing for this long is sent again, as a probe: a
+finished call answers from its remembered result (so a lost reply is found), a running one
+acknowledges again. One small frame per interval per long call (a `send` awaiting its turn)."""
+
+MAX_UNANSWERED_SENDS = 3
+"""Sends in a row without any answer on a live link before the caller gives up."""
+
 ORPHAN_GRACE_S = 60.0
 """A call whose caller's link dropped keeps running this long for a retry to attach to it;
 only an explicit rpc-cancel (the caller went away) cancels it at once."""
@@ -49,6 +66,10 @@ only an explicit rpc-cancel (the caller went away) cancels it at once."""
 RECENT_RESULTS_MAX = 1024
 RECENT_RESULTS_TTL_S = 600.0
 """Finished calls answer retries of their key from memory for this long (bounded in count)."""
+
+RECENT_RESULTS_MAX_CHARS = 64 * 1024 * 1024
+"""…and in size: the remembered replies together hold at most this many characters of JSON (a
+few transcript fetches must not pin hundreds of MiB). The oldest go first."""
 
 FORWARDED_FROM: contextvars.ContextVar[str | None] = contextvars.ContextVar("forwarded_from", default=None)
 """Set while running a call that arrived from a peer: such a call never forwards on again…"""
@@ -115,6 +136,8 @@ class Rpc:
         self.routes = routes
         self._inflight: dict[str, _Inflight] = {}
         self._recent: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._recent_chars: dict[str, int] = {}
+        self._recent_total = 0
 
     # ---- caller ------------------------------------------------------------------------------
 
@@ -186,15 +209,37 @@ class Rpc:
         else:
             frame = {"t": "rpc-call", "id": call_id, "key": key, "op": op, "args": args, "ctx": ctx}
         link.send(frame)
+        acked, unanswered = False, 1
         try:
             while True:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError
-                async with asyncio.timeout(remaining):
-                    kind, payload = await queue.get()
+                wait = PROBE_S if acked else ACK_WAIT_S
+                try:
+                    async with asyncio.timeout(wait if remaining is None else min(wait, remaining)):
+                        kind, payload = await queue.get()
+                except TimeoutError:
+                    if remaining is not None and remaining <= wait:
+                        raise
+                    if unanswered >= MAX_UNANSWERED_SENDS:
+                        raise SeshError(
+                            f"machine {machine!r} did not answer {op}: {unanswered} sends went unanswered "
+                            "on a live link",
+                            "the operation may or may not have taken effect there; check with `sesh info` "
+                            "or `sesh daemon status`",
+                        ) from None
+                    if not acked:
+                        log.warning("mesh: %s to %s not acknowledged within %.0fs; sending it again (same key)",
+                                    op, machine, ACK_WAIT_S)
+                    link.send(frame)
+                    acked, unanswered = False, unanswered + 1
+                    continue
+                acked, unanswered = True, 0
                 if kind == "lost":
                     return _LOST
+                if kind == "ack":
+                    continue
                 if kind == "item":
                     if emit is not None:
                         await emit(payload)
@@ -238,6 +283,10 @@ class Rpc:
             self._on_call(link, call_id, message)
         elif kind == "rpc-cancel":
             self._on_cancel(link, call_id)
+        elif kind == "rpc-ack":
+            queue = link.calls.get(call_id)
+            if queue is not None:
+                queue.put_nowait(("ack", None))
         elif kind in ("rpc-chunk", "rpc-item", "rpc-reply"):
             data = message.get("data")
             if not isinstance(data, str):
@@ -248,7 +297,7 @@ class Rpc:
             if kind == "rpc-chunk":
                 link.partial.setdefault(call_id, []).append(data)
                 return
-            payload = json.loads("".join(link.partial.pop(call_id, [])) + data)
+            payload = wire.decode("".join(link.partial.pop(call_id, [])) + data)
             queue.put_nowait(("item" if kind == "rpc-item" else "reply", payload))
         else:
             log.info("mesh: ignored unknown rpc frame %r from %s", kind, link.peer)
@@ -266,8 +315,12 @@ class Rpc:
             return
         inflight = self._inflight.get(key)
         if inflight is not None:
-            log.info("mesh: retry of %s (key %s) from %s attaches to the running call", inflight.op, key, link.peer)
-            inflight.subscribers[(id(link), call_id)] = link
+            subscriber = (id(link), call_id)
+            level = logging.DEBUG if subscriber in inflight.subscribers else logging.INFO  # a probe
+            log.log(level, "mesh: retry of %s (key %s) from %s attaches to the running call", inflight.op, key,
+                    link.peer)
+            inflight.subscribers[subscriber] = link
+            link.send({"t": "rpc-ack", "id": call_id})
             if inflight.orphan_timer is not None:
                 inflight.orphan_timer.cancel()
                 inflight.orphan_timer = None
@@ -286,6 +339,7 @@ class Rpc:
             _send_all(link, frames_for(call_id, "rpc-reply", payload))
             return
         inflight.task = task
+        link.send({"t": "rpc-ack", "id": call_id})
 
     def _on_cancel(self, link: LinkLike, call_id: str) -> None:
         for inflight in list(self._inflight.values()):
@@ -320,16 +374,30 @@ class Rpc:
             if inflight.orphan_timer is not None:
                 inflight.orphan_timer.cancel()
         self._inflight.pop(inflight.key, None)
-        self._recent[inflight.key] = (time.monotonic(), payload)
-        while len(self._recent) > RECENT_RESULTS_MAX:
-            self._recent.popitem(last=False)
+        self._remember(inflight.key, payload)
         for (_, call_id), link in list(inflight.subscribers.items()):
             _send_all(link, frames_for(call_id, "rpc-reply", payload))
 
+    def _remember(self, key: str, payload: Any) -> None:
+        chars = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
+        self._forget(key)
+        self._recent[key] = (time.monotonic(), payload)
+        self._recent_chars[key] = chars
+        self._recent_total += chars
+        self._expire_recent()
+
+    def _forget(self, key: str) -> None:
+        if self._recent.pop(key, None) is not None:
+            self._recent_total -= self._recent_chars.pop(key, 0)
+
     def _expire_recent(self) -> None:
         horizon = time.monotonic() - RECENT_RESULTS_TTL_S
-        while self._recent and next(iter(self._recent.values()))[0] < horizon:
-            self._recent.popitem(last=False)
+        while self._recent and (
+            len(self._recent) > RECENT_RESULTS_MAX
+            or self._recent_total > RECENT_RESULTS_MAX_CHARS
+            or next(iter(self._recent.values()))[0] < horizon
+        ):
+            self._forget(next(iter(self._recent)))
 
 
 _LOST = object()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sesh_mesh import wire
 from sesh_mesh.daemon.mesh_tls import check_fingerprint
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.store.replication import MACHINE_NAME_RE
@@ -124,12 +125,14 @@ def load_peers(home: Path) -> dict[str, Peer]:
     except OSError as exc:
         raise PeersFileError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from exc
     try:
-        raw = json.loads(text)
+        raw = wire.decode(text)
     except json.JSONDecodeError as exc:
         raise PeersFileError(
             f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}",
             f"fix the JSON at that line, or move {path.name} away and re-add peers with `sesh peer add`",
         ) from None
+    except ValueError as exc:
+        raise PeersFileError(f"{path}: {exc}", f"move {path.name} away and re-add peers with `sesh peer add`") from None
     entries = raw.get("peers") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
         raise PeersFileError(f"{path}: expected an object with a \"peers\" list", "see `sesh peer add --help`")

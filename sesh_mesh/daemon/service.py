@@ -7,7 +7,6 @@ the record belongs to another machine) through the pure `store.mutations` functi
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sesh_mesh import clock, ids
+from sesh_mesh import clock, ids, wire
 from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.config import Config, ConfigFile
 from sesh_mesh.daemon.op_args import NoArgs
@@ -340,7 +339,7 @@ class Service:
         """Records from a legacy sessions.json (a list, or an object keyed by uuid)."""
         path = Path(str(args.get("path") or self.home / "sessions.json"))
         try:
-            raw = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+            raw = wire.decode(await asyncio.to_thread(path.read_text, encoding="utf-8"))
         except FileNotFoundError as exc:
             raise SeshError(f"no such file {path}", "pass the path of a legacy sessions.json") from exc
         except (OSError, ValueError) as exc:
@@ -403,16 +402,26 @@ class Service:
     @op("subscribe", SubscribeArgs, stream=True)
     async def stream_subscribe(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
         """Every record change, as it is committed, until the client goes away."""
-        queue: asyncio.Queue[Record] = asyncio.Queue()
-        unsubscribe = self.store.subscribe(queue.put_nowait)
+        # Changes wait here while the client is slow to read (a suspended TUI), keyed by uuid: a
+        # record changed again replaces its pending version, so what waits is bounded by the
+        # number of sessions, never by the number of commits.
+        pending: dict[str, Record] = {}
+        changed = asyncio.Event()
+
+        def on_commit(record: Record) -> None:
+            pending.pop(record["uuid"], None)
+            pending[record["uuid"]] = record
+            changed.set()
+
+        unsubscribe = self.store.subscribe(on_commit)
         try:
             if args.get("snapshot"):
                 await emit({"snapshot": [self.decorate(r) for r in self.sessions.all()]})
             while not self.stop_requested.is_set():
-                record = await queue.get()
-                batch = [record]
-                while not queue.empty():
-                    batch.append(queue.get_nowait())
+                await changed.wait()
+                changed.clear()
+                batch = list(pending.values())
+                pending.clear()
                 await emit({"changes": [self.decorate(r) for r in batch]})
         finally:
             unsubscribe()

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Protocol
 
+from sesh_mesh import wire
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.validation import MAX_SEQ
 
@@ -64,7 +65,7 @@ frame limit (a frame over it closes the link on every attempt). Writes are bound
 BATCH_MAX_RECORDS = 1000
 """Also bound the records per batch, so one transaction on the receiver stays short."""
 
-MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+MACHINE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 Vector = dict[str, tuple[str, int]]
 """origin → (epoch, max_seq): the high-water marks of a store."""
@@ -76,6 +77,7 @@ class CloseCode(IntEnum):
     INVALID_DATA = 1007
     POLICY = 1008
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013
     AUTH_FAILED = 4001
     WRONG_PEER = 4002
     PROTO_UNSUPPORTED = 4003
@@ -530,7 +532,7 @@ def _decode(frame: str | bytes) -> dict[str, Any]:
     if isinstance(frame, bytes):
         raise BadMessage("binary frame (the mesh speaks JSON text frames)")
     try:
-        message = json.loads(frame)
+        message = wire.decode(frame)
     except json.JSONDecodeError as exc:
         raise BadMessage(f"not JSON ({exc.msg})") from None
     except ValueError as exc:  # e.g. invalid UTF-8 surrogates

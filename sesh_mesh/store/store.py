@@ -9,18 +9,20 @@ transaction as the data (never ahead of it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from sesh_mesh.errors import SeshError
 from sesh_mesh.store import merge
 from sesh_mesh.store.record import Record, clone
 from sesh_mesh.store.schema import migrate
@@ -38,6 +40,21 @@ class OriginMark:
     origin: str
     epoch: str
     max_seq: int
+
+
+FORWARD_RESULTS_TTL_S = 24 * 3600.0
+FORWARD_RESULTS_MAX = 10_000
+"""A forwarded mutation's result answers a retry of its key for a day, across owner restarts;
+retries come within seconds or minutes, and the table stays small however long the daemon runs."""
+
+
+class StoreFull(SeshError):
+    """A write refused because the disk holding the store is full (SQLITE_FULL)."""
+
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_FULL) or "disk is full" in str(exc)
 
 
 GAPS_KEPT = 64
@@ -183,16 +200,11 @@ class Store:
             if not pending:
                 return []
             rows = [_row(record) for record in pending.values()]
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
+            async with self._transaction():
                 await self._db.executemany(_UPSERT, rows)
                 await self._db.execute(
                     "UPDATE origins SET max_seq = ? WHERE origin = ?", (next_seq, self.machine)
                 )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
             self.records.update(pending)
             self.marks[self.machine] = OriginMark(self.machine, self.epoch, next_seq)
         written = list(pending.values())
@@ -342,8 +354,7 @@ class Store:
             own_bump = origin == self.machine and new_mark.max_seq > self.own_seq
             if not changed and new_mark == mark and not own_bump:
                 return []
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
+            async with self._transaction():
                 if changed:
                     await self._db.executemany(_UPSERT, [_row(record) for record in changed.values()])
                 await self._db.execute(
@@ -351,10 +362,6 @@ class Store:
                     "ON CONFLICT(origin) DO UPDATE SET epoch = excluded.epoch, max_seq = excluded.max_seq",
                     (origin, new_mark.epoch, new_mark.max_seq),
                 )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
             self.records.update(changed)
             self.marks[origin] = new_mark
         applied = list(changed.values())
@@ -404,14 +411,49 @@ class Store:
             kept.append(record)
         return kept
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One write transaction. When it fails, the error that made it fail is the one raised:
+        SQLite may already have rolled back (a full disk does), and the ROLLBACK that then fails
+        ("no transaction is active") must not hide it. A full disk is StoreFull."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            await self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                try:
+                    await self._db.execute("ROLLBACK")
+                except sqlite3.Error as rollback_failed:
+                    log.warning("store: rollback after %r failed: %r", exc, rollback_failed)
+            if isinstance(exc, sqlite3.Error) and _disk_full(exc):
+                raise StoreFull(
+                    "disk full: the store cannot grow, so this write was not made; nothing was changed",
+                    "free some space on the disk holding SESH_HOME and retry",
+                ) from exc
+            raise
+
     # ---- forwarded-call results (idempotency) -------------------------------------------
 
     async def remember_result(self, key: str, result: Any) -> None:
-        async with self._lock:
+        """Remember a forwarded mutation's result under its idempotency key, and forget the results
+        older than FORWARD_RESULTS_TTL_S or beyond the newest FORWARD_RESULTS_MAX."""
+        now = time.time()
+        async with self._lock, self._transaction():
             await self._db.execute(
                 "INSERT OR REPLACE INTO forward_results (key, result, created_at) VALUES (?, ?, ?)",
-                (key, json.dumps(result), time.time()),
+                (key, json.dumps(result), now),
             )
+            await self._db.execute(
+                "DELETE FROM forward_results WHERE created_at < ? OR key NOT IN "
+                "(SELECT key FROM forward_results ORDER BY created_at DESC LIMIT ?)",
+                (now - FORWARD_RESULTS_TTL_S, FORWARD_RESULTS_MAX),
+            )
+
+    async def forward_results_count(self) -> int:
+        async with self._db.execute("SELECT count(*) FROM forward_results") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def recall_result(self, key: str) -> Any | None:
         async with self._db.execute("SELECT result FROM forward_results WHERE key = ?", (key,)) as cursor:

@@ -84,8 +84,14 @@ def test_garbage_binary_and_oversized_frames_close_the_link_not_the_daemon(beta:
         ws.send(hello())
         assert json.loads(ws.recv(timeout=10))["t"] == "hello"
         assert refused(ws, "[1, 2, 3]", authenticated=True) == (1007, "garbage frame: a JSON list, not an object")
-    with dial(beta) as ws:  # over the 4 MiB frame limit
+    with dial(beta) as ws:  # over the 4 MiB frame limit (and, before the hello, the 64 KiB one)
         code, _ = refused(ws, "x" * (5 * 1024 * 1024))
+        assert code == 1009
+    log_line(beta, "closed here: frame exceeds limit of 65536 bytes (1009)")
+    with dial(beta) as ws:  # authenticated: the 4 MiB limit
+        ws.send(hello())
+        assert json.loads(ws.recv(timeout=10))["t"] == "hello"
+        code, _ = refused(ws, "x" * (5 * 1024 * 1024), authenticated=True)
         assert code == 1009
     log_line(beta, "closed here: frame exceeds limit of 4194304 bytes (1009)")
     with socket.create_connection(("127.0.0.1", beta.port or 0), timeout=5) as raw:  # not even HTTP
