@@ -48,10 +48,12 @@ SEED: list[dict[str, Any]] = [
 
 def seed(daemon: Daemon, records: list[dict[str, Any]] | None = None) -> None:
     """Store fixed records through `sesh import` (one transaction, timestamps kept)."""
-    path = daemon.home / "legacy.json"
-    path.write_text(json.dumps(records if records is not None else SEED))
-    run = daemon.sesh("import", str(path))
-    assert run.code == 0, run.err
+    wanted = records if records is not None else SEED
+    if wanted:  # an empty import is a failure by contract (nothing imported); nothing to seed
+        path = daemon.home / "legacy.json"
+        path.write_text(json.dumps(wanted))
+        run = daemon.sesh("import", str(path))
+        assert run.code == 0, run.err
     quiet(daemon)
 
 
