@@ -387,6 +387,9 @@ class Mesh:
         self._routes_changed()
         self.broadcast_links()
 
+    def configured_peers(self) -> set[str]:
+        return set(self.peers)
+
     def peer_caught_up(self, link: Link) -> None:
         state = self.peers.get(str(link.peer))
         if state is not None and state.link is link:

@@ -86,6 +86,8 @@ class LinkHost(Protocol):
 
     def peer_caught_up(self, link: Link) -> None: ...
 
+    def configured_peers(self) -> set[str]: ...
+
     def gossip_received(self, link: Link, machines: frozenset[str]) -> None: ...
 
 
@@ -226,6 +228,8 @@ class Link:
                 self.send(command.message)
             elif isinstance(command, Apply):
                 store = self.host.store
+                if command.origin == store.machine and await self._restored(command):
+                    return
                 mark_before = store.marks.get(command.origin)
                 changed = await store.apply_remote(
                     command.origin, command.epoch, command.records, command.from_seq, command.to_seq,
@@ -249,10 +253,19 @@ class Link:
                 registered = True
                 self._recovering = self.host.store.recovering
             elif isinstance(command, PeerCaughtUp):
-                if self._recovering and self.session.peer_knew_us:
-                    # A peer that knew this machine has returned all it held of our records.
-                    await self.host.store.end_recovery()
-                    log.info("mesh: %s caught this reset store up; its recovery window is closed", self.label)
+                store = self.host.store
+                if self._recovering and store.recovering:
+                    # One peer's catch-up is not enough: a peer that was behind returns only what
+                    # it held, and a newer version of ours may sit on another one. The window
+                    # closes once every configured peer has caught this store up.
+                    store.recovered_from.add(str(self.peer))
+                    waiting = self.host.configured_peers() - store.recovered_from
+                    if not waiting:
+                        await store.end_recovery()
+                        log.info("mesh: every peer has caught this reset store up; its recovery window is closed")
+                    else:
+                        log.info("mesh: %s caught this reset store up; the recovery window stays open for %s",
+                                 self.label, ", ".join(sorted(waiting)))
                 self._recovering = False
                 self.host.peer_caught_up(self)
             elif isinstance(command, PeerLinks):
@@ -269,6 +282,20 @@ class Link:
             self.host.broadcast_links()
             if self.session.has_work:
                 self.work.set()
+
+    async def _restored(self, command: Apply) -> bool:
+        """The peer sent back versions of ours this store never holds in its lineage (a restore it
+        could not see in the marks): start a new epoch, as for a mark inside a jump."""
+        store = self.host.store
+        conflict = store.restore_evidence(command.epoch, command.records)
+        if conflict is None:
+            return False
+        restamped = await store.rebase(conflict)
+        log.warning("mesh: %s sent back %d lost versions of ours: %s; counter now %d, %d versions written "
+                    "again, new epoch %s", self.label, len(command.records), conflict.why, store.own_seq,
+                    len(restamped), store.epoch)
+        await self.close(CloseCode.EPOCH_CHANGED, "new epoch: reconnect", "this store moved to a new epoch")
+        return True
 
     async def _own_conflict(self) -> bool:
         """The peer's hello holds seqs of our own origin our counter does not cover: rebase the

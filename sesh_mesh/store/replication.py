@@ -104,6 +104,11 @@ class Source(Protocol):
 
     def changes_since(self, origin: str, after_seq: int, limit: int | None = None) -> list[Record]: ...
 
+    def own_gaps(self) -> list[tuple[int, int]]:
+        """(below, above) ranges of our own counter, in our current epoch, that we never issued
+        (the jumps at each start)."""
+        ...
+
 
 # ---- commands -----------------------------------------------------------------------------
 
@@ -331,6 +336,9 @@ class PeerSession:
             "token": token,
             "epoch": epoch,
             "vector": _wire_vector(vector),
+            # Seqs we never issued: a peer holding a record of ours inside one proves this store
+            # was restored from an old copy (docs/mesh-protocol.md, Epochs), and sends it back.
+            "gaps": [[below, above] for below, above in self.source.own_gaps()[-MAX_HELLO_GAPS:]],
         }
 
     def _on_hello(self, message: dict[str, Any]) -> list[Command]:
@@ -376,6 +384,10 @@ class PeerSession:
             self.peer_known = _vector(message.get("vector"))
         except BadMessage as exc:
             return self._close(CloseCode.INVALID_DATA, f"bad hello vector: {exc}")
+        try:
+            gaps = _gaps(message.get("gaps"))
+        except BadMessage as exc:
+            return self._close(CloseCode.INVALID_DATA, f"bad hello gaps: {exc}")
         self.hello_vector = dict(self.peer_known)
         self.peer_knew_us = self.machine in self.peer_known
         self.peer_acked = dict(self.peer_known)
@@ -385,7 +397,23 @@ class PeerSession:
             assert isinstance(token, str)
             commands.append(Send(self._hello(token)))
         self.state = "open"
-        return commands + self._catch_up()
+        peer_epoch = message.get("epoch")
+        return commands + self._catch_up() + self._inside_gaps(claimed, peer_epoch, gaps)
+
+    def _inside_gaps(self, peer: str, epoch: object, gaps: list[tuple[int, int]]) -> list[Command]:
+        """Records of the peer's own origin we hold with seqs its counter never issued: the peer
+        lost them (a restore) and cannot know it. Sent back loose; it detects the restore."""
+        ours = self.source.vector().get(peer)
+        if not gaps or ours is None or ours[0] != epoch:
+            return []
+        held = [r for r in self.source.changes_since(peer, 0) if any(b < _seq(r) < a for b, a in gaps)]
+        if not held:
+            return []
+        chunks, skipped = _chunks(sorted(held, key=_seq))
+        commands: list[Command] = self._unsendable(skipped)
+        for chunk in chunks:
+            commands.append(Send(_batch(peer, ours[0], ours[1], 0, 0, chunk, loose=True)))
+        return commands
 
     def _auth_failed(self, detail: str) -> list[Command]:
         # The wire reason stays generic: an unauthenticated caller learns nothing about names.
@@ -544,6 +572,24 @@ def _decode(frame: str | bytes) -> dict[str, Any]:
 
 def _wire_vector(vector: Vector) -> dict[str, list[Any]]:
     return {origin: [epoch, seq] for origin, (epoch, seq) in sorted(vector.items())}
+
+
+MAX_HELLO_GAPS = 64
+"""A hello names at most this many gaps (the store keeps as many)."""
+
+
+def _gaps(value: object) -> list[tuple[int, int]]:
+    if value is None:
+        return []  # a peer that predates gaps
+    if not isinstance(value, list) or len(value) > MAX_HELLO_GAPS:
+        raise BadMessage(f"gaps must be a list of at most {MAX_HELLO_GAPS} pairs")
+    out = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(
+                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_SEQ for n in pair)):
+            raise BadMessage(f"a gap must be two seqs from 0 to {MAX_SEQ}")
+        out.append((pair[0], pair[1]))
+    return out
 
 
 def _batch(

@@ -111,12 +111,16 @@ class Store:
         self.epoch = epoch
         self.schema_version = schema_version
         self.recovering = recovering
-        """The reset-recovery window: this store is new, and no peer that knew this machine has
-        finished its catch-up yet. Only then are records of our own origin adopted from peers."""
+        """The reset-recovery window: this store is new (or restored), and not every configured
+        peer has caught it up yet. Only then are records of our own origin adopted from peers."""
+        self.recovered_from: set[str] = set()
+        """Peers that have caught this store up since its recovery window opened (this process)."""
         self.first_seq = first_seq
         """The counter this store started at (None for stores older than the recovery window):
         every seq above it was written here, and no peer can replace such a version."""
         self.gaps = list(gaps)
+        self.epochs: list[str] = [epoch]
+        """Every lineage (epoch) of our own origin this store has had, oldest first."""
         """(below, above): the counter jumped from `below` to `above` when the store opened; no
         seq in between was ever issued by this store."""
         self.records: dict[str, Record] = {}
@@ -128,7 +132,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, machine: str) -> Store:
-        schema_version, epoch, recovering, first_seq, gaps = _prepare(path, machine)
+        schema_version, epoch, recovering, first_seq, gaps, epochs = _prepare(path, machine)
         db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives the process being killed;
@@ -136,6 +140,7 @@ class Store:
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=5000")
         store = cls(db, machine, epoch, schema_version, recovering=recovering, first_seq=first_seq, gaps=gaps)
+        store.epochs = epochs
         await store._load()
         return store
 
@@ -226,6 +231,23 @@ class Store:
     def vector(self) -> dict[str, tuple[str, int]]:
         return {mark.origin: (mark.epoch, mark.max_seq) for mark in self.marks.values()}
 
+    def own_gaps(self) -> list[tuple[int, int]]:
+        return list(self.gaps)
+
+    def restore_evidence(self, epoch: str, records: Sequence[Record]) -> OwnConflict | None:
+        """Records of our own origin and epoch, from a peer, with a seq our counter skipped at a
+        start and that we do not hold: versions this store wrote and lost to a restore."""
+        if epoch != self.epoch or self.recovering:
+            return None  # while recovering, our own records from peers are simply adopted
+        for record in records:
+            seq = int(record.get("originSeq") or 0)
+            held = self.records.get(str(record.get("uuid")))
+            if held is not None and int(held.get("originSeq") or 0) == seq:
+                continue
+            if any(below < seq < above for below, above in self.gaps):
+                return self.own_conflict((epoch, seq))
+        return None
+
     def own_conflict(self, peer_mark: tuple[str, int] | None) -> OwnConflict | None:
         """What a peer's hello mark for our own origin says is wrong with our counter, if anything."""
         if peer_mark is None:
@@ -242,6 +264,12 @@ class Store:
                      else f"above its counter {self.own_seq}")
             return OwnConflict(seq, since, True, f"a peer holds seq {seq} of this machine's epoch {epoch}, {where}: "
                                "this store was restored from an old copy")
+        if epoch not in self.epochs and not self.recovering:
+            # A lineage of ours this store never had: it was created after the copy this store
+            # was restored from. A new epoch reopens the window, and the peer sends that lineage.
+            since = self.gaps[-1][0] if self.gaps else (self.first_seq or 0)
+            return OwnConflict(seq, since, True, f"a peer holds this machine's lineage {epoch}, which this store "
+                               "never had: it was restored from an older copy")
         floor = self.first_seq or 0
         exposed = [r for r in self.records.values() if _own(r, self.machine) and floor < int(r["originSeq"]) <= seq]
         if seq <= self.own_seq and not exposed:
@@ -275,19 +303,28 @@ class Store:
                     await self._db.execute(
                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('recovering', '1'), ('first_seq', ?)",
                         (str(first_seq),))
+                    # The skipped seqs belonged to the old lineage: a record of ours inside them
+                    # says nothing about the new one (and must not start yet another epoch).
+                    await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('gaps', '[]')")
+                    await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epochs', ?)",
+                                           (json.dumps([*self.epochs, epoch][-GAPS_KEPT:]),))
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
             self.records.update({record["uuid"]: record for record in restamped})
             self.epoch, self.first_seq = epoch, first_seq
+            if conflict.new_epoch:
+                self.recovered_from.clear()  # a reopened window waits for every peer again
+                self.gaps = []
+                self.epochs = [*self.epochs, epoch][-GAPS_KEPT:]
             self.recovering = self.recovering or conflict.new_epoch
             self.marks[self.machine] = OriginMark(self.machine, epoch, top)
         self._notify(restamped)
         return restamped
 
     async def end_recovery(self) -> None:
-        """Close the reset-recovery window for good (a peer that knew us has caught us up)."""
+        """Close the reset-recovery window for good (every configured peer has caught us up)."""
         if not self.recovering:
             return
         async with self._lock:
@@ -507,7 +544,7 @@ def _own(record: Record, machine: str) -> bool:
     return bool((record.get("origin") or record["machine"]) == machine)
 
 
-def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None, list[tuple[int, int]]]:
+def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None, list[tuple[int, int]], list[str]]:
     """Create or migrate the file synchronously (before the loop serves anyone).
 
     Returns the schema version, the epoch, whether the reset-recovery window is open, the
@@ -526,13 +563,14 @@ def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None, list
             db.execute("INSERT INTO meta (key, value) VALUES ('machine', ?)", (machine,))
             db.execute("INSERT INTO meta (key, value) VALUES ('recovering', '1')")
             db.execute("INSERT INTO meta (key, value) VALUES ('first_seq', ?)", (str(first_seq),))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epochs', ?)", (json.dumps([epoch]),))
             # A new store starts its counter at the wall clock in microseconds, so a wiped
             # machine's new writes still sort after its old ones (docs/mesh-protocol.md "Epochs").
             db.execute(
                 "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?)", (machine, epoch, first_seq)
             )
             db.execute("COMMIT")
-            return version, epoch, True, first_seq, []
+            return version, epoch, True, first_seq, [], [epoch]
         else:
             epoch = str(row[0])
             stored_machine = db.execute("SELECT value FROM meta WHERE key = 'machine'").fetchone()
@@ -543,9 +581,12 @@ def _prepare(path: Path, machine: str) -> tuple[int, str, bool, int | None, list
                 (machine, epoch, _now_us()),
             )
             gaps = _jump_counter(db, machine)
-        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('recovering', 'first_seq')").fetchall())
+        meta = dict(db.execute(
+            "SELECT key, value FROM meta WHERE key IN ('recovering', 'first_seq', 'epochs')").fetchall())
         first = meta.get("first_seq")
-        return version, epoch, "recovering" in meta, int(first) if first is not None else None, gaps
+        # Every lineage this store has had (a store older than the history knows only its own).
+        epochs = [str(e) for e in json.loads(meta["epochs"])] if meta.get("epochs") else [epoch]
+        return version, epoch, "recovering" in meta, int(first) if first is not None else None, gaps, epochs
     finally:
         db.close()
 

@@ -134,6 +134,9 @@ class Held:
     def vector(self) -> Vector:
         return dict(self.marks)
 
+    def own_gaps(self) -> list[tuple[int, int]]:
+        return []
+
     def changes_since(self, origin: str, after_seq: int, limit: int | None = None) -> list[Record]:
         found = [r for r in self.records if r["origin"] == origin and r["originSeq"] > after_seq]
         return sorted(found, key=lambda r: int(r["originSeq"]))

@@ -48,6 +48,9 @@ class FakeSource:
     def vector(self) -> Vector:
         return dict(self.marks)
 
+    def own_gaps(self) -> list[tuple[int, int]]:
+        return []
+
     def changes_since(self, origin: str, after_seq: int, limit: int | None = None) -> list[Record]:
         found = sorted(
             (r for r in self.records if r["origin"] == origin and r["originSeq"] > after_seq),
@@ -105,7 +108,7 @@ def test_dialer_opens_with_hello_carrying_token_and_vector() -> None:
     session = dialer(FakeSource({"a": ("ea", 7), "c": ("ec", 3)}))
     [message] = sends(session.start())
     assert message == {"t": "hello", "proto": PROTO_VERSION, "machine": "a", "token": TOKEN, "epoch": "ea",
-                       "vector": {"a": ["ea", 7], "c": ["ec", 3]}}
+                       "vector": {"a": ["ea", 7], "c": ["ec", 3]}, "gaps": []}
 
 
 def test_listener_answers_a_good_hello_with_its_own_then_catch_up_then_caught_up() -> None:
@@ -477,3 +480,28 @@ def test_anti_entropy_learns_what_the_peer_got_elsewhere_and_skips_pushing_it() 
 def test_malformed_anti_entropy_frames_close_the_link(frame: str, reason: str) -> None:
     [close] = opened(FakeSource({})).receive(frame)
     assert close == Close(CloseCode.INVALID_DATA, reason, reason)
+
+
+def test_a_peer_sends_back_records_of_ours_inside_the_gaps_we_announce() -> None:
+    """A restored store cannot see its lost writes in any mark: it names the seqs it skipped at
+    its starts, and a peer holding a record of its origin and epoch inside them returns it."""
+    lost = {"uuid": "u-lost", "origin": "a", "machine": "a", "originSeq": 15, "deleted": False}
+    kept = {"uuid": "u-kept", "origin": "a", "machine": "a", "originSeq": 5, "deleted": False}
+    session = listener(FakeSource({"a": ("ea", 30), "b": ("eb", 3)}, [lost, kept]))
+    message = json.loads(hello(vector={"a": ["ea", 30]}))
+    message["gaps"] = [[10, 20]]
+    commands = session.receive(json.dumps(message))
+    loose = [m for m in sends(commands) if m.get("t") == "batch" and m.get("loose")]
+    assert [[r["uuid"] for r in m["records"]] for m in loose] == [["u-lost"]]
+    assert loose[0]["origin"] == "a" and loose[0]["epoch"] == "ea"
+    other_epoch = listener(FakeSource({"a": ("e-old", 30)}, [lost]))
+    assert not [m for m in sends(other_epoch.receive(json.dumps(message))) if m.get("loose")]
+
+
+@pytest.mark.parametrize("gaps", [[[1]], [[1, "2"]], [[-1, 3]], "x", [[1, 2]] * 65])
+def test_bad_hello_gaps_close_the_link(gaps: Any) -> None:
+    session = listener(FakeSource({"a": ("ea", 7)}))
+    message = json.loads(hello())
+    message["gaps"] = gaps
+    commands = session.receive(json.dumps(message))
+    assert any(isinstance(c, Close) and "bad hello gaps" in c.reason for c in commands), commands
