@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sesh_mesh.agents import tmux
-from tests.polling import eventually
+from tests.polling import eventually, scaled
 from tests.tmux_helpers import PrivateTmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -38,8 +38,15 @@ def _socket(server: PrivateTmux) -> str:
 def _no_job_ran(server: PrivateTmux, tmp_path: Path, pwned: Path) -> None:
     """A job tmux does run, started after ours: once it has run, an escaped one would have too."""
     marker = tmp_path / f"marker-{uuid.uuid4().hex[:8]}"
-    server.run("new-window", "-d", "-t", "=base:", "-c", f"#(touch {marker})", "--", "sleep", "30")
-    eventually(marker.exists, 10, 0.02, what=f"tmux's own #() job to create {marker}")
+
+    def job_ran() -> bool:
+        # tmux starts a #() job at most once a second per format and drops a slow one under load:
+        # asking again (a new window each try) is what a redraw would do.
+        if not marker.exists():
+            server.run("new-window", "-d", "-t", "=base:", "-c", f"#(touch {marker})", "--", "sleep", "30")
+        return marker.exists()
+
+    eventually(job_ran, scaled(30), 1.0, what=f"tmux's own #() job to create {marker}")
     assert not pwned.exists()
 
 
