@@ -203,8 +203,6 @@ class PeerSession:
     hello_vector: Vector = field(default_factory=dict)
     """The peer's vector as its hello announced it (`peer_known` moves on with every send)."""
     peer_caught_up: bool = False
-    peer_knew_us: bool = False
-    """The peer's hello held a mark for our own origin: its catch-up can return our records."""
     _dirty: set[str] = field(default_factory=set)
     _loose: dict[str, dict[str, Record]] = field(default_factory=dict)
     _probe: int = 0
@@ -389,7 +387,6 @@ class PeerSession:
         except BadMessage as exc:
             return self._close(CloseCode.INVALID_DATA, f"bad hello gaps: {exc}")
         self.hello_vector = dict(self.peer_known)
-        self.peer_knew_us = self.machine in self.peer_known
         self.peer_acked = dict(self.peer_known)
         self.peer = claimed
         commands: list[Command] = [Authenticated(claimed)]
