@@ -250,3 +250,71 @@ def test_the_architecture_doc_lists_the_op_table_as_it_is() -> None:
     start = text.index("<!-- BEGIN op list")
     end = text.index(op_doc.END) + len(op_doc.END)
     assert text[start:end] == op_doc.current(), "refresh docs/architecture.md: python -m sesh_mesh.daemon.op_doc"
+
+
+class _Offline(_Calls):
+    """A stand-in mesh whose link to every other machine is down."""
+
+    def is_connected(self, machine: str) -> bool:
+        return False
+
+
+async def test_an_unreachable_owner_runs_the_declared_offline_handler_and_only_then(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "store.sqlite", "alpha")
+    try:
+        ran: list[str] = []
+
+        class Part:
+            @op("echo", _EchoArgs, route="owner")
+            async def op_echo(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+                """Echo."""
+                ran.append("handler")
+                return "here"
+
+            @op("plain", _EchoArgs)
+            async def op_plain(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+                """Not owner-routed."""
+                return "plain"
+
+        async def offline(args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+            ran.append(f"offline {args['uuid']}")
+            return "offline"
+
+        table = OpTable("alpha", Sessions(store, "alpha"))
+        table.add(ops_of(Part()))
+        with pytest.raises(DuplicateOp, match="'plain' is not an owner-routed op"):
+            table.when_owner_unreachable("plain", offline)
+        with pytest.raises(DuplicateOp, match="'nosuch' is not an owner-routed op"):
+            table.when_owner_unreachable("nosuch", offline)
+        table.when_owner_unreachable("echo", offline)
+        theirs = "bbbbbbbb-0000-4000-8000-000000000002"
+        fresh: dict[str, Any] = {"uuid": theirs, "agent": "pi", "machine": "beta", "cwd": "/", "tags": [], "name": ""}
+        await store.write_local(theirs, functools.partial(_insert, fresh))
+
+        down = _Offline()
+        table.forwarder = down
+        assert await table.run("echo", {"uuid": "bbbb"}, {}) == "offline"
+        assert ran == [f"offline {theirs}"] and down.sent == []
+
+        up = _Calls()
+        table.forwarder = up
+        assert await table.run("echo", {"uuid": "bbbb"}, {}) == "forwarded"
+        assert up.sent == [("beta", "echo", {"uuid": theirs})] and len(ran) == 1
+    finally:
+        await store.close()
+
+
+async def test_delete_force_of_an_unreachable_owners_session_tombstones_it_here(daemon: Daemon) -> None:
+    theirs = "cccccccc-0000-4000-8000-000000000003"
+    fresh: dict[str, Any] = {"uuid": theirs, "agent": "codex", "machine": "beta", "cwd": "/", "tags": [], "name": ""}
+    await daemon.store.write_local(theirs, functools.partial(_insert, fresh))
+    down = _Offline()
+    daemon.ops.forwarder = down
+    # anything but delete --force still goes to the owner (and fails there while the link is down)
+    await daemon.ops.run("mutate", {"uuid": "cccc", "op": "rename", "args": {"name": "x"}}, {})
+    assert [(m, o) for m, o, _ in down.sent] == [("beta", "mutate")]
+    assert daemon.sessions[theirs]["name"] == ""
+    await daemon.ops.run("mutate", {"uuid": "cccc", "op": "delete", "args": {"force": True}}, {})
+    record = daemon.sessions[theirs]
+    assert record.get("deleted") and record["machine"] == "beta"
+    assert len(down.sent) == 1  # the tombstone was written here, not sent
