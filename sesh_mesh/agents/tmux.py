@@ -86,7 +86,8 @@ def command_arg(arg: str) -> str:
     """`arg` as tmux must receive it to take it whole: an argument ending in `;` ends the command
     (tmux reads the rest of its argv as a new command) unless that `;` is escaped as `\\;`.
 
-    Applied by every call in this module to every argument; sesh never chains tmux commands.
+    Applied by every call in this module to every argument. `run_chain` is the one place that
+    chains commands, with a bare `;` argument between them, which this function never produces.
     """
     return f"{arg[:-1]}\\;" if arg.endswith(";") else arg
 
@@ -179,6 +180,68 @@ async def run_command(socket: str, *args: str) -> list[str]:
     return await asyncio.to_thread(_run, socket, *args)
 
 
+_GONE = ("can't find pane", "no such pane", "can't find window", "can't find session")
+
+
+def _run_chain(socket: str, commands: Sequence[Sequence[str]]) -> int:
+    argv: list[str] = []
+    for command in commands:
+        if argv:
+            argv.append(";")
+        argv += [command_arg(arg) for arg in command]
+    result = libtmux.Server(socket_path=socket).cmd(*argv)
+    if result.returncode != 0:
+        message = " ".join(result.stderr).strip() or "tmux failed"
+        raise TmuxError(f"tmux on {socket}: {message}")
+    return len(commands)
+
+
+async def run_chain(socket: str, commands: Sequence[Sequence[str]]) -> None:
+    """Several commands in one tmux process (`a ; b ; c`): tmux stops at the first that fails."""
+    if commands:
+        await asyncio.to_thread(_run_chain, socket, commands)
+
+
+def gone(error: TmuxError) -> bool:
+    """The error says the target pane (or its window or session) no longer exists."""
+    return any(marker in str(error) for marker in _GONE)
+
+
+def set_pane_option(pane: str, name: str, value: str | None) -> list[str]:
+    """The command that sets user option `name` on `pane` to `value` as is (tmux does not expand
+    an option's value as a format when it is set), or unsets it when `value` is None."""
+    if value is None:
+        return ["set-option", "-p", "-u", "-t", pane, name]
+    return ["set-option", "-p", "-t", pane, "--", name, value]
+
+
+def set_global_option(name: str, value: str | None) -> list[str]:
+    if value is None:
+        return ["set-option", "-g", "-u", name]
+    return ["set-option", "-g", "--", name, value]
+
+
+def _pane_option(socket: str, name: str) -> list[tuple[str, int, str]]:
+    if not Path(socket).exists():
+        return []
+    result = _cmd(socket, "list-panes", "-a", "-F", f"#{{pane_id}}\t#{{pane_pid}}\t#{{{name}}}")
+    if result.returncode != 0:
+        message = " ".join(result.stderr).strip()
+        if any(marker in message for marker in _NOT_RUNNING):
+            return []
+        raise TmuxError(f"tmux list-panes on {socket}: {message or 'failed'}")
+    out = []
+    for line in result.stdout:
+        pane, pid, value = [*line.split("\t", 2), "", ""][:3]
+        out.append((pane, int(pid or 0), value))
+    return out
+
+
+async def pane_option(socket: str, name: str) -> list[tuple[str, int, str]]:
+    """(pane id, pane pid, value of user option `name`) for every pane of the server, in one call."""
+    return await asyncio.to_thread(_pane_option, socket, name)
+
+
 async def open_window(target: Mapping[str, str], *, name: str, cwd: str, env: Mapping[str, str],
                       argv: Sequence[str]) -> str:
     """A detached window named `name` running `argv` in `cwd`; returns its pane id.
@@ -187,6 +250,9 @@ async def open_window(target: Mapping[str, str], *, name: str, cwd: str, env: Ma
     (created if absent).
     """
     socket = target["socket"]
+    # tmux makes ${TMUX_TMPDIR}/tmux-$UID for -L names but not for -S paths, and fails there
+    # with exit 0 ("server exited unexpectedly") on a machine where tmux never ran since boot.
+    await asyncio.to_thread(Path(socket).parent.mkdir, mode=0o700, parents=True, exist_ok=True)
     env_flags = [f"-e{k}={v}" for k, v in env.items()]
     if target.get("pane"):
         where = await run_command(socket, "display-message", "-p", "-t", target["pane"], "#{session_id}")
@@ -198,7 +264,15 @@ async def open_window(target: Mapping[str, str], *, name: str, cwd: str, env: Ma
             out = await run_command(socket, "new-session", "-d", "-P", "-F", "#{pane_id}", "-s",
                                     literal(session_target), "-n", literal(name), "-c", literal(cwd), *env_flags,
                                     "--", *argv)  # fmt: skip
-            return out[0].strip()
+            return _pane_id(socket, out)
     out = await run_command(socket, "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"{session_target}:",
                             "-n", literal(name), "-c", literal(cwd), *env_flags, "--", *argv)
-    return out[0].strip()
+    return _pane_id(socket, out)
+
+
+def _pane_id(socket: str, out: list[str]) -> str:
+    """The pane id tmux printed; tmux can exit 0 having opened nothing (its server died)."""
+    pane = out[0].strip() if out else ""
+    if not pane.startswith("%"):
+        raise TmuxError(f"tmux on {socket} opened no window (it printed {pane!r})")
+    return pane

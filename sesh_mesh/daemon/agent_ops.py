@@ -23,7 +23,7 @@ from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import read_all
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import NotFound, SeshError, Unresolved, UsageError
-from sesh_mesh.glyphs import glyph
+from sesh_mesh.glyphs import status_line
 from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,7 @@ class AgentOps:
             shaped = {key: record.get(key) for key in ("uuid", "agent", "cwd", "machine", "name", "turnStatus",
                                                       "live", "tmux")}
             return b"0" + json.dumps(shaped, ensure_ascii=False).encode() + b"\n"
-        label = record.get("name") or record["uuid"][:8]
-        return f"0{glyph(record)} {label} · {record.get('agent')}\n".encode()
+        return f"0{status_line(record)}\n".encode()
 
     @op("pane-capture", LinesArgs, route="owner")
     async def op_pane_capture(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:

@@ -24,11 +24,13 @@ from sesh_mesh.daemon.agent_ops import AgentOps
 from sesh_mesh.daemon.api import ApiServer
 from sesh_mesh.daemon.autoname_ops import Autonamer
 from sesh_mesh.daemon.control import Control
+from sesh_mesh.daemon.event_ops import EventOps
 from sesh_mesh.daemon.mesh import Mesh
 from sesh_mesh.daemon.ops import OpTable, ops_of
 from sesh_mesh.daemon.search_ops import SearchOps
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.tmux_status import TmuxStatus
 from sesh_mesh.daemon.transcript_ops import TranscriptOps
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError
@@ -111,6 +113,8 @@ class Daemon:
         self.mesh = Mesh(machine=machine, store=store, sessions=self.sessions, ops=self.ops, home=home, listen=listen,
                          tls=tls)
         self.ops.forwarder = self.mesh
+        self.events = EventOps(store, machine, self.stop)
+        self.mesh.link_listeners.append(self.events.peer_changed)
         self.watcher = Watcher(store, self.sessions, machine)
         self.service = Service(store=store, sessions=self.sessions, ops=self.ops, links=self.mesh, machine=machine,
                                home=home, config=config, listen=listen, stop_requested=self.stop,
@@ -120,9 +124,11 @@ class Daemon:
         self.transcripts = TranscriptOps(self.service, self.sessions, self.watcher)
         self.search = SearchOps(self.service, self.sessions, self.watcher)
         self.autonamer = Autonamer(self.service, self.sessions, self.watcher, self.transcripts)
+        self.tmux_status = TmuxStatus(store, self.sessions, self.watcher)
         for part in (self.service, self.mesh, self.agents, self.control, self.transcripts, self.search,
-                     self.autonamer):
+                     self.autonamer, self.tmux_status):
             self.ops.add(ops_of(part))
+        self.ops.add(ops_of(self.events))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.api = ApiServer(self.ops, socket_path(home))
         # Any committed record (an import, a replicated one, a rename) may need its state derived:
@@ -139,8 +145,10 @@ class Daemon:
         jobs = [
             ("mesh", self.mesh.run(self.stop)),
             ("agents:watch", self.watcher.run(self.stop)),
+            ("agents:tmux-status", self.tmux_status.run(self.stop)),
             ("transcripts:search-index", self.search.run(self.stop)),
             ("transcripts:autoname", self.autonamer.run(self.stop)),
+            ("events:turn-ends", self.events.run(self.stop)),
         ]
         if discover_auto:
             jobs.append(("agents:auto-discover", self.agents.auto_discover(self.stop)))

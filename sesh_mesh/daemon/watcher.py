@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,11 @@ class Watcher:
         self._derived: dict[str, tuple[Any, ...]] = {}
         self._registry_cache = RegistryCache()
         self._watched: set[Path] = set()
+        self.server_panes: dict[str, frozenset[tuple[str, int]]] = {}
+        """(pane id, pane pid) of every pane of each tmux server at the last scan; a server with no
+        pane (or not running) is absent."""
+        self.after_tick: list[Callable[[], None]] = []
+        """Called after every tick, once `pane_owner` and the records are up to date."""
 
     # ---- configuration -----------------------------------------------------------------------
 
@@ -125,6 +130,8 @@ class Watcher:
         by_uuid = self._live_by_uuid()  # once per tick: both steps below need it
         await asyncio.to_thread(self._refresh_files, by_uuid)
         await self.reconcile(by_uuid)
+        for listener in self.after_tick:
+            listener()
 
     async def scan(self) -> None:
         panes: list[PaneInfo] = []
@@ -149,6 +156,10 @@ class Watcher:
             tree = await asyncio.to_thread(proctree.snapshot)
             self._tree = tree
         self._pane_fingerprint = fingerprint
+        servers: dict[str, set[tuple[str, int]]] = {}
+        for pane in panes:
+            servers.setdefault(pane.socket, set()).add((pane.pane, pane.pid))
+        self.server_panes = {socket: frozenset(found) for socket, found in servers.items()}
         found: dict[tuple[str, str], LiveAgent] = {}
         for pane in panes:
             key = (pane.socket, pane.pane)

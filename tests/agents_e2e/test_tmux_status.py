@@ -1,0 +1,119 @@
+"""Daemon-stamped tmux status options on a real agent's pane (one pi, one bed, one test).
+
+A status-right of `#{@sesh_line} #{@sesh_summary}` on the bed's private server is drawn by a
+real client (the inner server attached inside an outer tmux's pane), so what the test reads is
+what a user sees. The session's name carries `#(touch …)` and `#{…}`: it must be drawn
+verbatim and run nothing.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sesh_mesh.glyphs import GLYPH_BUSY, GLYPH_IDLE
+from tests.agents_e2e.bed import Bed, make_bed, ok, sesh, start_and_register
+from tests.polling import eventually
+from tests.tmux_helpers import PrivateTmux
+
+pytestmark = pytest.mark.agents
+
+OPTIONS = ("@sesh_id", "@sesh_name", "@sesh_state", "@sesh_line")
+
+
+@pytest.fixture(scope="module")
+def bed() -> Iterator[Bed]:
+    with make_bed(with_remote=False) as made:
+        made.keep_server_up()
+        yield made
+
+
+def option(bed: Bed, pane: str, name: str) -> str | None:
+    """The pane's own value of user option `name` (None when unset); tmux prints it verbatim."""
+    out = bed.tmux.run("show-options", "-p", "-q", "-v", "-t", pane, name, check=False)
+    return out[:-1] if out.endswith("\n") else (out or None)
+
+
+def options(bed: Bed, pane: str) -> dict[str, str | None]:
+    return {name: option(bed, pane, name) for name in OPTIONS}
+
+
+def wait_options(bed: Bed, pane: str, want: dict[str, str | None], what: str) -> None:
+    seen: list[dict[str, str | None]] = []
+
+    def check() -> bool:
+        seen.append(options(bed, pane))
+        return all(seen[-1][k] == v for k, v in want.items())
+
+    try:
+        eventually(check, timeout=30, interval=0.05, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast options: {seen[-1] if seen else None}") from None
+
+
+def drawn(bed: Bed, viewer: PrivateTmux, viewer_pane: str, needle: str, what: str) -> str:
+    """The status line as a client draws it, once it shows `needle`."""
+    last = ""
+
+    def check() -> str | None:
+        nonlocal last
+        last = viewer.capture(viewer_pane).rstrip("\n").rsplit("\n", 1)[-1]
+        return last if needle in last else None
+
+    try:
+        return eventually(check, timeout=30, interval=0.2, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nstatus line: {last!r}") from None
+
+
+def test_status_options_follow_a_real_agent(bed: Bed, tmp_path: Path) -> None:
+    pwned = tmp_path / f"PWNED-{uuid_mod.uuid4().hex[:8]}"
+    name = f"x#(touch {pwned})#{{session_name}}#[fg=red]y"
+    pane, uuid = start_and_register(bed, "pi", name=name)
+    escaped = name.replace("#", "##")
+    wait_options(bed, pane, {"@sesh_id": uuid, "@sesh_name": escaped, "@sesh_state": GLYPH_IDLE,
+                             "@sesh_line": f"{GLYPH_IDLE} {escaped} · pi"}, "options stamped idle")
+    assert bed.tmux.run("show-options", "-g", "-v", "@sesh_summary").strip() == f"1{GLYPH_IDLE}"
+
+    # A real client draws the status line: the name verbatim, no job run, no style applied.
+    bed.tmux.run("set-option", "-g", "status-right", "[#{@sesh_line}] [#{@sesh_summary}]")
+    bed.tmux.run("set-option", "-g", "status-right-length", "200")
+    bed.tmux.run("set-option", "-g", "status-interval", "1")
+    bed.tmux.run("select-window", "-t", pane)  # the client shows the agent's pane: its options
+    with PrivateTmux(conf=bed.tmux.conf) as viewer:
+        viewer_pane = viewer.new_session(
+            ["tmux", "-L", bed.tmux.socket_name, "attach", "-t", "=keeper:"], bed.env, bed.cwd, width=220, height=10)
+        line = drawn(bed, viewer, viewer_pane, "] [", "the attached client's status line")
+        assert f"[{GLYPH_IDLE} {name} · pi] [1{GLYPH_IDLE}]" in line, line
+        viewer.run("kill-server", check=False)
+    assert not pwned.exists(), "a #() in the session name ran"
+
+    # busy -> idle, as the agent works.
+    bed.send(pane, "tmux status SLEEP 3")
+    wait_options(bed, pane, {"@sesh_state": GLYPH_BUSY, "@sesh_line": f"{GLYPH_BUSY} {escaped} · pi"}, "busy")
+    wait_options(bed, pane, {"@sesh_state": GLYPH_IDLE}, "idle after the reply")
+
+    # A daemon stop clears them; the next daemon stamps them again.
+    bed.alpha.stop()
+    assert options(bed, pane) == dict.fromkeys(OPTIONS)
+    bed.alpha.start()
+    wait_options(bed, pane, {"@sesh_id": uuid, "@sesh_state": GLYPH_IDLE}, "stamped again after a restart")
+
+    # A live session cannot be deleted (refused by contract), so its pane keeps its options;
+    # once the agent exits and leaves its pane (remain-on-exit) they are cleared.
+    refused = sesh(bed, "local", "delete", uuid, "--json")
+    assert refused.code != 0 and "live in a pane" in refused.err
+    assert option(bed, pane, "@sesh_id") == uuid
+    bed.tmux.run("set-option", "-p", "-t", pane, "remain-on-exit", "on")
+    bed.tmux.send_keys(pane, "C-c")
+    bed.tmux.send_keys(pane, "C-c")
+    bed.tmux.send_keys(pane, "C-d")
+    eventually(lambda: bed.tmux.display(pane, "#{pane_dead}") == "1", timeout=30, what="pi to exit")
+    wait_options(bed, pane, dict.fromkeys(OPTIONS), "cleared after the agent exited")
+    assert bed.tmux.run("show-options", "-g", "-q", "-v", "@sesh_summary").strip() == ""
+    ok(sesh(bed, "local", "delete", uuid, "--json"))
+    assert options(bed, pane) == dict.fromkeys(OPTIONS)
+    assert not pwned.exists()
