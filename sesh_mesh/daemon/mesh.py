@@ -16,7 +16,7 @@ import os
 import ssl
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,8 @@ class Mesh:
         self._last_seen: dict[str, str] = {}
         self._route_event = asyncio.Event()
         self._stopping = False
+        self.link_listeners: list[Callable[[str, bool, dict[str, Any]], None]] = []
+        """Told `(peer, up, detail)` when a peer's link comes up or goes down (the event stream)."""
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -357,6 +359,7 @@ class Mesh:
             keep = min(self.machine, name)
             if existing.dialer != link.dialer and link.dialer != keep:
                 return Close(CloseCode.DUPLICATE_LINK, "duplicate link", f"keeping the link {keep} dialed")
+        was_up = state.connected
         state.link = link
         if existing is not None and existing is not link:
             # Same dialer: the old connection is a dead one not noticed yet; else the tie-break.
@@ -365,6 +368,8 @@ class Mesh:
         state.changed.set()
         self._routes_changed()
         log.info("mesh: linked with %s (%s %s)", name, link.direction, link.address)
+        if not was_up:
+            self._tell_link(name, True, {"address": link.address, "direction": link.direction})
         return None
 
     def link_closed(self, link: Link, outcome: LinkOutcome) -> None:
@@ -386,6 +391,11 @@ class Mesh:
         state.changed.set()
         self._routes_changed()
         self.broadcast_links()
+        self._tell_link(str(name), False, {"error": outcome.error})
+
+    def _tell_link(self, peer: str, up: bool, detail: dict[str, Any]) -> None:
+        for listener in self.link_listeners:
+            listener(peer, up, detail)
 
     def configured_peers(self) -> set[str]:
         return set(self.peers)

@@ -1,0 +1,127 @@
+"""The event stream's daemon part: feeds the hub from store commits and peer links, and serves
+the `events` op (`sesh events`, and every other door that streams events).
+
+Session events are derived from committed records (`record_events`, the same on every daemon);
+peer-up / peer-down from this daemon's own links. Consumers (the event log, hooks,
+notifications, a client of `events`) each take a bounded subscription of the hub. docs/events.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sesh_mesh import clock
+from sesh_mesh.daemon.events import EVENT_KINDS, Event, EventFilter, EventHub, EventKind
+from sesh_mesh.daemon.ops import Emit, op
+from sesh_mesh.daemon.record_events import RecordEvents
+from sesh_mesh.errors import UsageError
+from sesh_mesh.store.record import Record
+from sesh_mesh.store.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKLOG = 20
+"""`sesh events` prints this many past events unless -n says otherwise."""
+
+
+@dataclass(frozen=True)
+class EventsArgs:
+    follow: bool | None = None
+    """Keep streaming new events until the client goes away."""
+    n: int | None = None
+    """How many past events to send first (default 20; 0: none)."""
+    machine: str | None = None
+    """Only events of sessions on this machine (peer events: of this peer)."""
+    kinds: list[str] | None = None
+    """Only events of these kinds."""
+
+    @staticmethod
+    def validate(args: dict[str, Any]) -> None:
+        n = args.get("n")
+        if n is not None and n < 0:
+            raise UsageError(f"-n must be 0 or more, not {n}", "pass -n 0 for no past events")
+        unknown = [kind for kind in args.get("kinds") or [] if kind not in EVENT_KINDS]
+        if unknown:
+            raise UsageError(f"unknown event kind {unknown[0]!r}", f"use one of: {', '.join(EVENT_KINDS)}")
+
+
+def event_filter(args: dict[str, Any]) -> EventFilter:
+    return EventFilter(frozenset(args.get("kinds") or ()), args.get("machine") or None)
+
+
+class EventOps:
+    """One per daemon: the hub, the record deriver, and the `events` op."""
+
+    def __init__(self, store: Store, machine: str, stop: asyncio.Event) -> None:
+        self.machine = machine
+        self.stop = stop
+        self.hub = EventHub(machine)
+        self.derive = RecordEvents()
+        self.derive.prime(list(store.records.values()))
+        self._due = asyncio.Event()
+        store.subscribe(self._on_commit)
+
+    # ---- feeding the hub ---------------------------------------------------------------------
+
+    def _on_commit(self, record: Record) -> None:
+        events = self.derive.commit(record, time.monotonic(), clock.now_s(), clock.now_iso())
+        self.hub.publish_all(events)
+        if self.derive.next_due() is not None:
+            self._due.set()
+
+    def peer_changed(self, peer: str, up: bool, detail: dict[str, Any]) -> None:
+        """A link to `peer` came up or went down (the mesh calls this)."""
+        kind: EventKind = "peer-up" if up else "peer-down"
+        self.hub.publish(Event(kind, peer, None, None, None, clock.now_iso(), {"peer": peer, **detail}))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Announce turn ends whose reply never came within the grace (record_events)."""
+        try:
+            while not stop.is_set():
+                due = self.derive.next_due()
+                timeout = None if due is None else max(0.0, due - time.monotonic())
+                self._due.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(self._due.wait, stop.wait), timeout)
+                self.hub.publish_all(self.derive.due(time.monotonic(), clock.now_iso()))
+        finally:
+            self.hub.close()
+
+    # ---- the op ------------------------------------------------------------------------------
+
+    @op("events", EventsArgs, stream=True)
+    async def stream_events(self, args: dict[str, Any], ctx: dict[str, Any], emit: Emit) -> Any:
+        """Session and peer events of the whole mesh: the last `n`, then (with follow) each new one."""
+        wanted = event_filter(args)
+        n = args.get("n")
+        backlog = self.hub.recent(wanted, DEFAULT_BACKLOG if n is None else int(n))
+        # Subscribed before the backlog is sent: nothing published meanwhile falls in between.
+        subscription = self.hub.subscribe(wanted) if args.get("follow") else None
+        try:
+            for event in backlog:
+                await emit(event.to_wire())
+            if subscription is None:
+                return None
+            # Ends when the hub closes (the daemon stops) or the client goes away (emit fails).
+            async for item in subscription:
+                await emit(item.to_wire())
+        finally:
+            if subscription is not None:
+                subscription.close()
+        return None
+
+
+async def _first(*waits: Callable[[], Awaitable[Any]]) -> None:
+    """Return when the first of `waits` completes; cancel the rest."""
+    tasks = [asyncio.ensure_future(wait()) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
