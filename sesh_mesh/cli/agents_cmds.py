@@ -1,4 +1,4 @@
-"""Agent reads: agents, pane, pane-resolve, pane-capture, tail, transcript, discover."""
+"""Agent reads: agents, pane, tmux-setup, pane-resolve, pane-capture, tail, transcript, discover."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def register(commands: Commands) -> None:
                      ["sesh pane", "sesh pane --pane %3 --json"], cmd_pane)
     p.add_argument("--pane", metavar="%ID")
     p.add_argument("--socket-path", metavar="P")
+    p = commands.add("tmux-setup", "the status-right lines that show the daemon's tmux options (no process per "
+                     "redraw); --apply sets them on the tmux server",
+                     ["sesh tmux-setup", "sesh tmux-setup --apply", "sesh tmux-setup --apply --socket-path P"],
+                     cmd_tmux_setup)
+    p.add_argument("--apply", action="store_true", help="set them with tmux set-option -g (else only print them)")
+    p.add_argument("--socket-path", metavar="P", help="the tmux server (default: $TMUX's, else the default)")
     p = commands.add("pane-resolve", "uuid of the agent live in a pane, registered or not (exit 3 no agent "
                      "there, 4 its conversation cannot be resolved yet)",
                      ["sesh pane-resolve --pane %3 --socket-path /tmp/tmux-0/default",
@@ -89,6 +95,41 @@ def cmd_pane_resolve(ctx: Context) -> int:
         render.print_json(found)
     else:
         sys.stdout.write(found["uuid"] + "\n")
+    return 0
+
+
+STATUS_OPTIONS = {
+    "status-right-length": "80",
+    "status-right": "#{?@sesh_line,#{@sesh_line} ,}#{@sesh_summary}",
+}
+"""What `sesh tmux-setup` sets: the pane's `@sesh_line` (when a session owns the pane) and the
+mesh-wide `@sesh_summary`, both kept by the daemon (docs/tmux-status.md)."""
+
+
+def cmd_tmux_setup(ctx: Context) -> int:
+    import shlex
+
+    socket = _tmux_socket_arg(ctx.args.socket_path)
+    if ctx.args.apply:
+        import asyncio
+
+        from sesh_mesh.agents.tmux import TmuxError, run_chain
+        from sesh_mesh.errors import SeshError
+
+        try:
+            commands = [["set-option", "-g", name, value] for name, value in STATUS_OPTIONS.items()]
+            asyncio.run(run_chain(socket, commands))
+        except TmuxError as exc:
+            raise SeshError(str(exc), "start tmux, or name its server with --socket-path") from None
+    if ctx.json:
+        render.print_json({"options": STATUS_OPTIONS, "applied": bool(ctx.args.apply), "socket": socket})
+        return 0
+    out = ["# sesh: the daemon keeps @sesh_line on each session's pane and @sesh_summary on the server,",
+           "# so this status line starts no process. Outside tmux formats: sesh pane --pane %ID --socket-path P"]
+    out += [f"set -g {name} {shlex.quote(value)}" for name, value in STATUS_OPTIONS.items()]
+    if ctx.args.apply:
+        out.append(f"# applied to the tmux server on {socket}")
+    sys.stdout.write("\n".join(out) + "\n")
     return 0
 
 
