@@ -141,6 +141,26 @@ def load_config(home: Path) -> Config:
     )
 
 
+def path_rules(config: Config) -> tuple[tuple[str, str], ...]:
+    """`[paths]`: "OTHER MACHINE'S PREFIX" = "THIS MACHINE'S PREFIX", longest prefix first."""
+    table = _str_map(config.raw, "paths", config.path)
+    rules: list[tuple[str, str]] = []
+    for there, here in table.items():
+        if not there.startswith("/") or not here.startswith("/"):
+            raise ConfigError(f"{config.path}: [paths] \"{there}\" = \"{here}\" needs two absolute paths",
+                              '"/home/me/src" = "/Users/me/src"')
+        rules.append((there.rstrip("/") or "/", here.rstrip("/") or "/"))
+    return tuple(sorted(rules, key=lambda rule: -len(rule[0])))
+
+
+def rewrite_for_here(rules: tuple[tuple[str, str], ...], cwd: str) -> tuple[str, str] | None:
+    """The [paths] rule that applies to `cwd`, as (old prefix, new prefix); None: keep it."""
+    for there, here in rules:
+        if cwd == there or cwd.startswith(there.rstrip("/") + "/"):
+            return there, here
+    return None
+
+
 class ConfigFile:
     """config.toml as a running daemon reads it: a stat per read, and a new parse only when the
     file's mtime, size or inode moved, so `[autoname]`, `[agents]` and `[models]` edits apply at
@@ -212,6 +232,14 @@ CONFIG_TEMPLATE_HEAD = """\
 #
 # [discover]
 # auto = false                # adopt new agent conversations found on disk
+#
+# [ssh]                       # entering sessions of other machines (sesh peer add … --ssh)
+# command = "ssh"             # or "tailscale ssh"
+# options = ["-i", "~/.ssh/id_sesh"]   # before the destination: -i, -o ProxyJump=…, -F …
+# remote_sesh = "sesh"        # how the other machine's shell finds sesh
+#
+# [paths]                     # `sesh resume --here`: a project's path there = its path here
+# "/home/me/src" = "/Users/me/src"
 #
 # [[tui.cwd_rules]]           # relabel cwds in the TUI
 # match = "^/home/me/src/"

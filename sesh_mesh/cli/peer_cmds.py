@@ -18,25 +18,31 @@ from sesh_mesh.errors import SeshError, UsageError
 if TYPE_CHECKING:
     from sesh_mesh.cli.parser import Commands
 
-ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T"
+ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T [--ssh [user@]host[:port]]"
 
 
 def register(commands: Commands) -> None:
     p = commands.add(
-        "peer", "manage peer links in $SESH_HOME/peers.json: add NAME ADDRESS --token T, remove NAME, list; "
-        "token prints a new strong token", [
+        "peer", "manage peer links in $SESH_HOME/peers.json: add NAME ADDRESS --token T [--ssh TARGET], "
+        "set NAME --ssh TARGET, remove NAME, list; token prints a new strong token", [
             "T=$(sesh peer token)",
             'sesh peer add server ws://100.64.0.2:7433 --token "$T"',
+            'sesh peer add server ws://100.64.0.2:7433 --token "$T" --ssh me@server:2222',
+            "sesh peer set server --ssh me@server.tailnet",
             'printf %s "$T" | sesh peer add server wss://srv:7433 --token -',
             "sesh peer remove server", "sesh peer list --json"], cmd_peer)
-    p.add_argument("action", choices=["add", "remove", "list", "token"],
-                   help="add NAME ADDRESS | remove NAME | list | token (print a new random token)")
+    p.add_argument("action", choices=["add", "set", "remove", "list", "token"],
+                   help="add NAME ADDRESS | set NAME --ssh TARGET | remove NAME | list | token (print a new random "
+                        "token)")
     p.add_argument("rest", nargs="*", metavar="ARG", help="add: the peer's machine name and ws://HOST:PORT (or wss://)")
     p.add_argument("--token", metavar="T", help="shared secret, the same on both machines, at least 128 bits "
                    "(make one with `sesh peer token`); '-' reads it from stdin")
     p.add_argument("--fingerprint", metavar="SHA256:…",
                    help="wss:// only: pin the peer's TLS certificate (`sesh daemon tls-fingerprint` prints it there); "
                         "without it the system CAs must vouch for the certificate")
+    p.add_argument("--ssh", metavar="[USER@]HOST[:PORT]",
+                   help="how to reach the peer's terminal to enter its sessions (default: the host of ADDRESS); "
+                        "[ssh] command and options in config.toml apply")
 
 
 def cmd_peer(ctx: Context) -> int:
@@ -46,6 +52,8 @@ def cmd_peer(ctx: Context) -> int:
         return peer_add(ctx, rest)
     if action == "remove":
         return peer_remove(ctx, rest)
+    if action == "set":
+        return peer_set(ctx, rest)
     if action == "token":
         return peer_token(ctx, rest)
     if rest:
@@ -78,11 +86,38 @@ def peer_add(ctx: Context, rest: list[str]) -> int:
     check_token(token)
     if name == _own_machine(ctx):
         raise UsageError(f"{name!r} is this machine's own name", "add the other machine's name")
+    ssh = _ssh_flag(ctx)
     peers = load_peers(ctx.home)
     verb = "updated" if name in peers else "added"
-    peers[name] = Peer(name, address, token, fingerprint)
+    peers[name] = Peer(name, address, token, fingerprint, ssh)
     save_peers(ctx.home, peers)
     return _done(ctx, f"{verb} peer {name} ({address})", {**peers[name].public(), "result": verb})
+
+
+def _ssh_flag(ctx: Context) -> str | None:
+    from sesh_mesh.ssh_target import parse_target
+
+    given = ctx.args.ssh
+    return None if given is None else str(parse_target(given))
+
+
+def peer_set(ctx: Context, rest: list[str]) -> int:
+    """Change a configured peer's ssh target, keeping its address and token."""
+    import dataclasses
+
+    from sesh_mesh.daemon.peers import check_name, load_peers, peers_path, save_peers
+
+    if len(rest) != 1 or ctx.args.ssh is None:
+        raise UsageError("peer set needs a NAME and --ssh [user@]host[:port]", "sesh peer set NAME --ssh me@host")
+    name = check_name(rest[0])
+    ssh = _ssh_flag(ctx)
+    peers = load_peers(ctx.home)
+    if name not in peers:
+        raise SeshError(f"no peer named {name!r} in {peers_path(ctx.home)}",
+                        f"add it first: {ADD_USAGE.replace('NAME', name)}")
+    peers[name] = dataclasses.replace(peers[name], ssh=ssh)
+    save_peers(ctx.home, peers)
+    return _done(ctx, f"peer {name}: ssh {ssh}", {**peers[name].public(), "result": "updated"})
 
 
 def peer_token(ctx: Context, rest: list[str]) -> int:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import ids
 from sesh_mesh.cli.context import Context
-from sesh_mesh.errors import ExitCode, NotFound, NotImplementedYet, SeshError, UsageError
+from sesh_mesh.errors import ExitCode, NotFound, SeshError, UsageError
 from sesh_mesh.store.record import Record
 
 if TYPE_CHECKING:
@@ -47,10 +47,20 @@ def register(commands: Commands) -> None:
                        help="start with the cursor on this session (uuid or prefix; naming none is exit 2)")
         p.add_argument("--select", metavar="UUID", help="pick this session without showing the UI")
         p.add_argument("--enter", action="store_true", help="perform the action (goto/resume) instead of printing")
-    p = commands.add("resume", "enter a session (goto if live, relaunch otherwise); no uuid: pick one",
-                     ["sesh resume a808", "sesh resume"], cmd_resume)
+    p = commands.add("resume", "enter a session (goto if live, relaunch otherwise), on any machine (over ssh); "
+                     "no uuid: pick one", ["sesh resume a808", "sesh resume", "sesh resume a808 --here",
+                                           "sesh resume a808 --target default:work"], cmd_resume)
     p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: choose in the picker)")
-    p.add_argument("--target")
+    p.add_argument("--target", metavar="SOCKET:SESSION",
+                   help="where a relaunched agent opens (its owner's tmux; the session is created if absent)")
+    p.add_argument("--here", action="store_true",
+                   help="carry another machine's conversation to this machine ([paths] rules rewrite its cwd), "
+                        "resume it here and archive the owner's copy (tag moved-to:HERE); refused while live or busy "
+                        "there")
+    p.add_argument("--attach", action="store_true",
+                   help="the owner's half of entering from another machine (run over ssh): attach this terminal to "
+                        "the session's pane through a grouped tmux session, leaving the owner's own view alone")
+    p.add_argument("--check", action="store_true", help="with --attach: check everything but the terminal, print JSON")
 
 
 # ---- the emit contract ----------------------------------------------------------------------
@@ -203,8 +213,17 @@ def enter(ctx: Context, record: Record, action: str) -> int:
 
 def cmd_resume(ctx: Context) -> int:
     """`sesh resume [<uuid>]`: without a uuid, pick one first."""
-    if ctx.args.uuid:
-        return resume(ctx, ids.check_prefix(ctx.args.uuid))
+    args = ctx.args
+    if args.check and not args.attach:
+        raise UsageError("--check goes with --attach", "sesh resume UUID --attach --check")
+    if args.attach and (args.here or not args.uuid):
+        raise UsageError("--attach needs a uuid and no --here", "sesh resume UUID --attach")
+    if args.attach:
+        from sesh_mesh.cli.attach import attach_here
+
+        return attach_here(ctx, ids.check_prefix(args.uuid), check_only=args.check)
+    if args.uuid:
+        return resume(ctx, ids.check_prefix(args.uuid))
     record = choose(ctx, enter_acts=True, title="sesh resume")
     return int(ExitCode.CANCELLED) if record is None else enter_session(ctx, record)
 
@@ -214,10 +233,18 @@ def resume(ctx: Context, uuid: str) -> int:
     record = ctx.call("info", {"uuid": uuid})
     if record.get("deleted"):
         raise SeshError(f"session {record['uuid']} is deleted", "nothing to resume")
+    if getattr(ctx.args, "here", False):
+        from sesh_mesh.cli.remote_enter import carry_here
+
+        record = ctx.call("info", {"uuid": carry_here(ctx, record)})
     return enter_session(ctx, record)
 
 
 def enter_session(ctx: Context, record: Record) -> int:
+    if _elsewhere(ctx, record):
+        from sesh_mesh.cli.remote_enter import enter_remote
+
+        return enter_remote(ctx, record)
     if record.get("live"):
         return goto(ctx, record)
     return resume_detached(ctx, record)
@@ -240,12 +267,10 @@ def goto(ctx: Context, record: Record) -> int:
     socket, pane = tmux.get("socket"), tmux.get("pane")
     if not record.get("live") or not socket or not pane:
         raise SeshError(f"session {short} is not live in a tmux pane", f"resume it instead: sesh resume {short}")
-    here = ctx.call("ping").get("machine")
-    if record.get("machine") != here:
-        raise NotImplementedYet(
-            f"entering a session on another machine ({record.get('machine')})",
-            f"run `sesh resume {short}` on {record.get('machine')}",
-        )
+    if _elsewhere(ctx, record):
+        from sesh_mesh.cli.remote_enter import enter_remote
+
+        return enter_remote(ctx, record)
     base = ["tmux", "-S", str(socket)]
     _tmux([*base, "select-window", "-t", str(pane)])
     _tmux([*base, "select-pane", "-t", str(pane)])
@@ -257,6 +282,10 @@ def goto(ctx: Context, record: Record) -> int:
     # nesting deliberately, which tmux allows only with $TMUX unset.
     env = {key: value for key, value in os.environ.items() if key != "TMUX"}
     return subprocess.run([*base, "attach-session", "-t", str(pane)], env=env, check=False).returncode
+
+
+def _elsewhere(ctx: Context, record: Record) -> bool:
+    return bool(record.get("machine") != ctx.call("ping").get("machine"))
 
 
 def _tmux(argv: list[str]) -> None:

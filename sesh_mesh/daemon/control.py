@@ -478,9 +478,9 @@ class Control:
 
     # ---- resume ------------------------------------------------------------------------------
 
-    @op("resume", ResumeArgs)
+    @op("resume", ResumeArgs, route="owner")
     async def op_resume(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        """Live → where it is; not live → relaunched in tmux resuming its conversation."""
+        """Live → where it is; not live → relaunched in tmux resuming its conversation (at the owner)."""
         record = self.record(str(args["uuid"]))
         if record["machine"] != self.service.machine:
             raise SeshError(

@@ -5,7 +5,8 @@ it at start and on reload. A broken file is an error naming the file and the pro
 never silently treated as "no peers".
 
 Format: {"peers": [{"name": "server", "address": "ws://100.64.0.2:7433", "token": "…"}]}; a
-`wss://` peer may add "fingerprint": "SHA256:…", the pin on its TLS certificate (daemon/mesh_tls.py).
+`wss://` peer may add "fingerprint": "SHA256:…", the pin on its TLS certificate (daemon/mesh_tls.py),
+and any peer "ssh": "[user@]host[:port]", how to reach its terminal (docs/remote-enter.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from sesh_mesh import wire
 from sesh_mesh.daemon.mesh_tls import check_fingerprint
 from sesh_mesh.errors import SeshError, UsageError
+from sesh_mesh.ssh_target import SshTarget, parse_target, target_from_url
 from sesh_mesh.store.replication import MACHINE_NAME_RE
 
 PEERS_FILE = "peers.json"
@@ -32,11 +34,18 @@ class Peer:
     token: str
     fingerprint: str | None = None
     """The SHA-256 pin on a wss:// peer's certificate; None: the system CAs vouch for it."""
+    ssh: str | None = None
+    """`[user@]host[:port]` for entering its sessions; None: the host of `address`."""
 
     def public(self) -> dict[str, str]:
         """Everything but the token (which is never shown)."""
         shown = {"name": self.name, "address": self.address}
-        return shown if self.fingerprint is None else {**shown, "fingerprint": self.fingerprint}
+        if self.fingerprint is not None:
+            shown["fingerprint"] = self.fingerprint
+        return shown if self.ssh is None else {**shown, "ssh": self.ssh}
+
+    def ssh_target(self) -> SshTarget | None:
+        return parse_target(self.ssh) if self.ssh else target_from_url(self.address)
 
 
 class PeersFileError(SeshError):
@@ -148,9 +157,12 @@ def load_peers(home: Path) -> dict[str, Peer]:
         pin = entry.get("fingerprint")
         if pin is not None and not isinstance(pin, str):
             raise PeersFileError(f"{where} has a fingerprint that is not a string", f"fix or remove it in {path}")
+        ssh = entry.get("ssh")
+        if ssh is not None and not isinstance(ssh, str):
+            raise PeersFileError(f"{where} has an ssh target that is not a string", f"fix or remove it in {path}")
         try:
             peer = Peer(check_name(entry["name"]), check_address(entry["address"]), check_token(entry["token"]),
-                        check_pin(entry["address"], pin))
+                        check_pin(entry["address"], pin), None if ssh is None else str(parse_target(ssh)))
         except UsageError as exc:
             raise PeersFileError(f"{where}: {exc.what}", exc.fix) from None
         if peer.name in peers:
@@ -164,7 +176,8 @@ def save_peers(home: Path, peers: dict[str, Peer]) -> None:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = peers_path(home)
     body = {"peers": [{"name": p.name, "address": p.address, "token": p.token,
-                       **({"fingerprint": p.fingerprint} if p.fingerprint else {})} for p in sorted(
+                       **({"fingerprint": p.fingerprint} if p.fingerprint else {}),
+                       **({"ssh": p.ssh} if p.ssh else {})} for p in sorted(
         peers.values(), key=lambda p: p.name)]}
     fd, tmp = tempfile.mkstemp(prefix=".peers.", dir=home)
     try:

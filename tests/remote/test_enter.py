@@ -1,0 +1,174 @@
+"""Entering a session another machine owns, over a real sshd on loopback (docs/remote-enter.md).
+
+Two real daemons, real agents in the owner's tmux, a real tmux client on the entering machine:
+`sesh resume` opens a window that shows the remote agent, keys typed there reach it (seen at the
+fake model server), detaching leaves it running and the owner's own view as it was. A detached
+session is relaunched on its owner and attached; `--here` carries a conversation over with its
+history; every failure is one line with its fix.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import uuid as uuid_mod
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sesh_mesh.daemon.peers import load_peers, save_peers
+from tests.polling import eventually
+from tests.remote.bed import READY, RemoteBed, make_remote_bed
+
+AGENTS = ("claude", "codex", "pi")
+
+
+@pytest.fixture(scope="module")
+def bed() -> Iterator[RemoteBed]:
+    with make_remote_bed() as made:
+        yield made
+
+
+def _agents(*names: str) -> list[object]:
+    return [pytest.param(name, marks=pytest.mark.xdist_group("remote-enter"), id=name) for name in names]
+
+
+def _detach(bed: RemoteBed, pane: str) -> None:
+    """The remote tmux client's own detach keys (C-b d), typed into the local window."""
+    bed.here_tmux.run("send-keys", "-t", pane, "C-b", "d")
+
+
+def _enter_and_check(bed: RemoteBed, uuid: str, agent: str, name: str) -> None:
+    view_before = bed.owner_view()
+    run = bed.here_sesh("resume", uuid[:8])
+    assert run.code == 0, run.err
+    windows = bed.windows_here()
+    assert name in windows, windows
+    pane = windows[name]
+    assert bed.current_window_here() == name
+    bed.here_tmux.wait_for_text(pane, READY[agent], timeout=30)
+    marker = f"typed-over-ssh-{uuid_mod.uuid4().hex[:6]}"
+    bed.here_tmux.send_text(pane, marker)
+    bed.llm.wait_for_request(lambda r: any(marker in t for t in r.user_texts), timeout=60)
+    bed.here_tmux.wait_for_text(pane, f"ECHO: {marker}", timeout=60)
+    _detach(bed, pane)
+    eventually(lambda: name not in bed.windows_here(), 15, what="the local window to close on detach")
+    assert bed.current_window_here() == "shell", "detaching did not return to where the user was"
+    assert bed.owner_view() == view_before, "entering moved the owner user's view or left a session behind"
+    assert bed.owner.call("info", {"uuid": uuid})["live"] is True, "detaching stopped the remote agent"
+
+
+@pytest.mark.parametrize("agent", _agents(*AGENTS))
+def test_enter_live_remote(bed: RemoteBed, agent: str) -> None:
+    made = bed.new_owner_session(agent, "warm up")
+    _enter_and_check(bed, made["uuid"], agent, made["name"])
+
+
+@pytest.mark.parametrize("agent", _agents("pi"))
+def test_enter_detached_remote_relaunches(bed: RemoteBed, agent: str) -> None:
+    made = bed.new_owner_session(agent, "before the stop")
+    stopped = bed.owner_sesh("stop", made["uuid"], "--json")
+    assert stopped.code == 0 and stopped.json()["live"] is False, stopped.err
+    eventually(lambda: not bed.here.call("info", {"uuid": made["uuid"]}).get("live"), 15, what="beta to see it stop")
+    _enter_and_check(bed, made["uuid"], agent, made["name"])
+
+
+def test_enter_from_a_plain_shell_attaches_in_the_foreground(bed: RemoteBed) -> None:
+    made = bed.new_owner_session("pi", "for the foreground")
+    env = " ".join(f"{key}={shlex.quote(value)}" for key, value in {
+        "SESH_HOME": str(bed.here.home), "SESH_MACHINE": "beta", "PYTHONPATH": str(Path(__file__).parents[2])}.items())
+    sesh = Path(sys.executable).parent / "sesh"
+    bed.here_tmux.send_text(bed.here_pane, f"env -u TMUX -u TMUX_PANE {env} {sesh} resume {made['uuid'][:8]}; "
+                                           "echo back-from-enter-$?")
+    bed.here_tmux.wait_for_text(bed.here_pane, READY["pi"], timeout=30)
+    _detach(bed, bed.here_pane)
+    bed.here_tmux.wait_for_text(bed.here_pane, "back-from-enter-0", timeout=15)
+    assert bed.owner.call("info", {"uuid": made["uuid"]})["live"] is True
+
+
+# ---- --here ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("agent", _agents(*AGENTS))
+def test_here_carries_the_conversation(bed: RemoteBed, agent: str) -> None:
+    first = f"said-on-alpha-{uuid_mod.uuid4().hex[:6]}"
+    made = bed.new_owner_session(agent, first)
+    uuid, short = made["uuid"], made["uuid"][:8]
+    refused = bed.here_sesh("resume", short, "--here")
+    assert (refused.code, refused.err) == (1, (
+        f"sesh: session {short} is live in a pane on alpha: carrying it here would fork the conversation "
+        f"(stop it there first (sesh stop {short}), or enter it where it runs: sesh resume {short})\n"))
+    assert not bed.owner.call("info", {"uuid": uuid})["archived"]
+    assert bed.owner_sesh("stop", uuid).code == 0
+    eventually(lambda: not bed.here.call("info", {"uuid": uuid}).get("live"), 15, what="beta to see it stop")
+    run = bed.here_sesh("resume", short, "--here")
+    assert run.code == 0, run.err
+    owner_copy = bed.owner.call("info", {"uuid": uuid})
+    assert owner_copy["archived"] is True and "moved-to:beta" in owner_copy["tags"], owner_copy
+    mine = [r for r in bed.here.call("list", {"machine": "beta"})
+            if (r.get("copiedFrom") or {}).get("uuid") == uuid]
+    assert len(mine) == 1, mine
+    here_record = mine[0]
+    assert here_record["cwd"] == str(bed.here_cwd) and here_record["live"], here_record
+    reply = bed.here_sesh("send", here_record["uuid"], "HISTORY")
+    assert reply.code == 0, reply.err
+    asked = bed.llm.wait_for_request(lambda r: any("HISTORY" in t for t in r.user_texts)
+                                     and any(first in t for t in r.user_texts), timeout=60)
+    assert asked is not None, "the conversation here lost its history"
+    assert bed.here_sesh("stop", here_record["uuid"]).code == 0
+
+
+# ---- failures ----------------------------------------------------------------------------------
+
+
+def test_failures_are_one_line(bed: RemoteBed) -> None:
+    made = bed.new_owner_session("pi", "for the failures")
+    short = made["uuid"][:8]
+    no_tty = bed.here_sesh("resume", short, in_tmux=False)
+    assert (no_tty.code, no_tty.err) == (1, "sesh: no terminal to enter the session in (run it inside tmux or from "
+                                            "a terminal (stdin and stdout a tty))\n")
+    peers = load_peers(bed.here.home)
+    try:
+        save_peers(bed.here.home, {})
+        none = bed.here_sesh("resume", short)
+        assert (none.code, none.err) == (1, "sesh: no ssh target for machine 'alpha': it is not a peer of this "
+                                            "machine (sesh peer add alpha ws://HOST:PORT --token T --ssh "
+                                            "[user@]host[:port])\n")
+        closed = f"root@127.0.0.1:{bed.sshd.port + 1 if bed.sshd.port < 65535 else 1}"
+        save_peers(bed.here.home, {"alpha": peers["alpha"].__class__(**{**peers["alpha"].__dict__, "ssh": closed})})
+        refused = bed.here_sesh("resume", short)
+        assert refused.code == 1 and refused.err.startswith(f"sesh: ssh to alpha ({closed}) failed: ssh: connect to "
+                                                            "host 127.0.0.1 port "), refused.err
+        assert refused.err.endswith("Connection refused (check the host and port (sesh peer set alpha --ssh "
+                                    "[user@]host[:port]) and that sshd runs there)\n"), refused.err
+        assert len(refused.err.splitlines()) == 1
+    finally:
+        save_peers(bed.here.home, peers)
+    config = bed.here.home / "config.toml"
+    saved = config.read_text()
+    try:
+        config.write_text(saved.replace(str(bed.sshd.user_key), str(bed.sshd.host_key)))
+        denied = bed.here_sesh("resume", short)
+        assert denied.code == 1 and denied.err.startswith(
+            f"sesh: ssh to alpha ({bed.sshd.target}) was refused: root@127.0.0.1: Permission denied"), denied.err
+        assert len(denied.err.splitlines()) == 1
+    finally:
+        config.write_text(saved)
+    remote_env = bed.sshd.env_file.read_text()
+    try:
+        bed.sshd.env_file.write_text(remote_env.replace(":/usr/bin:/bin", ""))
+        no_tmux = bed.here_sesh("resume", short)
+        assert (no_tmux.code, no_tmux.err) == (1, "sesh: on alpha: tmux is not installed on alpha (install tmux on "
+                                                  "alpha (e.g. apt install tmux))\n")
+    finally:
+        bed.sshd.env_file.write_text(remote_env)
+    assert bed.owner_sesh("stop", made["uuid"]).code == 0
+    eventually(lambda: not bed.here.call("info", {"uuid": made["uuid"]}).get("live"), 15, what="beta to see it stop")
+    bed.owner.stop()
+    try:
+        down = bed.here_sesh("resume", short, timeout=60)
+        assert down.code == 1 and down.err.startswith("sesh: cannot reach machine 'alpha' ("), down.err
+        assert len(down.err.splitlines()) == 1
+    finally:
+        bed.owner.start()
