@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 
 from sesh_mesh.errors import UsageError
 
@@ -44,3 +45,42 @@ def check_prefix(text: str) -> str:
             "pass a full uuid or a unique prefix of hex digits, e.g. a808",
         )
     return lowered
+
+
+
+SHORT_ID_LEN = 8
+"""The id `list` and the TUI show: this many characters of the uuid, more when needed to be unique."""
+
+
+def short_ids(sessions: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+    """For each (uuid, agentSessionId), the shortest prefix of the uuid, at least 8 characters,
+    that no other session's uuid or agentSessionId starts with: a shown id is a prefix that
+    resolves. codex and pi ids are time-ordered (UUIDv7), so sessions that began in the same
+    minute share their first 8 characters and need more."""
+    keyed = sorted({(text, uuid) for uuid, agent_id in sessions for text in (uuid, agent_id) if text})
+    shared: dict[str, int] = {}
+    for index, (text, owner) in enumerate(keyed):
+        if text != owner:
+            continue
+        # Sorted, so the longest prefix shared with another session's id is shared with the
+        # nearest such id on either side (this session's own agent id is skipped).
+        for step in (-1, 1):
+            other = index + step
+            while 0 <= other < len(keyed) and keyed[other][1] == owner:
+                other += step
+            if 0 <= other < len(keyed):
+                shared[owner] = max(shared.get(owner, 0), _common_prefix(text, keyed[other][0]))
+    out = {}
+    for uuid, _ in sessions:
+        size = max(SHORT_ID_LEN, shared.get(uuid, 0) + 1)
+        if uuid[size - 1 : size] == "-":
+            size += 1  # never show an id ending in a dash
+        out[uuid] = uuid[:size]
+    return out
+
+
+def _common_prefix(a: str, b: str) -> int:
+    for index, (left, right) in enumerate(zip(a, b, strict=False)):
+        if left != right:
+            return index
+    return min(len(a), len(b))

@@ -71,3 +71,11 @@ def _working_dir() -> str:
     except OSError:
         pass
     return real
+
+
+def working_dir_or_none() -> str | None:
+    """The working directory, or None when it was removed (`new --machine` then needs none)."""
+    try:
+        return _working_dir()
+    except OSError:
+        return None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sesh_mesh import errors, ids
 from sesh_mesh.agents.base import SANDBOX_MODES
 from sesh_mesh.cli import render
-from sesh_mesh.cli.checks import check_agent, check_message, resolve_cwd, timeout
+from sesh_mesh.cli.checks import check_agent, check_message, resolve_cwd, timeout, working_dir_or_none
 from sesh_mesh.cli.context import Context
 from sesh_mesh.errors import SeshError
 from sesh_mesh.store import mutations
@@ -108,7 +108,10 @@ def cmd_new(ctx: Context) -> int:
     a = ctx.args
     check_agent(a.agent)
     session_id = ids.check_uuid(a.session_id) if a.session_id else None
-    cwd = resolve_cwd(a.cwd)
+    if a.msg is not None and a.no_launch:
+        raise errors.UsageError("--msg needs a launched agent, and --no-launch only registers",
+                                "drop --no-launch, or register now and `sesh send` the message later")
+    cwd_args = new_cwd_args(a.cwd, ctx.machine)
     tags = [mutations.check_tag(t) for t in a.tag]  # `new` in the daemon takes tags and name as given
     name = mutations.check_name(a.name) if a.name is not None else None
     wait_s = timeout(a.timeout)
@@ -120,7 +123,7 @@ def cmd_new(ctx: Context) -> int:
     if passthrough[:1] == ["--"]:
         passthrough = passthrough[1:]
     args = {
-        "agent": a.agent, "name": name, "tags": tags, "cwd": cwd, "model": a.model, "target": a.target,
+        "agent": a.agent, "name": name, "tags": tags, **cwd_args, "model": a.model, "target": a.target,
         "msg": a.msg, "headless": a.headless, "dryRun": a.dry_run, "noLaunch": a.no_launch,
         "sessionId": session_id, "sandbox": a.sandbox, "agentArgs": passthrough, "timeout": wait_s,
         "machine": ctx.machine,
@@ -136,11 +139,30 @@ def cmd_new(ctx: Context) -> int:
     if ctx.json:
         render.print_json(result)
     elif a.msg:
+        # The reply is stdout (`reply=$(sesh new … --msg …)`); the session to talk to next is here.
+        sys.stderr.write(f"new session {result['uuid']} ({result['agent']} on {result['machine']}, "
+                         f"in {result.get('cwd')})\n")
         sys.stdout.write(str(result.get("reply") or "").rstrip("\n") + "\n")
     else:
         where = "headless" if result.get("headless") else ("registered" if a.no_launch else "started")
-        sys.stdout.write(f"{where} {result['uuid']} ({result['agent']} on {result['machine']})\n")
+        sys.stdout.write(f"{where} {result['uuid']} ({result['agent']} on {result['machine']}, "
+                         f"in {result.get('cwd')})\n")
     return 0
+
+
+def new_cwd_args(given: str | None, machine: str | None) -> dict[str, str | None]:
+    """`cwd` for `new` and `delegate`. Here: --cwd (default $PWD), checked here. On --machine M,
+    this machine's paths mean nothing: an absolute --cwd is checked on M, and without one $PWD is
+    only a hint (M uses it when M has it, else M's home)."""
+    if machine is None:
+        return {"cwd": resolve_cwd(given), "cwdHint": None}
+    if given is None:
+        return {"cwd": None, "cwdHint": working_dir_or_none()}
+    if not given.strip():
+        resolve_cwd(given)  # the empty --cwd error
+    if given.startswith(("/", "~")):
+        return {"cwd": given, "cwdHint": None}  # `~` is M's home: expanded there
+    return {"cwd": resolve_cwd(given), "cwdHint": None}  # relative: to $PWD, which must then exist here
 
 
 def cmd_send(ctx: Context) -> int:
@@ -195,18 +217,16 @@ def cmd_delegate(ctx: Context) -> int:
     a = ctx.args
     check_agent(a.agent)
     task = check_message(a.task)
-    cwd = resolve_cwd(a.cwd)
+    cwd_args = new_cwd_args(a.cwd, ctx.machine)
     wait_s = timeout(a.timeout)
     name = mutations.check_name(a.name) if a.name is not None else None
-    args = {"agent": a.agent, "cwd": cwd, "msg": task, "headless": True, "model": a.model,
+    args = {"agent": a.agent, **cwd_args, "msg": task, "headless": True, "model": a.model,
             "sandbox": None if a.write else a.sandbox,
-            "name": name or "delegate", "tags": ["delegate"], "timeout": wait_s, "machine": ctx.machine}
+            "name": name or "delegate", "tags": ["delegate"], "timeout": wait_s, "machine": ctx.machine,
+            "ephemeral": not a.keep}  # the daemon deletes the worker however its turn ended
     result = ctx.call("new", args)
-    if not a.keep:
-        try:
-            ctx.call("mutate", {"uuid": result["uuid"], "op": "delete", "args": {}, "key": ids.new_uuid()})
-        except SeshError as exc:
-            sys.stderr.write(f"sesh: the task finished but its session was not deleted: {exc.what}\n")
+    if result.get("notDeleted"):
+        sys.stderr.write(f"sesh: the task finished but its session was not deleted: {result['notDeleted']}\n")
     _print_reply(ctx, {**result, "durationMs": result.get("durationMs")})
     return 0
 

@@ -91,7 +91,7 @@ def print_records(records: Sequence[Record]) -> None:
         rows.append(
             [
                 glyph(record),
-                record["uuid"][:8],
+                str(record.get("shortId") or record["uuid"][:8]),
                 str(record.get("name") or "-"),
                 str(record.get("agent") or ""),
                 machine,

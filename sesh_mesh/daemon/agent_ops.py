@@ -128,9 +128,10 @@ class AgentOps:
         where = {"agent": agent.kind, "cwd": agent.cwd, "machine": self.service.machine, "tmux": agent.pane.location(),
                  "agentSessionId": agent.agent_session_id}
         owner = self.watcher.pane_owner.get((socket, pane))
-        if owner is not None:
+        if owner is not None and not (self.sessions.get(owner) or {}).get("deleted"):
             return {"uuid": owner, **where, "registered": True}
-        if agent.sesh_session_id:
+        launched_as = self.sessions.get(agent.sesh_session_id) if agent.sesh_session_id else None
+        if agent.sesh_session_id and not (launched_as or {}).get("deleted"):
             return {"uuid": agent.sesh_session_id, **where, "registered": False}
         if agent.agent_session_id is None:
             raise Unresolved(
@@ -144,7 +145,8 @@ class AgentOps:
         """The session that owns a tmux pane, if any."""
         socket = socket_from_tmux_env(args.get("tmux")) or socket_from_name("default")
         uuid = self.watcher.pane_owner.get((socket, str(args.get("pane") or "")))
-        return None if uuid is None else self.sessions.get(uuid)
+        record = None if uuid is None else self.sessions.get(uuid)
+        return None if record is None or record.get("deleted") else record
 
     @op("pane", PaneArgs, raw=True, forwardable=False)
     def raw_pane(self, request: dict[str, Any]) -> bytes:
@@ -152,7 +154,7 @@ class AgentOps:
         socket = request.get("socket") or ""
         uuid = self.watcher.pane_owner.get((socket, str(request.get("pane") or "")))
         record = self.sessions.get(uuid) if uuid else None
-        if record is None:
+        if record is None or record.get("deleted"):
             return b"3\n"
         if request.get("json"):
             shaped = {key: record.get(key) for key in ("uuid", "agent", "cwd", "machine", "name", "turnStatus",
@@ -244,12 +246,11 @@ class AgentOps:
         return dirs
 
     def discover_now(self, agent_filter: str | None) -> list[dict[str, Any]]:
-        known = {
-            (r.get("agent"), r.get("agentSessionId") or r["uuid"])
-            for r in self.sessions.all()
-            if r["machine"] == self.service.machine
-        }
-        known |= {(r.get("agent"), r["uuid"]) for r in self.sessions.all()}
+        # Known anywhere in the mesh, tombstones included: a conversation registered on another
+        # machine (whose agent shares these files, or whose transcript was copied here) is that
+        # session, and a deleted one is never re-adopted.
+        known = {(r.get("agent"), r["uuid"]) for r in self.sessions.all()}
+        known |= {(r.get("agent"), r["agentSessionId"]) for r in self.sessions.all() if r.get("agentSessionId")}
         live_ids = {a.agent_session_id for a in self.watcher.live.values() if a.agent_session_id}
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for kind, dirs in self._data_dirs().items():

@@ -8,6 +8,7 @@ pane take headless turns (`headless.py`). Replies always come from the transcrip
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.turn_events import WaitStopped
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.errors import SeshError, TimedOut, UsageError, empty_message, headless_without_msg, missing_cwd
+from sesh_mesh.store import mutations
 from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,9 @@ class NewArgs:
     timeout: float | None = None
     machine: str | None = None
     """The machine to start it on (default: this one)."""
+    cwdHint: str | None = None
+    """Without `cwd`: the caller's working directory, used when it exists on the machine the
+    session starts on (else that machine's home directory)."""
 
 
 @dataclass(frozen=True)
@@ -190,14 +195,14 @@ class Control:
         """Start a new agent session: in tmux, headless, or only registered."""
         agent = check_agent_name(str(args.get("agent") or ""))
         adapter = get_adapter(agent)
-        cwd = str(args.get("cwd") or "")
-        if not cwd.startswith("/") or not Path(cwd).is_dir():
-            raise missing_cwd(cwd)
-        cwd = os.path.realpath(cwd)
         headless = bool(args.get("headless"))
         message = args.get("msg")
         if headless and not (message and str(message).strip()):
             raise headless_without_msg()
+        if message is not None and args.get("noLaunch"):
+            raise UsageError("--msg needs a launched agent, and --no-launch only registers",
+                             "drop --no-launch, or register now and `sesh send` the message later")
+        cwd = self.new_cwd(args)
         uuid = ids.check_uuid(str(args["sessionId"])) if args.get("sessionId") else ids.new_uuid()
         if uuid in self.sessions:
             raise SeshError(f"session id {uuid} is already in use", "pick another --session-id or omit it")
@@ -224,6 +229,8 @@ class Control:
         tags = list(args.get("tags") or [])
         extra: dict[str, Any] = {"model": model, "headless": headless, "sandbox": sandbox,
                                  "agentDataDir": str(data_dir)}
+        if args.get("name"):
+            extra["autoRename"] = False  # a name given at birth is kept, as `rename` keeps one
         if session_file:
             extra["filePath"] = session_file
         if ctx.get("sessionId") and not ctx.get("forwardedFrom"):
@@ -241,17 +248,68 @@ class Control:
                                              first=True, timeout=args.get("timeout"))
             return {**self.service.decorate(self.sessions[uuid]), **result}
         assert target is not None
-        await self.open_in_tmux(target, cwd, env, argv, name=str(args.get("name") or agent))
-        ok = await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), LIVE_WAIT_S, uuid)
-        if not ok:
-            raise SeshError(f"{agent} was started in tmux but never showed up as live",
-                            f"look at the window with `tmux -S {target['socket']} list-windows`")
+        await self.launch_or_forget(uuid, target, cwd, env, argv, name=str(args.get("name") or agent))
         if message:
-            await self.wait_ready(uuid)
-            result = await self.send_to_pane(self.sessions[uuid], str(message), wait=True,
-                                             timeout=args.get("timeout"))
+            where = f"session {uuid} was started on {self.service.machine}"
+            try:
+                await self.wait_ready(uuid)
+            except SeshError as exc:
+                raise type(exc)(f"{where}, but the first message was not delivered: {exc.what}", exc.fix) from exc
+            try:
+                result = await self.send_to_pane(self.sessions[uuid], str(message), wait=True,
+                                                 timeout=args.get("timeout"))
+            except TimedOut:
+                raise
+            except SeshError as exc:
+                raise type(exc)(f"{where}, but its first message failed: {exc.what}", exc.fix) from exc
             return {**self.service.decorate(self.sessions[uuid]), **result}
         return self.service.decorate(self.sessions[uuid])
+
+    def new_cwd(self, args: dict[str, Any]) -> str:
+        """`cwd` (which must exist here), else the caller's directory when it exists here, else
+        this machine's home: a `new --machine M` from elsewhere must not start in a path of the
+        caller's machine that M does not have."""
+        given = os.path.expanduser(str(args.get("cwd") or ""))
+        if given:
+            if not given.startswith("/") or not Path(given).is_dir():
+                if args.get("machine"):
+                    raise UsageError(f"cwd {given!r} does not exist on machine {self.service.machine}",
+                                     f"pass --cwd with a directory that exists on {self.service.machine}")
+                raise missing_cwd(given)
+            return os.path.realpath(given)
+        hint = str(args.get("cwdHint") or "")
+        if hint.startswith("/") and Path(hint).is_dir():
+            return os.path.realpath(hint)
+        home = Path.home()
+        if home.is_dir():
+            return os.path.realpath(home)
+        raise UsageError(f"no working directory for the new session on {self.service.machine}: {hint or '$PWD'} "
+                         f"does not exist there, and neither does its home {home}",
+                         f"pass --cwd with a directory that exists on {self.service.machine}")
+
+    async def launch_or_forget(self, uuid: str, target: dict[str, str], cwd: str, env: dict[str, str],
+                               argv: list[str], name: str) -> None:
+        """Open the agent's window and wait until it is live; a launch that fails leaves no
+        record behind (the tombstone says it never ran) and no window either."""
+        agent = str(self.sessions[uuid]["agent"])
+        try:
+            pane = await self.open_in_tmux(target, cwd, env, argv, name=name)
+        except tmux.TmuxError as exc:
+            await self.forget(uuid, target["socket"], None)
+            raise SeshError(f"cannot open a tmux window for {agent}: {exc}",
+                            "check tmux (`tmux -V`, the socket's directory), or pass --target SOCKET:SESSION") from exc
+        if not await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), LIVE_WAIT_S, uuid):
+            await self.forget(uuid, target["socket"], pane)
+            raise SeshError(f"{agent} was started in tmux but never showed up as live (its window was closed and "
+                            "nothing was registered)", f"run `{argv[0]}` by hand in {cwd} to see why")
+
+    async def forget(self, uuid: str, socket: str, pane: str | None) -> None:
+        """Undo a failed launch: close its pane (when it opened one) and tombstone its record."""
+        if pane:
+            with contextlib.suppress(tmux.TmuxError):
+                await tmux.run_command(socket, "kill-pane", "-t", pane)
+        delete = mutations.build("delete", {"force": True}, clock.now_iso())
+        await self.service.store.write_local(uuid, lambda current: None if current is None else delete(current))
 
     def placement(self, target: Any, ctx: dict[str, Any]) -> dict[str, str]:
         """`--target socket:sess[:window]`, else the caller's tmux session, else session "sesh"."""
@@ -269,7 +327,10 @@ class Control:
     async def open_in_tmux(self, target: dict[str, str], cwd: str, env: dict[str, str], argv: list[str],
                            name: str) -> str:
         passed_env = {k: v for k, v in env.items() if k in INHERITED or k.startswith("SESH_")}
-        return await tmux.open_window(target, name=name, cwd=cwd, env=passed_env, argv=argv)
+        try:
+            return await tmux.open_window(target, name=name, cwd=cwd, env=passed_env, argv=argv)
+        except FileNotFoundError as exc:  # no tmux binary at all
+            raise tmux.TmuxError(f"tmux is not installed or not on the daemon's PATH ({exc})") from exc
 
     async def wait_ready(self, uuid: str) -> None:
         adapter = get_adapter(str(self.sessions[uuid]["agent"]))
@@ -310,6 +371,7 @@ class Control:
             if self._live_elsewhere(record):
                 raise SeshError("the conversation is live in a pane sesh cannot type into",
                                 "send from the machine and tmux server that runs it")
+            check_cwd(record)
             env = self.launch_env(ctx, record["uuid"])
             result = await self.headless.run(record, message, env, await self.binary(str(record["agent"]), env),
                                              first=False, timeout=args.get("timeout"), wait=wait)
@@ -417,6 +479,7 @@ class Control:
             if record["uuid"] in self.headless.running:
                 raise SeshError(f"session {record['uuid'][:8]} is running a headless turn",
                                 f"sesh await {record['uuid'][:8]}, then compact")
+            check_cwd(record)
             env = self.launch_env(ctx, record["uuid"])
             timeout = float(args["timeout"]) if args.get("timeout") else None
             if how == "rpc":
@@ -498,6 +561,7 @@ class Control:
                             "it never got a first message; start a new one with `sesh new`")
         if adapter.resumes_from_file and not record.get("filePath"):
             raise SeshError(f"session {uuid[:8]} has no transcript to resume", "start a new one with `sesh new`")
+        check_cwd(record)
         env = self.launch_env(ctx, uuid)
         binary = await self.binary(agent, env)
         target = self.placement(args.get("target"), ctx)
@@ -507,7 +571,11 @@ class Control:
                                         session_file=record.get("filePath"))
         await self.service.store.write_local(uuid, lambda cur: None if cur is None else
                                              {**cur, "spawnSocket": target["socket"], "headless": False})
-        await self.open_in_tmux(target, str(record["cwd"]), env, argv, name=str(record.get("name") or agent))
+        try:
+            await self.open_in_tmux(target, str(record["cwd"]), env, argv, name=str(record.get("name") or agent))
+        except tmux.TmuxError as exc:
+            raise SeshError(f"cannot open a tmux window to resume {uuid[:8]}: {exc}",
+                            "check tmux (`tmux -V`, the socket's directory), or pass --target SOCKET:SESSION") from exc
         if not await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), LIVE_WAIT_S, uuid):
             raise SeshError(f"{agent} was relaunched but never showed up as live", "see `sesh agents`")
         return {"action": "goto", "tmux": self.sessions[uuid]["tmux"], "uuid": uuid}
@@ -536,6 +604,16 @@ class Control:
         self.watcher.reported[uuid] = Reported(status, "hook", at, needs_input=state == "needs-input")
         self.watcher.wake.set()
         return {"uuid": uuid, "state": state}
+
+
+def check_cwd(record: Record) -> None:
+    """A session's agent runs in its cwd: one that was removed since is a clear error, not a
+    FileNotFoundError from the launch."""
+    cwd = str(record.get("cwd") or "")
+    if not os.path.isdir(cwd):
+        short = record["uuid"][:8]
+        raise SeshError(f"session {short}'s working directory {cwd} no longer exists",
+                        f"recreate it (mkdir -p {cwd}), or start a new session elsewhere with `sesh new --cwd DIR`")
 
 
 def _utcnow() -> Any:

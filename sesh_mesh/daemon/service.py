@@ -197,14 +197,19 @@ class Service:
         )
         if args.get("archived_only"):
             found = [r for r in found if r.get("archived")]
-        return [self.decorate(r) for r in found]
+        return self.with_short_ids(found)
+
+    def with_short_ids(self, records: list[Record]) -> list[Record]:
+        """Wire records plus `shortId`, the id `list` shows: unique across the mesh (ids.short_ids)."""
+        short = self.sessions.short_ids()
+        return [{**self.decorate(r), "shortId": short.get(r["uuid"], r["uuid"][:8])} for r in records]
 
     @op("find", FindArgs)
     async def op_find(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Sessions whose uuid or agent conversation id starts with a prefix."""
         prefix = ids.check_prefix(str(args.get("prefix", "")))
         found = self.sessions.select(prefix=prefix, machine=args.get("machine"))
-        return [self.decorate(r) for r in found]
+        return self.with_short_ids(found)
 
     @op("info", SessionArgs)
     async def op_info(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
@@ -304,6 +309,11 @@ class Service:
             if remembered is not None:
                 return remembered
         before = self.sessions.get(uuid) or {}
+        if op == "delete" and op_args.get("force") and before.get("live") and before.get("machine") == self.machine:
+            # --force is for orphans whose owner is away; here the owner is us and the agent runs:
+            # a tombstone would leave it running in a pane that no session owns.
+            raise SeshError(f"session {uuid} is live in a pane on this machine; --force does not delete a "
+                            "running agent", f"stop it first: sesh stop {uuid[:8]}, then sesh delete {uuid[:8]}")
         written = await self.store.write_local(uuid, mutations.build(op, op_args, clock.now_iso()))
         result = self.decorate(written if written is not None else self.sessions[uuid])
         if op == "delete" and op_args.get("purge"):

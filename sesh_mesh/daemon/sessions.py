@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from sesh_mesh import ids
 from sesh_mesh.daemon import lookup
 from sesh_mesh.store.record import Record
 
@@ -20,6 +21,26 @@ class Sessions:
     def __init__(self, store: Store, machine: str) -> None:
         self._store = store
         self.machine = machine
+        self._id_pairs: dict[str, str] = {}
+        """(uuid → agentSessionId) of every record not deleted, as of the last `short_ids`."""
+        self._short: dict[str, str] | None = None
+        store.subscribe(self._on_commit)
+
+    def _on_commit(self, record: Record) -> None:
+        if self._short is None:
+            return
+        ids_now = None if record.get("deleted") else (record.get("agentSessionId") or "")
+        if self._id_pairs.get(record["uuid"]) != ids_now:
+            self._short = None  # the set of ids changed: shown ids may need more characters
+
+    def short_ids(self) -> dict[str, str]:
+        """Each record's shown id: the shortest prefix (8 characters or more) that resolves to it
+        alone (`ids.short_ids`), recomputed only when a record's ids come or go."""
+        if self._short is None:
+            self._id_pairs = {r["uuid"]: r.get("agentSessionId") or "" for r in self._store.records.values()
+                              if not r.get("deleted")}
+            self._short = ids.short_ids(list(self._id_pairs.items()))
+        return self._short
 
     def get(self, uuid: str) -> Record | None:
         return self._store.records.get(uuid)

@@ -252,7 +252,8 @@ class Watcher:
         for agent in self.live.values():
             uuid = None
             if agent.sesh_session_id and agent.sesh_session_id in records:
-                uuid = agent.sesh_session_id
+                # A pane sesh launched names its session; a deleted session owns no pane.
+                uuid = None if records[agent.sesh_session_id].get("deleted") else agent.sesh_session_id
             elif agent.agent_session_id:
                 uuid = by_agent_id.get((agent.kind, agent.agent_session_id))
             if uuid is not None and records[uuid]["machine"] == self.machine:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 
-from sesh_mesh import fuzzy
+from sesh_mesh import fuzzy, ids
 from sesh_mesh.glyphs import glyph
 from sesh_mesh.store.record import Record
 
@@ -105,13 +105,13 @@ class Row:
         return out
 
 
-def make_row(record: Record, cwd_label: Callable[[str], str]) -> Row:
+def make_row(record: Record, cwd_label: Callable[[str], str], short_id: str | None = None) -> Row:
     machine = str(record.get("machine") or "")
     if record.get("stale"):
         machine = f"{machine} {STALE_MARK}"
     cells = {
         "glyph": glyph(record),
-        "id": str(record["uuid"])[:8],
+        "id": short_id or str(record["uuid"])[: ids.SHORT_ID_LEN],
         "name": str(record.get("name") or "-"),
         "agent": str(record.get("agent") or ""),
         "machine": machine,
@@ -152,6 +152,8 @@ class RowSet:
     _in_view: list[Row] | None = None
     _recent: dict[str, dict[str, fuzzy.Match | None]] = field(default_factory=dict)
     """Scores of the last few queries, so backspace is as fast as typing (fzf does the same)."""
+    short: dict[str, str] = field(default_factory=dict)
+    """Each row's shown id, unique among all rows (`ids.short_ids`)."""
 
     def replace_all(self, records: Iterable[Record]) -> None:
         self.rows = {}
@@ -161,17 +163,36 @@ class RowSet:
 
     def apply(self, records: Iterable[Record]) -> None:
         """Insert, update or (for tombstones) drop each record, then re-derive the view."""
+        ids_changed = False
         for record in records:
             uuid = str(record["uuid"])
-            self._scored.pop(uuid, None)
-            for scores in self._recent.values():
-                scores.pop(uuid, None)
+            self._forget_scores(uuid)
             if record.get("deleted"):
-                self.rows.pop(uuid, None)
+                ids_changed |= self.rows.pop(uuid, None) is not None
             else:
-                self.rows[uuid] = make_row(record, self.cwd_label)
+                before = self.rows.get(uuid)
+                ids_changed |= before is None or before.record.get("agentSessionId") != record.get("agentSessionId")
+                self.rows[uuid] = make_row(record, self.cwd_label, self.short.get(uuid))
+        if ids_changed:
+            self._reshorten()
         self._in_view = None
         self.refresh()
+
+    def _forget_scores(self, uuid: str) -> None:
+        self._scored.pop(uuid, None)
+        for scores in self._recent.values():
+            scores.pop(uuid, None)
+
+    def _reshorten(self) -> None:
+        """Sessions came, went or learned their agent id: rows whose shown id must grow (or may
+        shrink) to stay unique are rebuilt."""
+        self.short = ids.short_ids([(uuid, row.record.get("agentSessionId")) for uuid, row in self.rows.items()])
+        for uuid, shown in self.short.items():
+            row = self.rows[uuid]
+            if row.cells["id"] != shown:
+                self.rows[uuid] = make_row(row.record, self.cwd_label, shown)
+                self._forget_scores(uuid)
+
 
     def relabel(self) -> None:
         """Rebuild every row's display strings (the cwd labels changed)."""
