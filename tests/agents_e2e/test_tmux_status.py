@@ -1,7 +1,7 @@
 """Daemon-stamped tmux status options on a real agent's pane (one pi, one bed, one test).
 
-A status-right of `#{@sesh_line} #{@sesh_summary}` on the bed's private server is drawn by a
-real client (the inner server attached inside an outer tmux's pane), so what the test reads is
+The status-right `sesh tmux-setup --apply` sets on the bed's private server is drawn by a real
+client (the inner server attached inside an outer tmux's pane), so what the test reads is
 what a user sees. The session's name carries `#(touch …)` and `#{…}`: it must be drawn
 verbatim and run nothing.
 """
@@ -79,15 +79,17 @@ def test_status_options_follow_a_real_agent(bed: Bed, tmp_path: Path) -> None:
     assert bed.tmux.run("show-options", "-g", "-v", "@sesh_summary").strip() == f"1{GLYPH_IDLE}"
 
     # A real client draws the status line: the name verbatim, no job run, no style applied.
-    bed.tmux.run("set-option", "-g", "status-right", "[#{@sesh_line}] [#{@sesh_summary}]")
-    bed.tmux.run("set-option", "-g", "status-right-length", "200")
+    setup = ok(sesh(bed, "local", "tmux-setup", "--apply", "--socket-path", str(bed.tmux.socket_path), "--json"))
+    assert setup.json()["applied"] is True
+    assert bed.tmux.run("show-options", "-g", "-v", "status-right").strip() == setup.json()["options"]["status-right"]
+    bed.tmux.run("set-option", "-g", "status-right-length", "200")  # the name holds a long path
     bed.tmux.run("set-option", "-g", "status-interval", "1")
     bed.tmux.run("select-window", "-t", pane)  # the client shows the agent's pane: its options
     with PrivateTmux(conf=bed.tmux.conf) as viewer:
         viewer_pane = viewer.new_session(
             ["tmux", "-L", bed.tmux.socket_name, "attach", "-t", "=keeper:"], bed.env, bed.cwd, width=220, height=10)
-        line = drawn(bed, viewer, viewer_pane, "] [", "the attached client's status line")
-        assert f"[{GLYPH_IDLE} {name} · pi] [1{GLYPH_IDLE}]" in line, line
+        line = drawn(bed, viewer, viewer_pane, f"1{GLYPH_IDLE}", "the attached client's status line")
+        assert line.endswith(f"{GLYPH_IDLE} {name} · pi 1{GLYPH_IDLE}"), line
         viewer.run("kill-server", check=False)
     assert not pwned.exists(), "a #() in the session name ran"
 
