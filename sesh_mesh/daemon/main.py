@@ -25,7 +25,6 @@ from sesh_mesh.daemon.api import ApiServer
 from sesh_mesh.daemon.autoname_ops import Autonamer
 from sesh_mesh.daemon.control import Control
 from sesh_mesh.daemon.event_ops import EventOps
-from sesh_mesh.daemon.event_ops import EventOps
 from sesh_mesh.daemon.mesh import Mesh
 from sesh_mesh.daemon.ops import OpTable, ops_of
 from sesh_mesh.daemon.search_ops import SearchOps
@@ -116,8 +115,6 @@ class Daemon:
         self.ops.forwarder = self.mesh
         self.events = EventOps(store, machine, self.stop)
         self.mesh.link_listeners.append(self.events.peer_changed)
-        self.events = EventOps(store, machine, self.stop)
-        self.mesh.link_listeners.append(self.events.peer_changed)
         self.watcher = Watcher(store, self.sessions, machine)
         self.service = Service(store=store, sessions=self.sessions, ops=self.ops, links=self.mesh, machine=machine,
                                home=home, config=config, listen=listen, stop_requested=self.stop,
@@ -131,7 +128,6 @@ class Daemon:
         for part in (self.service, self.mesh, self.agents, self.control, self.transcripts, self.search,
                      self.autonamer, self.tmux_status):
             self.ops.add(ops_of(part))
-        self.ops.add(ops_of(self.events))
         self.ops.add(ops_of(self.events))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.api = ApiServer(self.ops, socket_path(home))
@@ -152,7 +148,6 @@ class Daemon:
             ("agents:tmux-status", self.tmux_status.run(self.stop)),
             ("transcripts:search-index", self.search.run(self.stop)),
             ("transcripts:autoname", self.autonamer.run(self.stop)),
-            ("events:turn-ends", self.events.run(self.stop)),
             ("events:turn-ends", self.events.run(self.stop)),
         ]
         if discover_auto:
