@@ -100,6 +100,12 @@ def ssh_argv(settings: SshSettings, target: SshTarget, remote_words: list[str], 
             *settings.options, *target.argv(), "--", remote]
 
 
+def probe_argv(settings: SshSettings, target: SshTarget) -> list[str]:
+    """`ssh -o BatchMode=yes … true`: does key login to `target` work without a prompt?"""
+    return [*settings.command, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={settings.connect_timeout_s}", "-T",
+            *settings.options, *target.argv(), "--", "true"]
+
+
 def classify_failure(machine: str, target: SshTarget, code: int, stderr: str) -> SeshError:
     """ssh's failure (or the remote sesh's own `sesh:` line) as the one line the user sees."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]

@@ -373,6 +373,9 @@ def cmd_doctor(ctx: Context) -> int:
             check("mesh-listen", "warn", "no listen address: peers cannot reach this machine",
                   "set [mesh] listen = \"HOST:PORT\" in config.toml")
         checks.extend(status.get("doctor") or [])
+    from sesh_mesh.cli.ssh_checks import ssh_checks
+
+    checks.extend(ssh_checks(ctx.home))
     return _show_checks(ctx, checks)
 
 

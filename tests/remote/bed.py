@@ -91,9 +91,17 @@ class RemoteBed:
     def new_owner_session(self, agent: str, message: str) -> dict[str, Any]:
         """An agent live in alpha's tmux (a window of the owner user's session), one exchange done."""
         run = self.owner_sesh("new", "--agent", agent, "--target", f"{self.owner_socket}:user", "--name",
-                              f"{agent}-{os.urandom(2).hex()}", "--msg", message, "--json")
+                              f"{agent}-{os.urandom(2).hex()}", "--json")
         assert run.code == 0, run.err
         record: dict[str, Any] = run.json()
+        pane = str(record["tmux"]["pane"])
+        self.owner_tmux.wait_for_text(pane, READY[agent], timeout=60)
+        # Typed by the test as the owner user would, so the exchange is in the transcript.
+        self.owner_tmux.send_text(pane, message)
+        self.owner_tmux.wait_for_text(pane, f"ECHO: {message}", timeout=60)
+        eventually(lambda: self.owner.call("info", {"uuid": record["uuid"]}).get("agentSessionId")
+                   and self.owner.call("info", {"uuid": record["uuid"]}).get("turnStatus") == "idle", 30,
+                   what="the owner to see the first turn end")
         eventually(lambda: self.here.call("info", {"uuid": record["uuid"]}).get("live"), 20,
                    what="beta to see the owner's session live")
         return record
@@ -101,12 +109,12 @@ class RemoteBed:
     def owner_view(self) -> dict[str, str]:
         """What the owner user sees: each tmux session's current window and that window's active pane."""
         out = self.owner_tmux.run("list-sessions", "-F", "#{session_name}\t#{window_id}\t#{pane_id}")
-        return dict((name, rest) for name, _, rest in (line.partition("\t") for line in out.splitlines()))
+        return {name: rest for name, _, rest in (line.partition("\t") for line in out.splitlines())}
 
     def windows_here(self) -> dict[str, str]:
         """beta's windows in session `me`: name → pane id."""
         out = self.here_tmux.run("list-windows", "-t", "me", "-F", "#{window_name}\t#{pane_id}")
-        return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)  # type: ignore[misc]
+        return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
 
     def current_window_here(self) -> str:
         return self.here_tmux.run("display-message", "-p", "-t", "me", "#{window_name}").strip()

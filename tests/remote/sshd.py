@@ -44,7 +44,8 @@ class Sshd:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
         self.env_file = self.dir / "remote.env"
         wrapper = self.dir / "remote.sh"
-        wrapper.write_text(f"#!/bin/sh\n. {shlex.quote(str(self.env_file))}\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n")
+        script = f"#!/bin/sh\n. {shlex.quote(str(self.env_file))}\n" + 'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n'
+        wrapper.write_text(script)
         wrapper.chmod(0o755)
         public = (self.dir / "user_key.pub").read_text().strip()
         (self.dir / "authorized_keys").write_text(f'command="{wrapper}",no-port-forwarding,no-agent-forwarding '

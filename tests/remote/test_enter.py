@@ -9,6 +9,7 @@ history; every failure is one line with its fix.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import uuid as uuid_mod
@@ -125,18 +126,23 @@ def test_here_carries_the_conversation(bed: RemoteBed, agent: str) -> None:
 def test_failures_are_one_line(bed: RemoteBed) -> None:
     made = bed.new_owner_session("pi", "for the failures")
     short = made["uuid"][:8]
+    doctor = {row["check"]: row for row in json.loads(bed.here_sesh("doctor", "--json").out)}
+    assert doctor["ssh-alpha"] == {"check": "ssh-alpha", "status": "ok", "fix": "",
+                                   "detail": f"ssh {bed.sshd.target} logs in without a prompt"}, doctor
     no_tty = bed.here_sesh("resume", short, in_tmux=False)
-    assert (no_tty.code, no_tty.err) == (1, "sesh: no terminal to enter the session in (run it inside tmux or from "
-                                            "a terminal (stdin and stdout a tty))\n")
+    assert (no_tty.code, no_tty.err) == (1, ("sesh: no terminal to enter the session in (run it inside tmux or from "
+                                            "a terminal (stdin and stdout a tty))\n"))
     peers = load_peers(bed.here.home)
     try:
         save_peers(bed.here.home, {})
         none = bed.here_sesh("resume", short)
-        assert (none.code, none.err) == (1, "sesh: no ssh target for machine 'alpha': it is not a peer of this "
+        assert (none.code, none.err) == (1, ("sesh: no ssh target for machine 'alpha': it is not a peer of this "
                                             "machine (sesh peer add alpha ws://HOST:PORT --token T --ssh "
-                                            "[user@]host[:port])\n")
+                                            "[user@]host[:port])\n"))
         closed = f"root@127.0.0.1:{bed.sshd.port + 1 if bed.sshd.port < 65535 else 1}"
         save_peers(bed.here.home, {"alpha": peers["alpha"].__class__(**{**peers["alpha"].__dict__, "ssh": closed})})
+        doctor = {row["check"]: row for row in json.loads(bed.here_sesh("doctor", "--json").out)}
+        assert doctor["ssh-alpha"]["status"] == "warn" and "Connection refused" in doctor["ssh-alpha"]["detail"]
         refused = bed.here_sesh("resume", short)
         assert refused.code == 1 and refused.err.startswith(f"sesh: ssh to alpha ({closed}) failed: ssh: connect to "
                                                             "host 127.0.0.1 port "), refused.err
@@ -159,16 +165,14 @@ def test_failures_are_one_line(bed: RemoteBed) -> None:
     try:
         bed.sshd.env_file.write_text(remote_env.replace(":/usr/bin:/bin", ""))
         no_tmux = bed.here_sesh("resume", short)
-        assert (no_tmux.code, no_tmux.err) == (1, "sesh: on alpha: tmux is not installed on alpha (install tmux on "
-                                                  "alpha (e.g. apt install tmux))\n")
+        assert (no_tmux.code, no_tmux.err) == (1, ("sesh: on alpha: tmux is not installed on alpha (install tmux on "
+                                                  "alpha (e.g. apt install tmux))\n"))
     finally:
         bed.sshd.env_file.write_text(remote_env)
     assert bed.owner_sesh("stop", made["uuid"]).code == 0
     eventually(lambda: not bed.here.call("info", {"uuid": made["uuid"]}).get("live"), 15, what="beta to see it stop")
+    # Last, as the owner stays down: the mesh cannot reach it to relaunch the session.
     bed.owner.stop()
-    try:
-        down = bed.here_sesh("resume", short, timeout=60)
-        assert down.code == 1 and down.err.startswith("sesh: cannot reach machine 'alpha' ("), down.err
-        assert len(down.err.splitlines()) == 1
-    finally:
-        bed.owner.start()
+    down = bed.here_sesh("resume", short, timeout=60)
+    assert down.code == 1 and down.err.startswith("sesh: cannot reach machine 'alpha' ("), down.err
+    assert len(down.err.splitlines()) == 1
