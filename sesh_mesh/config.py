@@ -16,6 +16,8 @@ from typing import Any
 from sesh_mesh import errors
 from sesh_mesh.agent_names import AGENT_NAMES, is_agent_name
 from sesh_mesh.errors import UsageError
+from sesh_mesh.event_config import EventSettings
+from sesh_mesh.event_config import parse as parse_event_settings
 from sesh_mesh.paths import config_path, sesh_home, socket_path
 
 __all__ = ["config_path", "sesh_home", "socket_path"]
@@ -50,6 +52,8 @@ class Config:
     cwd_rules: tuple[tuple[str, str], ...] = ()
     autoname: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    events: EventSettings = field(default_factory=EventSettings)
+    """`[events]`, `[[hooks]]` and `[notify]` (docs/events.md)."""
 
 
 def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
@@ -138,6 +142,7 @@ def load_config(home: Path) -> Config:
         cwd_rules=tuple(rules),
         autoname=_table(raw, "autoname", path),
         raw=raw,
+        events=parse_event_settings(raw, path),
     )
 
 
@@ -244,5 +249,23 @@ CONFIG_TEMPLATE_HEAD = """\
 # [[tui.cwd_rules]]           # relabel cwds in the TUI
 # match = "^/home/me/src/"
 # label = "~src/"
+#
+# [events]                    # docs/events.md
+# log = "events.jsonl"        # append every event as a JSON line (or SESH_EVENT_LOG=<path>)
+#
+# [[hooks]]                   # run a program on an event: the event as JSON on stdin, SESH_EVENT_* vars
+# on = "needs-input"          # a kind, a list of kinds, or "*"
+# command = ["notify-me", "--urgent"]   # argv, never a shell; killed after timeout = 10 (seconds)
+#
+# [[hooks]]
+# on = ["turn-ended", "needs-input"]
+# url = "https://example.invalid/sesh"  # POST the event JSON; retries = 2, timeout = 10
+# secret = "…"                # signs the body: X-Sesh-Signature-256: sha256=<hmac>
+#
+# [notify]                    # desktop / tmux / bell for sessions you are not looking at
+# on = ["needs-input", "turn-ended"]
+# desktop = true
+# tmux = true
+# bell = false
 
 """

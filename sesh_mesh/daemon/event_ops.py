@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sesh_mesh import clock
+from sesh_mesh.config import Config, ConfigError, ConfigFile
 from sesh_mesh.daemon.events import EVENT_KINDS, Event, EventFilter, EventHub, EventKind
 from sesh_mesh.daemon.ops import Emit, op
 from sesh_mesh.daemon.record_events import RecordEvents
 from sesh_mesh.errors import UsageError
+from sesh_mesh.event_config import EventSettings
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store
 
@@ -58,14 +62,38 @@ def event_filter(args: dict[str, Any]) -> EventFilter:
 class EventOps:
     """One per daemon: the hub, the record deriver, and the `events` op."""
 
-    def __init__(self, store: Store, machine: str, stop: asyncio.Event) -> None:
+    def __init__(self, store: Store, machine: str, stop: asyncio.Event, home: Path, config: Config,
+                 env: Mapping[str, str] = os.environ) -> None:
         self.machine = machine
         self.stop = stop
+        self.config_file = ConfigFile(home, config)
+        self._settings = config.events
+        self._config_error: str | None = None
+        log_env = env.get("SESH_EVENT_LOG") or None
+        self.log_override = None if log_env is None else home / Path(log_env).expanduser()
+        """SESH_EVENT_LOG, as the daemon's environment had it at start (relative: to SESH_HOME)."""
         self.hub = EventHub(machine)
         self.derive = RecordEvents()
         self.derive.prime(list(store.records.values()))
         self._due = asyncio.Event()
         store.subscribe(self._on_commit)
+
+    # ---- settings ----------------------------------------------------------------------------
+
+    def settings(self) -> EventSettings:
+        """config.toml's event settings now; a broken edit is logged once and the last good ones kept."""
+        try:
+            self._settings = self.config_file.current().events
+            self._config_error = None
+        except ConfigError as exc:
+            if str(exc) != self._config_error:
+                log.error("events: config.toml is broken, keeping the hooks and settings it had: %s", exc.line())
+            self._config_error = str(exc)
+        return self._settings
+
+    def log_path(self) -> Path | None:
+        """Where the event log goes: SESH_EVENT_LOG, else `[events] log`, else nowhere."""
+        return self.log_override or self.settings().log
 
     # ---- feeding the hub ---------------------------------------------------------------------
 

@@ -171,6 +171,8 @@ class EventHub:
         self._recent: collections.deque[Event] = collections.deque(maxlen=recent)
         self._subscribers: list[Subscription] = []
         self.published = 0
+        self.closed = False
+        """Set by `close`: the daemon stops, and no more events come."""
 
     def publish(self, event: Event) -> Event:
         stamped = dataclasses.replace(event, id=next(self._ids), seen_on=self.machine)
@@ -190,8 +192,12 @@ class EventHub:
         return matching if n is None else matching[len(matching) - n :] if n > 0 else []
 
     def subscribe(self, wanted: EventFilter = EventFilter(), limit: int = SUBSCRIBER_QUEUE) -> Subscription:
-        """Every event published from now on that `wanted` matches; close it (or use `with`) when done."""
+        """Every event published from now on that `wanted` matches; close it (or use `with`) when done.
+        After the hub closed, the subscription is closed at once."""
         subscription = Subscription(self, wanted, limit)
+        if self.closed:
+            subscription.closed = True
+            return subscription
         self._subscribers.append(subscription)
         return subscription
 
@@ -200,6 +206,7 @@ class EventHub:
 
     def close(self) -> None:
         """End every subscription (the daemon stops): readers drain what they hold, then stop."""
+        self.closed = True
         for subscriber in list(self._subscribers):
             subscriber.close()
 

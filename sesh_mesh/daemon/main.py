@@ -24,8 +24,11 @@ from sesh_mesh.daemon.agent_ops import AgentOps
 from sesh_mesh.daemon.api import ApiServer
 from sesh_mesh.daemon.autoname_ops import Autonamer
 from sesh_mesh.daemon.control import Control
+from sesh_mesh.daemon.event_log import EventLog
 from sesh_mesh.daemon.event_ops import EventOps
+from sesh_mesh.daemon.hooks import Hooks
 from sesh_mesh.daemon.mesh import Mesh
+from sesh_mesh.daemon.notify import Notifier
 from sesh_mesh.daemon.ops import OpTable, ops_of
 from sesh_mesh.daemon.search_ops import SearchOps
 from sesh_mesh.daemon.service import Service
@@ -113,9 +116,13 @@ class Daemon:
         self.mesh = Mesh(machine=machine, store=store, sessions=self.sessions, ops=self.ops, home=home, listen=listen,
                          tls=tls)
         self.ops.forwarder = self.mesh
-        self.events = EventOps(store, machine, self.stop)
+        self.events = EventOps(store, machine, self.stop, home, config)
         self.mesh.link_listeners.append(self.events.peer_changed)
         self.watcher = Watcher(store, self.sessions, machine)
+        self.event_log = EventLog(self.events.hub, self.events.log_path)
+        self.hooks = Hooks(self.events.hub, self.events.settings, home)
+        self.notifier = Notifier(self.events.hub, self.sessions, machine, home, self.events.settings,
+                                 self.watcher.sockets)
         self.service = Service(store=store, sessions=self.sessions, ops=self.ops, links=self.mesh, machine=machine,
                                home=home, config=config, listen=listen, stop_requested=self.stop,
                                after_register=self._scan_for_new_agent)
@@ -129,6 +136,7 @@ class Daemon:
                      self.autonamer, self.tmux_status):
             self.ops.add(ops_of(part))
         self.ops.add(ops_of(self.events))
+        self.ops.add(ops_of(self.notifier))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.api = ApiServer(self.ops, socket_path(home))
         # Any committed record (an import, a replicated one, a rename) may need its state derived:
@@ -149,6 +157,9 @@ class Daemon:
             ("transcripts:search-index", self.search.run(self.stop)),
             ("transcripts:autoname", self.autonamer.run(self.stop)),
             ("events:turn-ends", self.events.run(self.stop)),
+            ("events:log", self.event_log.run(self.stop)),
+            ("events:hooks", self.hooks.run(self.stop)),
+            ("events:notify", self.notifier.run(self.stop)),
         ]
         if discover_auto:
             jobs.append(("agents:auto-discover", self.agents.auto_discover(self.stop)))
