@@ -49,6 +49,10 @@ class Config:
     tls_key: Path | None = None
     """`[mesh] tls_cert`/`tls_key`: the listener speaks wss:// with this PEM certificate and key."""
     discover_auto: bool = False
+    http_listen: str | None = None
+    """`[http] listen`: serve the HTTP API (and MCP at /mcp) on this address; off when None."""
+    http_token: str | None = None
+    """`[http] token`: the bearer token; None means the one generated in $SESH_HOME/http.token."""
     cwd_rules: tuple[tuple[str, str], ...] = ()
     autoname: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +117,11 @@ def load_config(home: Path) -> Config:
     if (tls["tls_cert"] is None) != (tls["tls_key"] is None):
         raise ConfigError(f"{path}: [mesh] needs both tls_cert and tls_key, or neither",
                           "set both to PEM files (the certificate and its private key)")
+    http = _table(raw, "http", path)
+    for key in ("listen", "token"):
+        if http.get(key) is not None and not (isinstance(http[key], str) and http[key]):
+            raise ConfigError(f"{path}: [http].{key} must be a non-empty string",
+                              'write listen = "127.0.0.1:7434"' if key == "listen" else 'write token = "…"')
     discover = _table(raw, "discover", path)
     auto = discover.get("auto", False)
     if not isinstance(auto, bool):
@@ -139,6 +148,8 @@ def load_config(home: Path) -> Config:
         tls_cert=tls["tls_cert"],
         tls_key=tls["tls_key"],
         discover_auto=auto,
+        http_listen=http.get("listen"),
+        http_token=http.get("token"),
         cwd_rules=tuple(rules),
         autoname=_table(raw, "autoname", path),
         raw=raw,
@@ -234,6 +245,10 @@ CONFIG_TEMPLATE_HEAD = """\
 # listen = "127.0.0.1:7433"   # TCP address for peers; none by default
 # tls_cert = "mesh-cert.pem"  # with tls_key: peers dial wss:// (pin: sesh daemon tls-fingerprint)
 # tls_key = "mesh-key.pem"
+#
+# [http]                      # the HTTP API, SSE and MCP at /mcp (docs/http.md); off by default
+# listen = "127.0.0.1:7434"
+# token = "…"                 # default: generated into $SESH_HOME/http.token (0600)
 #
 # [discover]
 # auto = false                # adopt new agent conversations found on disk

@@ -59,6 +59,19 @@ class Unresolved(SeshError):
     kind = "unresolved"
 
 
+class UnknownSession(SeshError):
+    """No session matches a uuid or prefix. Exit 1 like any failure; its own kind lets a door that
+    speaks status codes (HTTP 404) tell it from other failures, on this machine or forwarded."""
+
+    kind = "unknown-session"
+
+
+class AmbiguousPrefix(SeshError):
+    """A prefix matches several sessions (exit 1; HTTP 409)."""
+
+    kind = "ambiguous"
+
+
 class DaemonUnreachable(SeshError):
     exit_code = ExitCode.DAEMON_DOWN
     kind = "daemon-down"
@@ -85,7 +98,8 @@ class NotImplementedYet(SeshError):
 
 _KINDS: dict[str, type[SeshError]] = {
     cls.kind: cls
-    for cls in (SeshError, UsageError, NotFound, Unresolved, DaemonUnreachable, TimedOut, Cancelled)
+    for cls in (SeshError, UsageError, NotFound, Unresolved, UnknownSession, AmbiguousPrefix, DaemonUnreachable,
+                TimedOut, Cancelled)
 }
 
 

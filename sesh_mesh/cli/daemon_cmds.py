@@ -25,6 +25,8 @@ STOP_TIMEOUT_S = 10.0
 def _listen_args(ctx: Context) -> list[str]:
     listen = getattr(ctx.args, "listen", None)
     args = ["--listen", listen] if listen else []
+    if getattr(ctx.args, "http", None):
+        args += ["--http", ctx.args.http]
     for flag in ("tls_cert", "tls_key"):
         value = getattr(ctx.args, flag, None)
         if value:
@@ -63,6 +65,18 @@ def register(commands: Commands) -> None:
             action.add_argument("--tls-cert", metavar="PEM", help="listen with TLS (wss://) using this certificate")
         if name in ("run", "start", "restart", "ensure"):
             action.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+            action.add_argument("--http", metavar="HOST:PORT",
+                                help="serve the HTTP API and MCP (/mcp) on this address, over [http] listen")
+    commands.add("mcp", "serve sesh's tools to an agent over MCP (stdio), a client of the local daemon", [
+        "claude mcp add sesh -- sesh mcp",
+        'sesh mcp   # codex: [mcp_servers.sesh] command = "sesh", args = ["mcp"]'], cmd_mcp)
+
+
+def cmd_mcp(ctx: Context) -> int:
+    # The MCP SDK costs most of a second to import: only this command loads it (docs/http.md).
+    from sesh_mesh.web.mcp_server import run_stdio
+
+    return run_stdio(ctx.socket, ctx.home)
 
 
 def daemon_run(ctx: Context) -> int:
@@ -70,6 +84,10 @@ def daemon_run(ctx: Context) -> int:
     from sesh_mesh.daemon.main import run as run_daemon
 
     config = _with_tls_flags(ctx, load_config(ctx.home))
+    if getattr(ctx.args, "http", None):
+        import dataclasses
+
+        config = dataclasses.replace(config, http_listen=ctx.args.http)
     machine = resolve_machine(config)
     return run_daemon(ctx.home, machine, config, getattr(ctx.args, "listen", None) or config.listen)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sesh_mesh.errors import SeshError
+from sesh_mesh.errors import AmbiguousPrefix, UnknownSession
 from sesh_mesh.ids import check_prefix, is_full_uuid
 from sesh_mesh.store.record import Record
 
@@ -30,7 +30,7 @@ def resolve(records: dict[str, Record], text: str) -> Record:
     active = [record for record in alive if not record.get("archived")]
     candidates = active if len(active) == 1 else alive or found
     if not candidates:
-        raise SeshError(f"no session matches {text!r}", "see `sesh list` or `sesh find <prefix>`")
+        raise UnknownSession(f"no session matches {text!r}", "see `sesh list` or `sesh find <prefix>`")
     if len(candidates) > 1:
         shown = ", ".join(
             f"{r['uuid']} ({r.get('name') or r.get('agent')}@{r['machine']}{', archived' if r.get('archived') else ''})"
@@ -38,7 +38,7 @@ def resolve(records: dict[str, Record], text: str) -> Record:
         )
         more = len(candidates) - MAX_LISTED_CANDIDATES
         tail = f" and {more} more" if more > 0 else ""
-        raise SeshError(f"ambiguous prefix {text!r} matches {shown}{tail}", "type more characters of the uuid")
+        raise AmbiguousPrefix(f"ambiguous prefix {text!r} matches {shown}{tail}", "type more characters of the uuid")
     return candidates[0]
 
 
