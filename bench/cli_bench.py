@@ -1,7 +1,8 @@
 """`sesh info <uuid> --json` and `sesh list --json` with 10,000 records, each beside its floor.
 
 The floor is a bare `python3 -c` that sends one request over the Unix socket and reads the
-reply, measured in the same run, so the ratio says what sesh's own CLI costs.
+reply, measured in the same run (interleaved with sesh's runs), so the ratio says what sesh's
+own CLI costs. Both verbs take `cli.fast` (no argparse tree; the reply's bytes passed through).
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ def main() -> None:
         ]
         print(f"records: {opts.records}, runs: {opts.runs} (median wall time)")
         for name, argv, args in cases:
-            floor = median(time_command([py, "-c", FLOOR, str(daemon.socket), name, args], env, opts.runs))
-            sesh = median(time_command(argv, env, opts.runs))
+            # Interleaved, one of each in turn: on a shared machine the load drifts between blocks.
+            floors: list[float] = []
+            seshes: list[float] = []
+            for _ in range(opts.runs):
+                floors += time_command([py, "-c", FLOOR, str(daemon.socket), name, args], env, 1)
+                seshes += time_command(argv, env, 1)
+            floor, sesh = median(floors), median(seshes)
             print(f"sesh {name:<5} --json: {ms(sesh):>10}   floor: {ms(floor):>10}   ratio: {sesh / floor:.2f}x")
     finally:
         daemon.stop()

@@ -60,8 +60,11 @@ def print_tsv(records: Sequence[Record], columns: Sequence[str]) -> None:
 
 def print_json(value: Any) -> None:
     # Indented for people at a terminal; compact for pipes, where 10,000 records must stay fast.
-    indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent) + "\n")
+    # Into a pipe it is byte for byte the daemon's own framing (cli.fast passes that through).
+    if sys.stdout.isatty():
+        sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:

@@ -40,3 +40,16 @@ def test_launcher_pane_path_imports_only_the_socket_module(tmp_path: Path) -> No
     # With -S even os is not preloaded: os and what it pulls in are allowed, nothing else.
     allowed = {"_socket", "os", "os.path", "posixpath", "genericpath", "stat", "_stat", "_collections_abc"}
     assert set(eval(modules)) <= allowed, modules
+
+
+def test_fast_info_and_list_import_no_json_argparse_or_cli(tmp_path: Path) -> None:
+    code = (
+        "import sys\nbefore = set(sys.modules)\nfrom sesh_mesh.cli import fast\n"
+        "assert fast.request(['list', '--json']) and fast.request(['info', 'ab12', '--json'])\n"
+        "assert fast.request(['list']) is None and fast.request(['info', 'x;y', '--json']) is None\n"
+        "new = set(sys.modules) - before\n"
+        "heavy = [m for m in new if m in ('json', 'argparse', 'sesh_mesh.cli.main', 'sesh_mesh.client', 'pathlib')]\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
