@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +95,14 @@ def command_arg(arg: str) -> str:
     return f"{arg[:-1]}\\;" if arg.endswith(";") else arg
 
 
+ISSUED: Counter[str] = Counter()
+"""tmux commands this process issued, by command name, and `processes` (tmux clients started):
+the fleet benchmark's "tmux commands per second" (read through the `tmux-status` op)."""
+
+
 def _cmd(socket: str, *args: str) -> libtmux.common.tmux_cmd:
+    ISSUED[args[0]] += 1
+    ISSUED["processes"] += 1
     return libtmux.Server(socket_path=socket).cmd(*(command_arg(arg) for arg in args))
 
 
@@ -168,9 +178,12 @@ async def paste(socket: str, pane: str, text: str, buffer: str) -> None:
     """Bracketed paste (`paste-buffer -p`) keeps newlines inside one submitted message."""
 
     def run() -> None:
-        loaded = _cmd(socket, "set-buffer", "-b", buffer, "--", text)
+        # The text goes in on stdin, not as an argument: an argument is capped at 128 KiB, and a
+        # message may be longer.
+        loaded = subprocess.run([shutil.which("tmux") or "tmux", "-S", socket, "load-buffer", "-b", buffer, "-"],
+                                input=text.encode(), capture_output=True, check=False, timeout=30)
         if loaded.returncode != 0:
-            raise TmuxError(f"tmux set-buffer on {socket}: {' '.join(loaded.stderr)}")
+            raise TmuxError(f"tmux load-buffer on {socket}: {loaded.stderr.decode(errors='replace').strip()}")
         _run(socket, "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane)
 
     await asyncio.to_thread(run)
@@ -189,6 +202,8 @@ def _run_chain(socket: str, commands: Sequence[Sequence[str]]) -> int:
         if argv:
             argv.append(";")
         argv += [command_arg(arg) for arg in command]
+        ISSUED[command[0]] += 1
+    ISSUED["processes"] += 1
     result = libtmux.Server(socket_path=socket).cmd(*argv)
     if result.returncode != 0:
         message = " ".join(result.stderr).strip() or "tmux failed"
