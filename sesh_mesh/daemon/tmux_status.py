@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sesh_mesh.agents.tmux import (
+    ISSUED,
     TmuxError,
     gone,
     literal,
@@ -278,7 +279,8 @@ class TmuxStatus:
     @op("tmux-status", NoArgs)
     async def op_tmux_status(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """The tmux status options this daemon keeps: panes stamped, the summary, tmux commands and
-        processes issued for them, and commit → option-set delays (ms)."""
+        processes issued for them, commit → option-set delays (ms), and every tmux command the
+        daemon issued (`daemonTmux`, by command, watcher included)."""
         delays = sorted(self._delays)
 
         def pct(q: float) -> float | None:
@@ -292,4 +294,5 @@ class TmuxStatus:
             "processes": self.processes,
             "errors": self.errors,
             "delayMs": {"n": len(delays), "p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
+            "daemonTmux": dict(ISSUED),
         }
