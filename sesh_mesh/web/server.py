@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import uvicorn
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.applications import Starlette
 
 from sesh_mesh.daemon.ops import OpTable
@@ -75,7 +75,7 @@ class HttpDoor:
             async with manager.run():
                 yield
 
-        app = build_app(self.ops, token, mcp_app=manager.handle_request, lifespan=lifespan)
+        app = build_app(self.ops, token, mcp_app=StreamableHTTPASGIApp(manager), lifespan=lifespan)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
         server = _Uvicorn(config)
         serving = asyncio.ensure_future(server.serve(sockets=[self._socket]))
