@@ -19,6 +19,11 @@ class ExitCode(IntEnum):
     DAEMON_DOWN = 4
     UNRESOLVED = 4
     """`pane-resolve`: an agent is live in the pane but its conversation cannot be named (yet)."""
+    UNCONFIRMED = 5
+    """`send`: the message was typed into the pane but no turn start was seen (delivered-unconfirmed)."""
+    TURN_FAILED = 6
+    """`send`, `new --msg`, `delegate`: the message was delivered and its turn ended in an error
+    (model or agent error, the agent exited, the turn was aborted)."""
     TIMEOUT = 124
     CANCELLED = 130
 
@@ -31,13 +36,19 @@ class SeshError(Exception):
         super().__init__(what)
         self.what = what
         self.fix = fix
+        self.delivery: str | None = None
+        """`send`: how far the message got when this was raised, when that is not what the error's
+        kind implies (a timeout after the turn started was still delivered)."""
 
     def line(self) -> str:
         """The one stderr line every failure prints: `sesh: <what> (<how to fix>)`."""
         return f"sesh: {self.what}" + (f" ({self.fix})" if self.fix else "")
 
     def to_wire(self) -> dict[str, Any]:
-        return {"what": self.what, "fix": self.fix, "kind": self.kind}
+        wire = {"what": self.what, "fix": self.fix, "kind": self.kind}
+        if self.delivery is not None:
+            wire["delivery"] = self.delivery
+        return wire
 
 
 class UsageError(SeshError):
@@ -87,6 +98,20 @@ class Cancelled(SeshError):
     kind = "cancelled"
 
 
+class Unconfirmed(SeshError):
+    """Typed, but no turn start seen: the agent may or may not act on it (exit 5)."""
+
+    exit_code = ExitCode.UNCONFIRMED
+    kind = "unconfirmed"
+
+
+class TurnFailed(SeshError):
+    """Delivered, and the turn it started failed; `what` carries the agent's own error (exit 6)."""
+
+    exit_code = ExitCode.TURN_FAILED
+    kind = "turn-failed"
+
+
 class NotImplementedYet(SeshError):
     """A reachable path that is not built yet; never a plausible wrong answer."""
 
@@ -102,10 +127,15 @@ _KINDS: dict[str, type[SeshError]] = {
                 TimedOut, Cancelled)
 }
 
+_KINDS.update({cls.kind: cls for cls in (Unconfirmed, TurnFailed)})
+
 
 def from_wire(payload: dict[str, Any]) -> SeshError:
     cls = _KINDS.get(str(payload.get("kind", "failure")), SeshError)
-    return cls(str(payload.get("what", "unknown error")), str(payload.get("fix", "")))
+    error = cls(str(payload.get("what", "unknown error")), str(payload.get("fix", "")))
+    if isinstance(payload.get("delivery"), str):
+        error.delivery = payload["delivery"]
+    return error
 
 
 # ---- usage errors both the CLI (checking before it asks the daemon) and the daemon raise: one wording

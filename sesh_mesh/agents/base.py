@@ -19,13 +19,20 @@ HeadlessCompact = Literal["turn", "rpc"]
 TurnStatus = Literal["busy", "idle", "unknown"]
 EntryRole = Literal["user", "assistant", "tool", "system"]
 EntryType = Literal["text", "tool_call", "tool_result", "turn_end", "compaction", "command", "error"]
-TurnOutcome = Literal["completed", "aborted"]
+TurnOutcome = Literal["completed", "aborted", "failed"]
+"""How a turn ended: its reply came; it was interrupted; it ended in an error (model, agent).
+"""
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 """What a launched agent may change: nothing, its workspace, or anything. The adapters map each
 to their CLI's flags and refuse one their agent cannot honour; None is the agent's own default."""
 
 SANDBOX_MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "danger-full-access")
 
+
+CLEAR_INPUT_KEYS: tuple[str, ...] = ("Down",) * 12 + ("C-e", "C-u", "BSpace") * 12
+"""Down to the draft's last line; then end of line, delete to its start, join the line above: a
+dozen lines of draft (and the shell mode a leading `!` turned on) are gone, and on an empty input
+each key does nothing. The same readline keys work in claude's, codex's and pi's input editors."""
 
 def sandbox_mode(value: object) -> SandboxMode | None:
     """A record's or a request's `sandbox`: a mode, None, or the boolean older records carry
@@ -109,6 +116,7 @@ class DiscoveredConversation:
     first_prompt: str | None
     last_activity: str | None
 
+    turns_failed: int
     def to_json(self) -> dict[str, str | None]:
         return {
             "agent": self.agent,
@@ -161,6 +169,26 @@ class AgentAdapter(Protocol):
         """The agent keeps a registry of its running sessions (`read_registry`), the best authority
         on turn state."""
         ...
+    @property
+    def clear_input_keys(self) -> Sequence[str]:
+        """tmux keys that empty the TUI's input line, whatever draft (several lines, a shell-mode
+        `!`) sits there, without sending it and without quitting (never C-c: on an empty input
+        claude asks to quit and codex quits)."""
+        ...
+
+    @property
+    def command_chars(self) -> str:
+        """First characters that turn typed input into the TUI's own command or mode (`/cmd`,
+        `!shell`) instead of a message to the model; sesh types a space before such a message,
+        which the TUI trims, so the model gets the text as written."""
+        ...
+
+    @property
+    def untypable_chars(self) -> str:
+        """First characters that make typed input a command even behind a leading space (pi runs
+        ` !cmd` in its shell): such a message cannot be typed into the pane as text."""
+        ...
+
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         """The agent's config/data dir from its env override, else the default under HOME."""

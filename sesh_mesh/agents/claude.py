@@ -13,7 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe, SandboxMode
+from sesh_mesh.agents.base import (
+    CLEAR_INPUT_KEYS,
+    AgentKind,
+    DiscoveredConversation,
+    HeadlessCompact,
+    PaneProbe,
+    SandboxMode,
+)
 from sesh_mesh.agents.claude_transcript import ClaudeTranscript
 from sesh_mesh.agents.ids import is_uuid
 from sesh_mesh.agents.launch import COMPACT_COMMAND
@@ -227,6 +234,9 @@ class ClaudeAdapter:
     binary_name: ClassVar[str] = "claude"
     quit_command: ClassVar[str] = "/exit"
     compact_command: ClassVar[str] = COMPACT_COMMAND
+    clear_input_keys: ClassVar[tuple[str, ...]] = CLEAR_INPUT_KEYS
+    command_chars: ClassVar[str] = "/!"
+    untypable_chars: ClassVar[str] = ""
     takes_session_id: ClassVar[bool] = True
     resumes_from_file: ClassVar[bool] = False
     has_session_registry: ClassVar[bool] = True

@@ -4,7 +4,9 @@ Turn boundaries: a `user` record with real text starts a turn. It ends at `syste
 or at an assistant record whose stop_reason ends the message chain (end_turn, …): the samples show
 headless `-p` runs, and the last turn before an `/exit`, write no turn_duration at all. A user text
 `[Request interrupted by user…]` aborts the turn. Assistant records come one per content block and
-share `message.id`; the reply of a turn is the text of every block of its final message.
+share `message.id`; the reply of a turn is the text of every block of its final message. An
+assistant record marked `isApiErrorMessage` (the model call failed: claude writes the error as a
+`<synthetic>` message) ends the turn as failed, with that text as the agent's error.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class ClaudeTranscript(TranscriptState):
         self._tool_names: dict[str, str] = {}
         self._reply_message_id: str | None = None
         self._reply_parts: list[str] = []
+        self._api_error: str | None = None
 
     def _apply(self, record: JsonDict) -> bool:
         kind = record.get("type")
@@ -158,9 +161,10 @@ class ClaudeTranscript(TranscriptState):
             return
         if stripped.startswith(HARNESS_PREFIXES):
             return
-        self._start_turn()
+        self._begin_turn(stripped)
         self._reply_message_id = None
         self._reply_parts = []
+        self._api_error = None
         self._note_prompt(stripped)
         self._add(ts, "user", "text", stripped)
 
@@ -187,11 +191,15 @@ class ClaudeTranscript(TranscriptState):
             self._reply_message_id = message_id
             self._reply_parts = []
         error = record.get("isApiErrorMessage") is True
+        if not error:
+            self._api_error = None
         for block in _blocks(message.get("content")):
             block_type = block.get("type")
             if block_type == "text":
                 text = as_str(block.get("text")) or ""
                 self._reply_parts.append(text)
+                if error:
+                    self._api_error = text
                 self._add(ts, "system" if error else "assistant", "error" if error else "text", text)
             elif block_type == "tool_use":
                 name = as_str(block.get("name")) or "tool"
@@ -203,11 +211,17 @@ class ClaudeTranscript(TranscriptState):
         if stop_reason == "tool_use":
             self._start_turn()
         elif stop_reason in END_STOP_REASONS:
+            self._close(ts)
+
+    def _close(self, ts: str | None) -> None:
+        if self._api_error is not None:
+            self._end_turn(ts, "failed", None, "error", error=self._api_error)
+        else:
             self._end_turn(ts, "completed", "\n".join(self._reply_parts))
 
     def _system(self, record: JsonDict, ts: str | None) -> None:
         subtype = record.get("subtype")
         if subtype == "turn_duration":
-            self._end_turn(ts, "completed", "\n".join(self._reply_parts))
+            self._close(ts)
         elif subtype == "compact_boundary":
             self._add(ts, "system", "compaction", "")

@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe, SandboxMode
+from sesh_mesh.agents.base import (
+    CLEAR_INPUT_KEYS,
+    AgentKind,
+    DiscoveredConversation,
+    HeadlessCompact,
+    PaneProbe,
+    SandboxMode,
+)
 from sesh_mesh.agents.codex_transcript import CodexTranscript
 from sesh_mesh.agents.ids import is_uuid, last_uuid_in, uuid7_time
 from sesh_mesh.agents.launch import COMPACT_COMMAND
@@ -104,6 +111,9 @@ class CodexAdapter:
     binary_name: ClassVar[str] = "codex"
     quit_command: ClassVar[str] = "/quit"
     compact_command: ClassVar[str] = COMPACT_COMMAND
+    clear_input_keys: ClassVar[tuple[str, ...]] = CLEAR_INPUT_KEYS
+    command_chars: ClassVar[str] = "/!"
+    untypable_chars: ClassVar[str] = ""
     takes_session_id: ClassVar[bool] = False
     resumes_from_file: ClassVar[bool] = False
     has_session_registry: ClassVar[bool] = False

@@ -1,7 +1,10 @@
 """Codex rollout parser (`sessions/YYYY/MM/DD/rollout-<ts>-<uuid>.jsonl`).
 
 Each line is `{timestamp, ordinal, type, payload}`. Turn boundaries are `event_msg` task_started,
-task_complete (whose `last_agent_message` is the reply) and turn_aborted. Conversation content
+task_complete (whose `last_agent_message` is the reply) and turn_aborted. A task_complete that
+carries an `error` (the model call failed for good: codex retries a failing stream itself first),
+or an `error` event in the turn with no agent message after it, makes a failed turn with that
+message. Conversation content
 comes from `response_item`s only: the `event_msg` item_completed records repeat the same items.
 """
 
@@ -69,6 +72,7 @@ class CodexTranscript(TranscriptState):
         super().__init__(keep_entries=keep_entries)
         self._tool_names: dict[str, str] = {}
         self._turn_last_text: str | None = None
+        self._turn_error: str | None = None
 
     def _apply(self, record: JsonDict) -> bool:
         kind = record.get("type")
@@ -97,12 +101,23 @@ class CodexTranscript(TranscriptState):
     def _event(self, payload: JsonDict, ts: str | None) -> None:
         event = payload.get("type")
         if event == "task_started":
-            self._start_turn()
+            self._begin_turn(None)
             self._turn_last_text = None
+            self._turn_error = None
             self.context_window = as_int(payload.get("model_context_window")) or self.context_window
         elif event == "task_complete":
             reply = as_str(payload.get("last_agent_message"))
-            self._end_turn(ts, "completed", reply if reply is not None else self._turn_last_text)
+            failure = as_dict(payload.get("error"))
+            if failure:
+                self._turn_error = as_str(failure.get("message")) or "codex reported an error"
+                self._add(ts, "system", "error", clip(self._turn_error))
+            if self._turn_error is not None and reply is None:
+                self._end_turn(ts, "failed", None, "error", error=self._turn_error)
+            else:
+                self._end_turn(ts, "completed", reply if reply is not None else self._turn_last_text)
+        elif event == "error":
+            self._turn_error = as_str(payload.get("message")) or "codex reported an error"
+            self._add(ts, "system", "error", clip(self._turn_error))
         elif event == "turn_aborted":
             self._end_turn(ts, "aborted", None, as_str(payload.get("reason")) or "")
         elif event == "token_count":
@@ -132,12 +147,14 @@ class CodexTranscript(TranscriptState):
             if role == "user":
                 text = _message_text(payload.get("content"), "input_text").strip()
                 if text and not text.startswith(HARNESS_PREFIXES):
+                    self._turn_prompt(text)
                     self._note_prompt(text)
                     self._add(ts, "user", "text", text)
             elif role == "assistant":
                 text = _message_text(payload.get("content"), "output_text")
                 if text:
                     self._turn_last_text = text
+                    self._turn_error = None
                     self._add(ts, "assistant", "text", text)
         elif item in ("function_call", "custom_tool_call", "local_shell_call"):
             name = as_str(payload.get("name")) or ("shell" if item == "local_shell_call" else "tool")

@@ -9,7 +9,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sesh_mesh.agents.base import AgentKind, DiscoveredConversation, HeadlessCompact, PaneProbe, SandboxMode
+from sesh_mesh.agents.base import (
+    CLEAR_INPUT_KEYS,
+    AgentKind,
+    DiscoveredConversation,
+    HeadlessCompact,
+    PaneProbe,
+    SandboxMode,
+)
 from sesh_mesh.agents.ids import iso_z, last_uuid_in, uuid7
 from sesh_mesh.agents.launch import COMPACT_COMMAND
 from sesh_mesh.agents.pane import any_match, nonblank_tail, pane_is_dead
@@ -96,6 +103,9 @@ class PiAdapter:
     binary_name: ClassVar[str] = "pi"
     quit_command: ClassVar[str] = "/quit"
     compact_command: ClassVar[str] = COMPACT_COMMAND
+    clear_input_keys: ClassVar[tuple[str, ...]] = CLEAR_INPUT_KEYS
+    command_chars: ClassVar[str] = "/"
+    untypable_chars: ClassVar[str] = "!"
     takes_session_id: ClassVar[bool] = False
     resumes_from_file: ClassVar[bool] = True
     has_session_registry: ClassVar[bool] = False

@@ -1,7 +1,8 @@
 """pi session parser (`sessions/--<cwd>--/<ts>_<uuid>.jsonl`, format version 3).
 
 A user message starts a turn. An assistant message whose stopReason is `stop`/`length` completes
-it, `aborted`/`error` aborts it, and `toolUse` continues it. pi files are trees (`parentId`); after
+it, `aborted` aborts it, `error` fails it (its `errorMessage` is the agent's error text), and
+`toolUse` continues it. pi files are trees (`parentId`); after
 a /tree branch switch the file holds abandoned branches too. This parser reads entries in file
 order, which is the live conversation except right after such a switch.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sesh_mesh.agents.base import AgentKind, EntryType, Usage
+from sesh_mesh.agents.base import AgentKind, EntryType, TurnOutcome, Usage
 from sesh_mesh.agents.transcript import (
     JsonDict,
     TranscriptState,
@@ -26,7 +27,6 @@ IGNORED_TYPES = frozenset({"thinking_level_change", "label", "custom", "session_
 """Entry types of session format 3 that carry nothing sesh uses."""
 
 COMPLETED_STOPS = frozenset({"stop", "length"})
-ABORTED_STOPS = frozenset({"aborted", "error"})
 
 
 def _text_parts(content: object) -> str:
@@ -72,7 +72,7 @@ class PiTranscript(TranscriptState):
         role = message.get("role")
         if role == "user":
             text = _text_parts(message.get("content")).strip()
-            self._start_turn()
+            self._begin_turn(text)
             self._note_prompt(text)
             self._add(ts, "user", "text", text)
         elif role == "assistant":
@@ -116,10 +116,11 @@ class PiTranscript(TranscriptState):
         stop = as_str(message.get("stopReason"))
         if stop in COMPLETED_STOPS:
             self._end_turn(ts, "completed", "\n".join(texts))
-        elif stop in ABORTED_STOPS:
+        elif stop in ("aborted", "error"):
             error = as_str(message.get("errorMessage"))
             if error:
                 self._add(ts, "system", "error", error)
-            self._end_turn(ts, "aborted", None, stop or "")
+            outcome: TurnOutcome = "aborted" if stop == "aborted" else "failed"
+            self._end_turn(ts, outcome, None, stop or "", error=error or f"the model call ended with {stop}")
         else:
             self._start_turn()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ from sesh_mesh.agents.base import (
     EntryType,
     TranscriptEntry,
     TranscriptSnapshot,
+    Turn,
     TurnOutcome,
     TurnStatus,
     Usage,
@@ -37,6 +39,10 @@ SUMMARY_WHOLE_FILE_BYTES = 4 * 1024 * 1024
 only have their head parsed, and their mtime stands for the last activity."""
 
 SUMMARY_CHUNK_BYTES = 256 * 1024
+
+TURNS_KEPT = 32
+"""Turns a state remembers (position, prompt, outcome, reply): enough for a `send` to find its own
+turn after a few others, bounded for a transcript of thousands of turns."""
 
 JsonDict = dict[str, Any]
 
@@ -101,6 +107,10 @@ class TranscriptState(ABC):
         self.turn_status: TurnStatus = "unknown"
         self.turns_completed = 0
         self.turns_aborted = 0
+        self.turns_failed = 0
+        self.turns_started = 0
+        self.turns: deque[Turn] = deque(maxlen=TURNS_KEPT)
+        self._line_offset = 0
         self.last_turn_outcome: TurnOutcome | None = None
         self.usage: Usage | None = None
         self.context_window: int | None = None
@@ -119,8 +129,11 @@ class TranscriptState(ABC):
         end = data.rfind(b"\n")
         if end < 0:
             return self.offset
+        position = self.offset
         for raw_line in data[:end].split(b"\n"):
+            self._line_offset = position
             self._consume_line(raw_line)
+            position += len(raw_line) + 1
         self.offset += end + 1
         return self.offset
 
@@ -135,6 +148,7 @@ class TranscriptState(ABC):
             turn_status=self.turn_status,
             turns_completed=self.turns_completed,
             turns_aborted=self.turns_aborted,
+            turns_failed=self.turns_failed,
             last_turn_outcome=self.last_turn_outcome,
             usage=self.usage,
             context_window=self.context_window,
@@ -190,7 +204,21 @@ class TranscriptState(ABC):
     def _start_turn(self) -> None:
         self.turn_status = "busy"
 
-    def _end_turn(self, ts: str | None, outcome: TurnOutcome, reply: str | None, detail: str = "") -> bool:
+    def _begin_turn(self, prompt: str | None) -> None:
+        """A new turn opens at the record being consumed: a user's prompt, or (codex) the agent's
+        own turn-start record, whose prompt follows (`_turn_prompt`)."""
+        self._start_turn()
+        self.turns_started += 1
+        self.turns.append(Turn(self.turns_started, self._line_offset, prompt))
+
+    def _turn_prompt(self, prompt: str) -> None:
+        """The prompt of the open turn, when its opening record did not carry it."""
+        turn = self.turns[-1] if self.turns else None
+        if turn is not None and turn.outcome is None and turn.prompt is None:
+            turn.prompt = prompt
+
+    def _end_turn(self, ts: str | None, outcome: TurnOutcome, reply: str | None, detail: str = "",
+                  error: str | None = None) -> bool:
         """Close the open turn once; a second end signal for the same turn is ignored."""
         if self.turn_status == "idle":
             return False
@@ -199,10 +227,19 @@ class TranscriptState(ABC):
         if outcome == "completed":
             self.turns_completed += 1
             self.last_reply = reply
+        elif outcome == "failed":
+            self.turns_failed += 1
         else:
             self.turns_aborted += 1
+        turn = self.turns[-1] if self.turns else None
+        if turn is not None and turn.outcome is None:
+            turn.outcome, turn.reply, turn.error = outcome, reply if outcome == "completed" else None, error
         self._add(ts, "system", "turn_end", f"{outcome}: {detail}" if detail else outcome)
         return True
+
+    def turns_after(self, offset: int) -> list[Turn]:
+        """The remembered turns that opened at or after byte `offset`, oldest first."""
+        return [turn for turn in self.turns if turn.offset >= offset]
 
 
 def context_pct_of(state: TranscriptState, window: int | None) -> int | None:

@@ -176,11 +176,11 @@ def target(bed: Bed) -> str:
     return f"{bed.tmux.socket_path}:work"
 
 
-def sesh(bed: Bed, where: str, *args: str, timeout: float = 120) -> Run:
+def sesh(bed: Bed, where: str, *args: str, timeout: float = 120, stdin: str | None = None) -> Run:
     """The CLI against the `where` daemon, run with the agents' environment in the bed's project."""
     daemon = bed.daemon(where)
     return daemon.sesh(*args, cwd=bed.cwd, env={**bed.env, "SESH_HOME": str(daemon.home),
-                                                 "SESH_MACHINE": daemon.machine}, timeout=timeout)
+                                                 "SESH_MACHINE": daemon.machine}, timeout=timeout, stdin=stdin)
 
 
 def ok(run: Run) -> Run:

@@ -60,3 +60,12 @@ def assert_covered(module: dict[str, Any], features: dict[str, str]) -> None:
         marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
         covered = {param.id for mark in marks for param in mark.args[1]}
         assert covered == wanted, f"test_{feature} misses cells {wanted - covered}"
+
+
+SEND_FEATURES: dict[str, str] = {
+    "send_failed_turn": "a turn ending in a model error exits 6 with the agent's own error text, pane and headless; "
+                        "never the previous reply; --json says delivered; the next send gets its own reply",
+    "send_verbatim": "a half-typed draft is cleared first; text starting with -, /, !, #, spaces, multi-line, "
+                     "100 KB, from stdin and --file reaches the model as written",
+    "send_busy": "a send to a busy agent waits until idle, then types; --interrupt stops the running turn and sends",
+}

@@ -91,7 +91,8 @@ def test_send_pane(beds: Beds, where: str, agent: str) -> None:
     assert f"ECHO: {word}" in bed.tmux.capture(pane, history=True), "the reply did not come through the pane"
     multi = f"first line {word}\nsecond line"
     shaped = ok(sesh(bed, where, "send", uuid, multi, "--json")).json()
-    assert set(shaped) == {"uuid", "reply", "usage", "durationMs"}
+    assert set(shaped) == {"uuid", "reply", "usage", "durationMs", "delivery"}
+    assert shaped["delivery"] == "delivered"
     assert shaped["reply"] == f"ECHO: {multi}"
     assert any(multi in t for r in seen_by_llm(bed, word) for t in r.user_texts), "multi-line text was split"
     empty = sesh(bed, where, "send", uuid, "   ")

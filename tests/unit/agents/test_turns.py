@@ -171,7 +171,10 @@ def test_pi_stop_reasons() -> None:
             pi_message({"role": "assistant", "content": [], "stopReason": "error", "errorMessage": "boom 500"}),
         )
     )
-    assert state.turns_aborted == 2
+    assert (state.turns_aborted, state.turns_failed) == (1, 1)
+    aborted = "the model call ended with aborted"
+    assert [(t.prompt, t.outcome, t.error) for t in state.turns] == [("hello", "aborted", aborted),
+                                                                     ("again", "failed", "boom 500")]
     assert [entry.text for entry in state.entries if entry.type == "error"] == ["boom 500"]
     state.feed(
         lines(
