@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sesh_mesh.agent_names import AgentKind as AgentKind  # noqa: PLC0414 (the explicit re-export mypy strict needs)
+from sesh_mesh.agents.pane import DialogPrompt
 from sesh_mesh.errors import UsageError
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class PaneProbe:
     busy: bool | None
     needs_input: bool
     ready: bool
+    prompt: DialogPrompt | None = None
+    """What the waiting dialog asks, when `needs_input` and the adapter can read it."""
 
 
 @dataclass(frozen=True)

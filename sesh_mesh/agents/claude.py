@@ -24,7 +24,7 @@ from sesh_mesh.agents.base import (
 from sesh_mesh.agents.claude_transcript import ClaudeTranscript
 from sesh_mesh.agents.ids import is_uuid
 from sesh_mesh.agents.launch import COMPACT_COMMAND
-from sesh_mesh.agents.pane import RULE_RE, any_contains, any_match, nonblank_tail, pane_is_dead
+from sesh_mesh.agents.pane import RULE_RE, any_contains, any_match, dialog_prompt, nonblank_tail, pane_is_dead
 from sesh_mesh.agents.procs import basename, has_flag, option_value
 from sesh_mesh.agents.transcript import (
     TranscriptState,
@@ -288,7 +288,8 @@ class ClaudeAdapter:
         needs_input = not input_box and any_contains(tail, DIALOG_MARKERS)
         busy_seen = any_contains(bottom, BUSY_MARKERS) or any_match(bottom, SPINNER_RE)
         busy = True if busy_seen else (False if ready else None)
-        return PaneProbe(busy=busy, needs_input=needs_input, ready=ready and not needs_input)
+        prompt = dialog_prompt(tail, DIALOG_MARKERS) if needs_input else None
+        return PaneProbe(busy=busy, needs_input=needs_input, ready=ready and not needs_input, prompt=prompt)
 
     def match_process(self, comm: str, argv: Sequence[str]) -> bool:
         if comm == "claude":

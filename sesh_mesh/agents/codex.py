@@ -20,7 +20,7 @@ from sesh_mesh.agents.base import (
 from sesh_mesh.agents.codex_transcript import CodexTranscript
 from sesh_mesh.agents.ids import is_uuid, last_uuid_in, uuid7_time
 from sesh_mesh.agents.launch import COMPACT_COMMAND
-from sesh_mesh.agents.pane import any_contains, any_match, nonblank_tail, pane_is_dead
+from sesh_mesh.agents.pane import any_contains, any_match, dialog_prompt, nonblank_tail, pane_is_dead
 from sesh_mesh.agents.procs import basename, positionals
 from sesh_mesh.agents.transcript import TranscriptState, context_pct_of, summarize_transcript
 from sesh_mesh.errors import SeshError
@@ -162,7 +162,8 @@ class CodexAdapter:
             or any_match(bottom, WORKING_RE)
         )
         busy = True if busy_seen else (False if footer else None)
-        return PaneProbe(busy=busy, needs_input=needs_input, ready=footer)
+        prompt = dialog_prompt(tail, DIALOG_MARKERS) if needs_input else None
+        return PaneProbe(busy=busy, needs_input=needs_input, ready=footer, prompt=prompt)
 
     def match_process(self, comm: str, argv: Sequence[str]) -> bool:
         args = _codex_args(comm, argv)

@@ -12,6 +12,7 @@ from sesh_mesh.cli import (
     agents_cmds,
     control_cmds,
     daemon_cmds,
+    event_cmds,
     inventory,
     peer_cmds,
     pick_cmds,
@@ -21,7 +22,7 @@ from sesh_mesh.cli.context import make_context
 from sesh_mesh.cli.parser import Parser, root_parser
 from sesh_mesh.errors import ExitCode, SeshError, UsageError
 
-GROUPS = (inventory, daemon_cmds, control_cmds, agents_cmds, peer_cmds, pick_cmds, transcript_cmds)
+GROUPS = (inventory, daemon_cmds, control_cmds, agents_cmds, peer_cmds, pick_cmds, transcript_cmds, event_cmds)
 """Every command group, in the order `sesh --help` lists their commands."""
 
 GROUP_TITLES = {
@@ -32,6 +33,7 @@ GROUP_TITLES = {
     peer_cmds: "mesh",
     pick_cmds: "picker and manager",
     transcript_cmds: "transcripts (backup, restore, copy, autoname, search)",
+    event_cmds: "events, hooks and notifications",
 }
 """The heading of each group's commands in `sesh --help`."""
 

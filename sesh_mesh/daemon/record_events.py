@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sesh_mesh.agents.transcript import TranscriptState, first_line
 from sesh_mesh.daemon.events import Event, EventKind
 from sesh_mesh.store.record import Record
 
@@ -43,6 +44,19 @@ class _Seen:
     """This turn's end was announced (reset when the next turn starts)."""
     end_due: float | None = None
     """Idle without the transcript's count yet: announce the end at this time regardless."""
+
+
+REPLY_LINE_LIMIT = 200
+"""The reply's first line is clipped to this in `lastTurn` (it replicates with the record)."""
+
+
+def last_turn_of(state: TranscriptState) -> dict[str, Any]:
+    """The record's `lastTurn` from a transcript's parser: how many turns ended (completed,
+    aborted or failed), how the last one ended, and its reply's first line (completed only)."""
+    count = state.turns_completed + state.turns_aborted + int(getattr(state, "turns_failed", 0))
+    outcome = state.last_turn_outcome if count else None
+    reply = state.last_reply if outcome == "completed" and state.last_reply else None
+    return {"count": count, "outcome": outcome, "reply": None if reply is None else first_line(reply, REPLY_LINE_LIMIT)}
 
 
 def _turns(record: Record) -> int | None:

@@ -27,6 +27,7 @@ from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, list_panes, socket_from_name
 from sesh_mesh.daemon import live_state
 from sesh_mesh.daemon.live_state import Reported
+from sesh_mesh.daemon.record_events import last_turn_of
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
 from sesh_mesh.daemon.turn_events import TurnEvents
@@ -340,6 +341,7 @@ class Watcher:
                 last_activity=state.last_activity,
                 context_pct=adapter.context_pct(state),
                 context_tokens=None if state.usage is None else state.usage.context_tokens,
+                last_turn=last_turn_of(state),
             )
         reported = self.reported.get(uuid)
         if agent is None:
@@ -348,7 +350,8 @@ class Watcher:
         probe_pair = self.probes.get((agent.pane.socket, agent.pane.pane))
         if probe_pair is not None:
             probe, text = probe_pair
-            pane = live_state.PaneSeen(probe.busy, probe.needs_input, adapter.pane_context_window(text))
+            pane = live_state.PaneSeen(probe.busy, probe.needs_input, adapter.pane_context_window(text),
+                                       None if probe.prompt is None else probe.prompt.to_wire())
         registry = None
         entry = self.registries.get(agent.data_dir, {}).get(agent.pid) if adapter.has_session_registry else None
         if entry is not None:
