@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import ids
@@ -199,6 +200,7 @@ def choose(
 
     rules = load_config(ctx.home).cwd_rules
     return run_picker(ctx.socket, enter_acts=enter_acts, cursor=cursor, cwd_rules=rules, title=title,
+                      enter_mark=_enter_mark(ctx, str(status.get("machine"))) if enter_acts else None,
                       machine=ctx.machine)
 
 
@@ -282,6 +284,15 @@ def goto(ctx: Context, record: Record) -> int:
     # nesting deliberately, which tmux allows only with $TMUX unset.
     env = {key: value for key, value in os.environ.items() if key != "TMUX"}
     return subprocess.run([*base, "attach-session", "-t", str(pane)], env=env, check=False).returncode
+
+
+def _enter_mark(ctx: Context, here: str) -> Callable[[Record], str]:
+    """Rows of other machines show whether Enter attaches, relaunches or fails (no ssh target)."""
+    from sesh_mesh.cli.remote_enter import marker
+    from sesh_mesh.daemon.peers import load_peers
+
+    peers = load_peers(ctx.home)
+    return marker(here, {name for name, peer in peers.items() if peer.ssh_target() is not None})
 
 
 def _elsewhere(ctx: Context, record: Record) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from sesh_mesh.cli.context import Context
@@ -25,6 +26,28 @@ PREFLIGHT_TIMEOUT_S = 60.0
 
 MOVED_TAG = "moved-to:"
 """`--here` tags the owner's archived copy `moved-to:<this machine>`."""
+
+
+ATTACH_MARK = "⇄"
+"""A TUI row live on another machine: Enter attaches to its pane over ssh."""
+RELAUNCH_MARK = "↻"
+"""Detached on another machine: Enter relaunches it there, then attaches."""
+NO_SSH_MARK = "✗ssh"
+"""Another machine with no ssh target (not a peer): Enter fails with the fix."""
+
+
+def marker(here: str, ssh_machines: set[str]) -> Callable[[Record], str]:
+    """What Enter will do with a row, shown after its machine name when Enter enters."""
+
+    def mark(record: Record) -> str:
+        machine = record.get("machine")
+        if not machine or machine == here:
+            return ""
+        if machine not in ssh_machines:
+            return NO_SSH_MARK
+        return ATTACH_MARK if record.get("live") else RELAUNCH_MARK
+
+    return mark
 
 
 # ---- how to reach the owner ---------------------------------------------------------------------

@@ -24,7 +24,6 @@ from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents import binaries, launch, tmux
 from sesh_mesh.agents.base import sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
-from sesh_mesh.daemon import turn_reply
 from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.ops import op
@@ -32,16 +31,7 @@ from sesh_mesh.daemon.service import Service, SessionArgs
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.turn_events import WaitStopped
 from sesh_mesh.daemon.watcher import Watcher
-from sesh_mesh.errors import (
-    SeshError,
-    TimedOut,
-    TurnFailed,
-    Unconfirmed,
-    UsageError,
-    empty_message,
-    headless_without_msg,
-    missing_cwd,
-)
+from sesh_mesh.errors import SeshError, TimedOut, UsageError, empty_message, headless_without_msg, missing_cwd
 from sesh_mesh.store import mutations
 from sesh_mesh.store.record import Record
 
@@ -53,11 +43,13 @@ SUBMIT_PAUSE_S = 0.3
 TURN_START_S = 6.0
 """A submitted message must show as a started turn within this, else Enter is retried once."""
 
-INTERRUPT_WAIT_S = 15.0
-"""`send --interrupt`: the running turn must end this soon after Escape."""
-
 LIVE_WAIT_S = 30.0
 READY_WAIT_S = 60.0
+COMPACT_WAIT_S = 600.0
+"""A headless compaction with no --timeout is stopped after this: it shows busy meanwhile, and a
+wedged one must not hold the session busy for ever."""
+NO_TIME_S = 0.001
+"""A wait whose --timeout is already used up: a timeout of 0 would mean no limit."""
 STOP_GRACE_S = 10.0
 
 INHERITED = (
@@ -98,6 +90,8 @@ class NewArgs:
     cwdHint: str | None = None
     """Without `cwd`: the caller's working directory, used when it exists on the machine the
     session starts on (else that machine's home directory)."""
+    ephemeral: bool | None = None
+    """With `headless`: delete the session once its turn ended, however it ended (delegate)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +107,6 @@ class TimeoutArgs:
     uuid: str
     timeout: float | None = None
     """Seconds to wait at most."""
-    interrupt: bool | None = None
-    """Stop the running turn first instead of waiting for it to end (the busy rule)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +141,17 @@ class Control:
         """Turns delivered with --no-wait: the transcript's turn count and the watcher's turn number
         before them, so `await` waits for them even before the agent's state has flipped to busy."""
 
+    async def shutdown(self) -> None:
+        """The daemon stops: every running headless turn is killed, whole process tree, and its
+        end recorded before the store closes; none is left orphaned to pid 1."""
+        if not await self.headless.shutdown():
+            return
+        try:
+            await self.watcher.tick()
+        except Exception:
+            # The records then say busy until the next start re-derives them; the agents are gone.
+            log.exception("stop: the ends of the killed headless turns were not recorded")
+
     # ---- shared helpers ----------------------------------------------------------------------
 
     def record(self, uuid: str) -> Record:
@@ -178,8 +181,7 @@ class Control:
 
     def turn_count(self, uuid: str) -> int:
         tail = self.watcher.tails.get(uuid)
-        state = None if tail is None else tail.state
-        return 0 if state is None else state.turns_completed + state.turns_aborted + state.turns_failed
+        return 0 if tail is None else tail.state.turns_completed + tail.state.turns_aborted
 
     def activity(self, uuid: str) -> int:
         tail = self.watcher.tails.get(uuid)
@@ -192,6 +194,17 @@ class Control:
             return await self.watcher.turn_events.wait_until(predicate, timeout, self.service.stop_requested, uuid)
         except WaitStopped:
             raise SeshError("the daemon is stopping", "retry when it is back") from None
+
+    def reply_of(self, uuid: str) -> dict[str, Any]:
+        tail = self.watcher.tails.get(uuid)
+        if tail is None:
+            raise SeshError("the turn ended but no transcript was found", "see `sesh info` for filePath")
+        state = tail.state
+        usage = None
+        if state.usage is not None:
+            usage = {"inputTokens": state.usage.input_tokens, "outputTokens": state.usage.output_tokens,
+                     "contextTokens": state.usage.context_tokens}
+        return {"reply": state.last_reply or "", "usage": usage, "outcome": state.last_turn_outcome}
 
     # ---- new ---------------------------------------------------------------------------------
 
@@ -249,20 +262,37 @@ class Control:
         if args.get("noLaunch"):
             return self.service.decorate(record)
         if headless:
-            result = await self.headless.run(self.sessions[uuid], str(message), env, binary,
-                                             first=True, timeout=args.get("timeout"))
+            try:
+                result = await self.headless.run(self.sessions[uuid], str(message), env, binary,
+                                                 first=True, timeout=args.get("timeout"))
+            except BaseException:
+                if args.get("ephemeral"):
+                    # A failed or timed-out one-shot worker leaves nothing behind either.
+                    try:
+                        await self.service.mutate_local(uuid, "delete", {})
+                    except SeshError as exc:
+                        log.warning("delegate: the failed worker %s was not deleted: %s", uuid, exc.what)
+                raise
+            if args.get("ephemeral"):
+                try:
+                    await self.service.mutate_local(uuid, "delete", {})
+                except SeshError as exc:  # the reply is still the answer; the CLI says what was kept
+                    result = {**result, "notDeleted": exc.what}
             return {**self.service.decorate(self.sessions[uuid]), **result}
         assert target is not None
-        await self.launch_or_forget(uuid, target, cwd, env, argv, name=str(args.get("name") or agent))
+        # --timeout bounds the whole of `new`: the launch, the readiness wait and the first turn.
+        deadline = time.monotonic() + float(args["timeout"]) if args.get("timeout") else None
+        await self.launch_or_forget(uuid, target, cwd, env, argv, name=str(args.get("name") or agent),
+                                    deadline=deadline)
         if message:
             where = f"session {uuid} was started on {self.service.machine}"
             try:
-                await self.wait_ready(uuid)
+                await self.wait_ready(uuid, deadline)
             except SeshError as exc:
                 raise type(exc)(f"{where}, but the first message was not delivered: {exc.what}", exc.fix) from exc
             try:
                 result = await self.send_to_pane(self.sessions[uuid], str(message), wait=True,
-                                                 timeout=args.get("timeout"))
+                                                 timeout=_left(deadline))
             except TimedOut:
                 raise
             except SeshError as exc:
@@ -293,7 +323,7 @@ class Control:
                          f"pass --cwd with a directory that exists on {self.service.machine}")
 
     async def launch_or_forget(self, uuid: str, target: dict[str, str], cwd: str, env: dict[str, str],
-                               argv: list[str], name: str) -> None:
+                               argv: list[str], name: str, deadline: float | None = None) -> None:
         """Open the agent's window and wait until it is live; a launch that fails leaves no
         record behind (the tombstone says it never ran) and no window either."""
         agent = str(self.sessions[uuid]["agent"])
@@ -303,8 +333,12 @@ class Control:
             await self.forget(uuid, target["socket"], None)
             raise SeshError(f"cannot open a tmux window for {agent}: {exc}",
                             "check tmux (`tmux -V`, the socket's directory), or pass --target SOCKET:SESSION") from exc
-        if not await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), LIVE_WAIT_S, uuid):
+        within = LIVE_WAIT_S if deadline is None else min(LIVE_WAIT_S, max(0.0, deadline - time.monotonic()))
+        if not await self.wait_for(lambda: bool(self.sessions[uuid].get("live")), within or NO_TIME_S, uuid):
             await self.forget(uuid, target["socket"], pane)
+            if within < LIVE_WAIT_S:
+                raise TimedOut(f"{agent} did not show up as live within --timeout (its window was closed and "
+                               "nothing was registered)", "raise --timeout")
             raise SeshError(f"{agent} was started in tmux but never showed up as live (its window was closed and "
                             "nothing was registered)", f"run `{argv[0]}` by hand in {cwd} to see why")
 
@@ -337,7 +371,9 @@ class Control:
         except FileNotFoundError as exc:  # no tmux binary at all
             raise tmux.TmuxError(f"tmux is not installed or not on the daemon's PATH ({exc})") from exc
 
-    async def wait_ready(self, uuid: str) -> None:
+    async def wait_ready(self, uuid: str, deadline: float | None = None) -> None:
+        """Until the agent's pane takes input (READY_WAIT_S at most; less when `deadline`, on the
+        monotonic clock, comes first: then it is a timeout)."""
         adapter = get_adapter(str(self.sessions[uuid]["agent"]))
 
         async def probe() -> tuple[bool, bool]:
@@ -348,15 +384,19 @@ class Control:
             found = adapter.probe_pane(text)
             return found.ready, found.needs_input
 
-        deadline = time.monotonic() + READY_WAIT_S
-        while time.monotonic() < deadline:
+        own = time.monotonic() + READY_WAIT_S
+        until = own if deadline is None else min(own, deadline)
+        while time.monotonic() < until:
             ready, needs_input = await probe()
             if needs_input:
                 raise SeshError("the agent shows a dialog and waits for an answer",
                                 f"look with `sesh pane-capture {uuid[:8]}`, answer with `sesh pane-keys {uuid[:8]} …`")
             if ready:
                 return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(min(0.2, max(0.0, until - time.monotonic())))
+        if until < own:
+            raise TimedOut("the agent did not become ready for input within --timeout",
+                           f"raise --timeout; look with `sesh pane-capture {uuid[:8]}`")
         raise SeshError("the agent did not become ready for input", f"look with `sesh pane-capture {uuid[:8]}`")
 
     # ---- send / await ------------------------------------------------------------------------
@@ -371,8 +411,7 @@ class Control:
         started = time.monotonic()
         wait = not args.get("noWait")
         if record.get("live"):
-            result = await self.send_to_pane(record, message, wait=wait, timeout=args.get("timeout"),
-                                             interrupt=interrupt)
+            result = await self.send_to_pane(record, message, wait=wait, timeout=args.get("timeout"))
         else:
             if self._live_elsewhere(record):
                 raise SeshError("the conversation is live in a pane sesh cannot type into",
@@ -387,27 +426,24 @@ class Control:
         agent_id = record.get("agentSessionId")
         return bool(agent_id) and any(a.agent_session_id == agent_id for a in self.watcher.live.values())
 
-    async def send_to_pane(self, record: Record, message: str, *, wait: bool, timeout: Any,
-                           interrupt: bool = False) -> dict[str, Any]:
-        """Type `message` into the session's pane and answer with the reply of the turn it opened.
-
-        The busy rule (docs/live-state.md): a busy agent is waited for until idle, then typed to;
-        `interrupt` stops its running turn first instead. Whatever draft sits in the input line is
-        cleared before typing, so it never merges into the message."""
+    async def send_to_pane(self, record: Record, message: str, *, wait: bool, timeout: Any) -> dict[str, Any]:
         uuid = record["uuid"]
         loc = record.get("tmux") or {}
         socket, pane = loc["socket"], loc["pane"]
         turns = self.turn_count(uuid)
+        activity = self.activity(uuid)
         turn_mark = self.watcher.turn_events.turn(uuid)
 
         def started() -> bool:
             current = self.sessions[uuid]
-            return (ours() is not None or current.get("turnStatus") == "busy"
-                    or self.watcher.turn_events.turn(uuid) > turn_mark or not current.get("live"))
+            return (current.get("turnStatus") == "busy" or self.watcher.turn_events.turn(uuid) > turn_mark
+                    or self.turn_count(uuid) > turns or self.activity(uuid) > activity)
 
         await tmux.leave_mode(socket, pane)
-        await tmux.send_keys(socket, pane, list(adapter.clear_input_keys))
-        await tmux.paste(socket, pane, typed, buffer=f"sesh-{uuid[:8]}")
+        if "\n" in message:
+            await tmux.paste(socket, pane, message, buffer=f"sesh-{uuid[:8]}")
+        else:
+            await tmux.send_keys(socket, pane, [message], literal=True)
         await asyncio.sleep(SUBMIT_PAUSE_S)
         await tmux.send_keys(socket, pane, ["Enter"])
         if not await self.wait_for(started, TURN_START_S, uuid):
@@ -415,86 +451,35 @@ class Control:
             await tmux.leave_mode(socket, pane)
             await tmux.send_keys(socket, pane, ["Enter"])
             if not await self.wait_for(started, TURN_START_S, uuid):
-                raise Unconfirmed("the message was typed into the pane but no turn start was seen",
-                                  f"look with `sesh pane-capture {uuid[:8]}` before sending it again")
+                raise SeshError("the message was typed but the agent did not start a turn",
+                                f"look with `sesh pane-capture {uuid[:8]}`")
         if not wait:
             self.pending_turns[uuid] = (turns, turn_mark)
-        interrupt = bool(args.get("interrupt"))
-            return {"reply": None, "usage": None, "delivery": turn_reply.DELIVERED, "via": "pane"}
+            return {"reply": None, "usage": None, "delivered": "pane"}
+        limit = float(timeout) if timeout else None
 
         def finished() -> bool:
             current = self.sessions[uuid]
-            if not current.get("live"):
-                return True
-            if current.get("turnStatus") == "busy":
-                return False
-            pending = self.pending_turns.get(uuid)
-            if pending is not None:
-                # A --no-wait turn whose start the state has not caught up with yet is busy too.
-                turns, turn_mark = pending
-                return self.turn_count(uuid) > turns or self.watcher.turn_events.turn(uuid) > turn_mark
-            return True
+            return self.turn_count(uuid) > turns and current.get("turnStatus") != "busy"
 
-            await self._until_headless_idle(record["uuid"], args.get("timeout"), interrupt)
-        if idle():
-            return
-        if interrupt:
-            socket, pane = self._pane(record)
-            await tmux.leave_mode(socket, pane)
-            await tmux.send_keys(socket, pane, ["Escape"])
-            if await self.wait_for(idle, INTERRUPT_WAIT_S, uuid):
-                return
-            raise SeshError(f"session {uuid[:8]} did not stop its running turn; the message was not typed",
-                            f"look with `sesh pane-capture {uuid[:8]}`")
-        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-        if not await self.wait_for(idle, remaining, uuid):
-            raise TimedOut(f"session {uuid[:8]} stayed busy; the message was not typed",
-                           "wait longer (--timeout), or steer the running turn with --interrupt")
+        if not await self.wait_for(finished, limit, uuid):
+            raise TimedOut(f"no reply within {limit:.0f}s", f"the turn goes on; `sesh await {uuid[:8]}` waits for it")
+        return {**self.reply_of(uuid), "delivered": "pane"}
 
     @op("await", TimeoutArgs, route="owner")
-    async def _until_headless_idle(self, uuid: str, timeout: Any, interrupt: bool) -> None:
-        """The busy rule for a session with no pane: a running headless turn is waited for (or,
-        with `interrupt`, stopped) before the next one starts."""
-        if uuid not in self.headless.running:
-            return
-        if interrupt:
-            await self.headless.abort(uuid)
-        limit = INTERRUPT_WAIT_S if interrupt else (float(timeout) if timeout else None)
-        if not await self.wait_for(lambda: uuid not in self.headless.running, limit, uuid):
-            raise TimedOut(f"session {uuid[:8]} is still running a headless turn; the message was not sent",
-                           "wait longer (--timeout), or steer it with --interrupt")
-
     async def op_await(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """Wait until the session is idle (its delivered turn ended)."""
         record = self.record(str(args["uuid"]))
         uuid = record["uuid"]
         limit = float(args.get("timeout") or 0) or None
 
-        agent = str(record["agent"])
-        adapter = get_adapter(agent)
         def idle() -> bool:
             record = self.sessions[uuid]
-        if message.lstrip()[:1] and message.lstrip()[0] in adapter.untypable_chars:
-            raise SeshError(f"{agent} runs typed text that starts with {message.lstrip()[0]!r} as its own command, "
-                            "so the message cannot reach the model through the pane",
-                            "reword its start, or `sesh stop` the session and send it headless")
-        typed = " " + message if message[:1] in adapter.command_chars else message
-        limit = float(timeout) if timeout else None
-        deadline = None if limit is None else time.monotonic() + limit
-        await self._until_idle(record, deadline, interrupt)
-        tail = self.watcher.tails.get(uuid)
-        mark = turn_reply.mark_of(tail.path if tail is not None else
-                                  (Path(record["filePath"]) if record.get("filePath") else None))
             busy = record.get("turnStatus") == "busy"
             pending = self.pending_turns.get(uuid)
             if pending is not None:
                 turns, turn_mark = pending
-        def ours() -> Any:
-            tail = self.watcher.tails.get(uuid)
-            return None if tail is None else turn_reply.find_turn(tail.state, tail.path, mark, message)
-
                 seen_started = busy or self.watcher.turn_events.turn(uuid) > turn_mark
-            # Idle before typing (the busy rule), so busy now is this message's turn.
                 # Until the delivered turn was seen busy (or has ended), it has not started yet.
                 if not seen_started and self.turn_count(uuid) <= turns and record.get("live"):
                     return False
@@ -521,7 +506,7 @@ class Control:
         uuid = record["uuid"]
         self.pending_turns.pop(uuid, None)
         if uuid in self.headless.running:
-            self.headless.abort(uuid)
+            await self.headless.abort(uuid)
             return {"uuid": uuid, "aborted": "headless"}
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
@@ -541,11 +526,12 @@ class Control:
                                 f"sesh await {record['uuid'][:8]}, then compact")
             check_cwd(record)
             env = self.launch_env(ctx, record["uuid"])
-            timeout = float(args["timeout"]) if args.get("timeout") else None
+            given = args.get("timeout")
+            timeout = COMPACT_WAIT_S if given is None else (float(given) or None)  # 0: no limit
             if how == "rpc":
                 return await compact_pi(self.headless, record, env, await self.binary(agent, env), timeout)
             result = await self.headless.run(record, adapter.compact_command, env, await self.binary(agent, env),
-                                             first=False, timeout=timeout, command=True)
+                                             first=False, timeout=timeout)
             return {"uuid": record["uuid"], "compact": "done", "summary": str(result.get("reply") or "")[:500]}
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)
@@ -575,7 +561,7 @@ class Control:
         record = self.record(str(args["uuid"]))
         uuid = record["uuid"]
         if uuid in self.headless.running:
-            self.headless.abort(uuid)
+            await self.headless.abort(uuid)
         if not record.get("live"):
             return self.service.decorate(self.sessions[uuid])
         socket, pane = self._pane(record)
@@ -613,6 +599,11 @@ class Control:
         uuid = record["uuid"]
         if record.get("live"):
             return {"action": "goto", "tmux": record["tmux"], "uuid": uuid}
+        if uuid in self.headless.running:
+            # A pane opened now would resume the conversation beside the running turn: a fork.
+            raise SeshError(f"session {uuid[:8]} is running a headless turn; a pane opened now would fork "
+                            "its conversation", f"wait for it (`sesh await {uuid[:8]}`) or stop it "
+                            f"(`sesh abort {uuid[:8]}`), then resume")
         agent = str(record["agent"])
         adapter = get_adapter(agent)
         resume_id = record.get("agentSessionId")
@@ -674,6 +665,11 @@ def check_cwd(record: Record) -> None:
         short = record["uuid"][:8]
         raise SeshError(f"session {short}'s working directory {cwd} no longer exists",
                         f"recreate it (mkdir -p {cwd}), or start a new session elsewhere with `sesh new --cwd DIR`")
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until `deadline` (monotonic), at least a hair so 0 never means "no limit"."""
+    return None if deadline is None else max(NO_TIME_S, deadline - time.monotonic())
 
 
 def _utcnow() -> Any:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sesh_mesh.agents import proc_kill
 from sesh_mesh.agents.base import AgentAdapter, sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon.live_state import Reported
@@ -27,23 +28,58 @@ log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 3
 
+FINISH_WAIT_S = 5.0
+"""After its process tree is gone, a turn's result (transcript read, record write) is waited for
+this long at most."""
+
+STOP_ABORTED = "aborted"
+STOP_TIMED_OUT = "timed out"
+STOP_DAEMON = "daemon stopping"
+
+
+def _stopped_error(why: str, agent: str) -> SeshError:
+    if why == STOP_TIMED_OUT:
+        return TimedOut(f"the headless {agent} turn timed out and was stopped", "raise --timeout")
+    if why == STOP_DAEMON:
+        return SeshError(f"the daemon stopped during the headless {agent} turn, which was killed",
+                         "send it again once the daemon is back")
+    return SeshError(f"the headless {agent} turn was aborted (sesh abort)", "send the message again to retry")
+
 
 class HeadlessRunner:
     def __init__(self, store: Store, watcher: Watcher) -> None:
         self.store = store
         self.watcher = watcher
         self.running: dict[str, asyncio.subprocess.Process] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stopped: dict[str, str] = {}
+        """Turns sesh itself ended, and why (STOP_ABORTED, STOP_TIMED_OUT, STOP_DAEMON)."""
+        self._turns: dict[str, asyncio.Future[Any]] = {}
+        """The task that awaits each running turn's process and reads its result."""
+        self._tasks: set[asyncio.Future[Any]] = set()
 
-    def abort(self, uuid: str) -> None:
+    async def abort(self, uuid: str, why: str = "") -> bool:
+        """End the session's running turn: its whole process tree (proc_kill), then wait until
+        its end is recorded. False when no turn runs."""
         proc = self.running.get(uuid)
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+        if proc is None or proc.returncode is not None:
+            return False
+        self.stopped.setdefault(uuid, why or STOP_ABORTED)
+        await proc_kill.kill_tree(proc.pid)
+        turn = self._turns.get(uuid)
+        if turn is not None:
+            await asyncio.wait({turn}, timeout=FINISH_WAIT_S)
+        return True
 
-    def _report(self, uuid: str, status: str) -> None:
+    async def shutdown(self) -> list[str]:
+        """The daemon stops: end every running turn (nothing outlives the daemon, orphaned to
+        pid 1) and record each as aborted. Returns the sessions whose turn was ended."""
+        ended = list(self.running)
+        await asyncio.gather(*(self.abort(uuid, STOP_DAEMON) for uuid in ended))
+        return ended
+
+    def _report(self, uuid: str, status: str, outcome: str | None = None) -> None:
         watcher = self.watcher
-        watcher.reported[uuid] = Reported(status, "headless", time.monotonic())
+        watcher.reported[uuid] = Reported(status, "headless", time.monotonic(), outcome=outcome)
         watcher.wake.set()
         # `running` changed just before this: a wait on the session (`await`) re-checks now.
         watcher.turn_events.changed(uuid)
@@ -68,21 +104,30 @@ class HeadlessRunner:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         self.running[uuid] = proc
+        self.stopped.pop(uuid, None)
         self._report(uuid, "busy")
         turn = asyncio.ensure_future(self._finish(record, proc, env, stdin_text))
+        self._turns[uuid] = turn
+        turn.add_done_callback(lambda done: self._turns.pop(uuid, None) if self._turns.get(uuid) is done else None)
         if not wait:
             self._tasks.add(turn)
-            turn.add_done_callback(self._tasks.discard)
+            turn.add_done_callback(self._unwaited_done)
             return {"reply": None, "usage": None, "delivered": "headless"}
         limit = float(timeout) if timeout else None
         try:
             return await asyncio.wait_for(asyncio.shield(turn), limit)
         except TimeoutError:
-            self.abort(uuid)
+            await self.abort(uuid, STOP_TIMED_OUT)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(turn, 5)
+                await asyncio.wait_for(turn, FINISH_WAIT_S)
             raise TimedOut(f"the headless turn took longer than {limit:.0f}s and was stopped",
                            "raise --timeout") from None
+
+    def _unwaited_done(self, turn: asyncio.Future[Any]) -> None:
+        """A `--no-wait` turn ended: nobody awaits its result, so its failure is logged here."""
+        self._tasks.discard(turn)
+        if not turn.cancelled() and turn.exception() is not None:
+            log.info("headless turn ended without a waiter: %s", turn.exception())
 
     async def _finish(self, record: Record, proc: asyncio.subprocess.Process, env: dict[str, str],
                       stdin_text: bytes | None) -> dict[str, Any]:
@@ -92,7 +137,8 @@ class HeadlessRunner:
             out, err = await proc.communicate(stdin_text)
         finally:
             self.running.pop(uuid, None)
-            self._report(uuid, "idle")
+            why = self.stopped.pop(uuid, None)
+            self._report(uuid, "idle", "aborted" if why else ("completed" if proc.returncode == 0 else "failed"))
         text = out.decode(errors="replace")
         adapter = get_adapter(agent)
         agent_id = _conversation_id_from_output(adapter, text) or record.get("agentSessionId")
@@ -108,6 +154,8 @@ class HeadlessRunner:
             self.watcher.tails.pop(uuid, None)
         if changes:
             await self.store.write_local(uuid, lambda cur: None if cur is None else {**cur, **changes})
+        if why is not None:
+            raise _stopped_error(why, agent)
         if proc.returncode != 0:
             lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             detail = " / ".join(lines[-STDERR_TAIL_LINES:]) or _error_from_output(agent, text) or "no output"
@@ -163,18 +211,20 @@ async def compact_pi(runner: HeadlessRunner, record: Record, env: dict[str, str]
 
         answer = await asyncio.wait_for(response(), timeout)
     except TimeoutError:
-        raise TimedOut("pi did not finish compacting in time", "raise --timeout") from None
+        runner.stopped.setdefault(uuid, STOP_TIMED_OUT)
+        await proc_kill.kill_tree(proc.pid)
+        raise TimedOut("pi did not finish compacting in time and was stopped", "raise --timeout") from None
     finally:
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
         try:
             await asyncio.wait_for(proc.wait(), 10)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            await proc_kill.kill_tree(proc.pid)
             await proc.wait()
         runner.running.pop(uuid, None)
-        runner._report(uuid, "idle")
+        why = runner.stopped.pop(uuid, None)
+        runner._report(uuid, "idle", "aborted" if why else "completed")
     if not answer.get("success"):
         raise SeshError(f"pi refused to compact: {answer.get('error') or answer}", "see `sesh tail`")
     summary = str((answer.get("data") or {}).get("summary") or "")

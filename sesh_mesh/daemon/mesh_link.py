@@ -230,13 +230,14 @@ class Link:
                 store = self.host.store
                 if command.origin == store.machine and await self._restored(command):
                     return
-                applied = await store.apply_batch(
+                mark_before = store.marks.get(command.origin)
+                changed = await store.apply_remote(
                     command.origin, command.epoch, command.records, command.from_seq, command.to_seq,
-                    hwm=command.hwm, loose=command.loose, adopt_own=self._recovering or store.recovering,
+                    adopt_own=self._recovering or store.recovering,
                 )
-                if applied.loose and applied.changed:
-                    self.host.relay_loose(applied.changed, self)
-                if applied.mark_moved:
+                if command.loose and changed:
+                    self.host.relay_loose(changed, self)
+                if store.marks.get(command.origin) != mark_before:
                     self.host.mark_moved(command.origin, self)
             elif isinstance(command, Close):
                 log.warning("mesh: closing %s: %s", self.label, command.detail or command.reason)

@@ -37,6 +37,8 @@ AGE_REFRESH_S = 15.0
 class Options:
     socket: Path
     enter_acts: bool = False
+    enter_mark: Callable[[Record], str] | None = None
+    """What Enter does with another machine's row (`cli/remote_enter.marker`); None: nothing shown."""
     """`sesh tui --enter`: Enter enters the session (the caller acts on the result)."""
     cursor: str | None = None
     cwd_labels: CwdLabels = field(default_factory=CwdLabels)
@@ -168,7 +170,9 @@ class SeshApp(App[Record | None]):
 
     def _mine(self, records: list[Record]) -> list[Record]:
         machine = self.options.machine
-        return records if machine is None else [r for r in records if r.get("machine") == machine]
+        mine = records if machine is None else [r for r in records if r.get("machine") == machine]
+        mark = self.options.enter_mark
+        return mine if mark is None else [{**r, "enterMark": mark(r)} for r in mine]
 
     async def on_daemon_link_snapshot(self, message: DaemonLink.Snapshot) -> None:
         records = self._mine(message.records)

@@ -109,6 +109,8 @@ def make_row(record: Record, cwd_label: Callable[[str], str], short_id: str | No
     machine = str(record.get("machine") or "")
     if record.get("stale"):
         machine = f"{machine} {STALE_MARK}"
+    if record.get("enterMark"):
+        machine = f"{machine} {record['enterMark']}"
     cells = {
         "glyph": glyph(record),
         "id": short_id or str(record["uuid"])[: ids.SHORT_ID_LEN],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from sesh_mesh.errors import UsageError
@@ -56,12 +56,12 @@ def _isatty(fd: int) -> bool:
 
 def run_picker(
     socket: Path, *, enter_acts: bool, cursor: str | None, cwd_rules: Iterable[tuple[str, str]], title: str,
-    machine: str | None = None,
+    machine: str | None = None, enter_mark: Callable[[Record], str] | None = None,
 ) -> Record | None:
     """Show the UI until the user picks (the record) or cancels (None)."""
     options = Options(
         socket=socket, enter_acts=enter_acts, cursor=cursor, cwd_labels=CwdLabels.from_env(cwd_rules), title=title,
-        machine=machine,
+        machine=machine, enter_mark=enter_mark,
     )
     # An exported COLUMNS/LINES would pin Textual's size (shutil.get_terminal_size reads them
     # first) and ignore resizes; the terminal itself is the authority.
