@@ -30,7 +30,6 @@ from sesh_mesh.agents.tmux import (
     set_global_option,
     set_pane_option,
 )
-from sesh_mesh.daemon.op_args import NoArgs
 from sesh_mesh.daemon.ops import op
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.watcher import Watcher
@@ -45,6 +44,12 @@ SUMMARY_OPTION = "@sesh_summary"
 
 DELAYS_KEPT = 1000
 """How many commit → option-set delays `tmux-status` reports percentiles over."""
+
+@dataclass(frozen=True)
+class TmuxStatusArgs:
+    since: float | None = None
+    """Only the delays of options set at or after this wall-clock time (seconds since the epoch)."""
+
 
 PaneKey = tuple[str, str]
 """(tmux socket path, pane id)."""
@@ -83,7 +88,8 @@ class TmuxStatus:
         self._counts: Counter[str] = Counter()
         self._dirty_at: dict[str, float] = {}
         """uuid → monotonic time of the first commit not yet on its pane: for the delay figures."""
-        self._delays: deque[float] = deque(maxlen=DELAYS_KEPT)
+        self._delays: deque[tuple[float, float]] = deque(maxlen=DELAYS_KEPT)
+        """(wall time the options were set, delay since the commit) for the last DELAYS_KEPT."""
         self.commands = 0
         """tmux commands issued (set-option, list-panes), for `tmux-status` and the fleet bench."""
         self.processes = 0
@@ -252,7 +258,7 @@ class TmuxStatus:
                     if (s := self._stamped.get(key)) is not None and s.values == values}  # fmt: skip
         for uuid in list(self._dirty_at):
             if uuid in on_panes:
-                self._delays.append(now - self._dirty_at.pop(uuid))
+                self._delays.append((time.time(), now - self._dirty_at.pop(uuid)))
             elif uuid not in {u for _p, u, _v in wanted.values()}:
                 del self._dirty_at[uuid]  # on no pane: nothing to wait for
 
@@ -276,12 +282,13 @@ class TmuxStatus:
 
     # ---- the op ------------------------------------------------------------------------------
 
-    @op("tmux-status", NoArgs)
+    @op("tmux-status", TmuxStatusArgs)
     async def op_tmux_status(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
         """The tmux status options this daemon keeps: panes stamped, the summary, tmux commands and
         processes issued for them, commit → option-set delays (ms), and every tmux command the
         daemon issued (`daemonTmux`, by command, watcher included)."""
-        delays = sorted(self._delays)
+        since = args.get("since") or 0.0
+        delays = sorted(delay for at, delay in self._delays if at >= since)
 
         def pct(q: float) -> float | None:
             return None if not delays else round(delays[min(len(delays) - 1, int(q * len(delays)))] * 1000, 2)
