@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import errors, ids
@@ -13,6 +14,7 @@ from sesh_mesh.agents.base import SANDBOX_MODES
 from sesh_mesh.cli import render
 from sesh_mesh.cli.checks import check_agent, check_message, resolve_cwd, timeout, working_dir_or_none
 from sesh_mesh.cli.context import Context
+from sesh_mesh.cli.message_input import delivery_of, read_message
 from sesh_mesh.errors import SeshError
 from sesh_mesh.store import mutations
 
@@ -20,6 +22,14 @@ if TYPE_CHECKING:
     from sesh_mesh.cli.parser import Commands
 
 TIMEOUT_HELP = "seconds, or a number with s/m/h (0: no limit)"
+SEND_EXITS = """delivery (--json "delivery"; the exit code says the same):
+  0  delivered: the turn started and this turn's reply is printed
+  5  delivered-unconfirmed: typed into the pane, but no turn start was seen
+  6  delivered, and the turn failed (model or agent error, agent exited, aborted): its error on stderr
+  124 delivered, no reply within --timeout (or: the agent stayed busy, not delivered)
+  1, 2, 4  not-delivered (refused, usage error, daemon unreachable); 4 after the request was sent: unknown
+
+"""
 SANDBOX_HELP = ("what the agent may change: read-only (claude dontAsk without its edit and shell tools, codex -s "
                 "read-only, pi read tools only), workspace-write (claude acceptEdits, codex -s workspace-write; pi "
                 "cannot), danger-full-access (claude bypassPermissions, codex -s danger-full-access, pi all tools)")
@@ -38,7 +48,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--cwd", help="working directory (realpath; relative to $PWD; default $PWD)")
     p.add_argument("--model", help="model (default [models].<agent>, then [models].default)")
     p.add_argument("--target", metavar="SOCKET:SESSION", help="tmux server and session (created if absent)")
-    p.add_argument("--msg", help="first message; waits for the turn and prints the reply")
+    p.add_argument("--msg", help="first message (`-`: read stdin); waits for the turn and prints the reply")
+    p.add_argument("--file", metavar="PATH", help="read the first message from PATH (like --msg)")
     p.add_argument("--headless", action="store_true", help="no pane: run the first turn (--msg) headless")
     p.add_argument("--dry-run", action="store_true", help="print the plan (argv, env, cwd, tmux); register nothing")
     p.add_argument("--no-launch", action="store_true", help="register only")
@@ -50,11 +61,17 @@ def register(commands: Commands) -> None:
 
     p = commands.add("send", "deliver a message and print the agent's reply (pane if live, else headless)", [
         'reply=$(sesh send a808 "run the tests and summarise")', 'sesh send a808 "stop" --no-wait',
-        'sesh send a808 "long task" --timeout 10m --json'], cmd_send)
+        'sesh send a808 "long task" --timeout 10m --json', "sesh send a808 - < prompt.md",
+        "sesh send --json a808 -- '-v is a flag'", 'sesh send a808 --interrupt "stop, do this instead"'], cmd_send)
     p.add_argument("uuid", help="uuid or unique prefix")
-    p.add_argument("message")
+    p.add_argument("message", nargs="?", help="the text, verbatim (`-`: read stdin; a text starting with -: "
+                   "options first, then UUID -- TEXT)")
+    p.add_argument("--file", metavar="PATH", help="read the message from PATH instead")
     p.add_argument("--timeout", help="bound on the wait for the reply: " + TIMEOUT_HELP)
     p.add_argument("--no-wait", action="store_true", help="deliver only; do not wait for the reply")
+    p.add_argument("--interrupt", action="store_true", help="stop the agent's running turn and send now (default: "
+                   "a busy agent is waited for until idle, then typed to)")
+    p.epilog = SEND_EXITS + (p.epilog or "")
 
     p = commands.add("await", "block until the current turn completes; print the status", [
         "sesh await a808", "sesh await a808 --timeout 5m"], cmd_await)
@@ -101,7 +118,7 @@ def register(commands: Commands) -> None:
 
 def _print_reply(ctx: Context, result: dict[str, Any]) -> None:
     if ctx.json:
-        render.print_json({k: result.get(k) for k in ("uuid", "reply", "usage", "durationMs")})
+        render.print_json({k: result.get(k) for k in ("uuid", "reply", "usage", "durationMs", "delivery")})
     elif result.get("reply") is not None:
         sys.stdout.write(str(result["reply"]).rstrip("\n") + "\n")
 
@@ -117,16 +134,15 @@ def cmd_new(ctx: Context) -> int:
     tags = [mutations.check_tag(t) for t in a.tag]  # `new` in the daemon takes tags and name as given
     name = mutations.check_name(a.name) if a.name is not None else None
     wait_s = timeout(a.timeout)
-    if a.headless and not (a.msg and a.msg.strip()):
+    msg = read_message(a.msg, a.file, "--msg") if a.msg is not None or a.file is not None else None
+    if a.headless and msg is None:
         raise errors.headless_without_msg()
-    if a.msg is not None:
-        check_message(a.msg)
     passthrough = list(a.agent_args or [])
     if passthrough[:1] == ["--"]:
         passthrough = passthrough[1:]
     args = {
         "agent": a.agent, "name": name, "tags": tags, **cwd_args, "model": a.model, "target": a.target,
-        "msg": a.msg, "headless": a.headless, "dryRun": a.dry_run, "noLaunch": a.no_launch,
+        "msg": msg, "headless": a.headless, "dryRun": a.dry_run, "noLaunch": a.no_launch,
         "sessionId": session_id, "sandbox": a.sandbox, "agentArgs": passthrough, "timeout": wait_s,
         "machine": ctx.machine,
     }  # fmt: skip
@@ -168,10 +184,20 @@ def new_cwd_args(given: str | None, machine: str | None) -> dict[str, str | None
 
 
 def cmd_send(ctx: Context) -> int:
-    message = check_message(ctx.args.message)
-    uuid = ids.check_prefix(ctx.args.uuid)
-    wait_s = timeout(ctx.args.timeout)
-    result = ctx.call("send", {"uuid": uuid, "message": message, "timeout": wait_s, "noWait": ctx.args.no_wait})
+    a = ctx.args
+    uuid = ids.check_prefix(a.uuid)
+    message = read_message(a.message, a.file)
+    wait_s = timeout(a.timeout)
+    started = time.monotonic()
+    try:
+        result = ctx.call("send", {"uuid": uuid, "message": message, "timeout": wait_s, "noWait": a.no_wait,
+                                   "interrupt": a.interrupt})
+    except SeshError as exc:
+        if ctx.json:  # a script reading --json learns how far it got, then the error line and code follow
+            render.print_json({"uuid": None, "reply": None, "usage": None,
+                               "durationMs": int((time.monotonic() - started) * 1000), "delivery": delivery_of(exc),
+                               "error": exc.what})
+        raise
     _print_reply(ctx, result)
     return 0
 

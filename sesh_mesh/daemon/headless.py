@@ -20,7 +20,7 @@ from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
 from sesh_mesh.daemon.watcher import Watcher
-from sesh_mesh.errors import SeshError, TimedOut
+from sesh_mesh.errors import SeshError, TimedOut, TurnFailed
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store
 
@@ -41,9 +41,9 @@ def _stopped_error(why: str, agent: str) -> SeshError:
     if why == STOP_TIMED_OUT:
         return TimedOut(f"the headless {agent} turn timed out and was stopped", "raise --timeout")
     if why == STOP_DAEMON:
-        return SeshError(f"the daemon stopped during the headless {agent} turn, which was killed",
-                         "send it again once the daemon is back")
-    return SeshError(f"the headless {agent} turn was aborted (sesh abort)", "send the message again to retry")
+        return TurnFailed(f"the daemon stopped during the headless {agent} turn, which was killed",
+                          "send it again once the daemon is back")
+    return TurnFailed(f"the headless {agent} turn was aborted (sesh abort)", "send the message again to retry")
 
 
 class HeadlessRunner:

@@ -64,6 +64,8 @@ class PaneSeen:
     """A dialog (permission, trust, selection) waits for a keypress."""
     context_window: int | None = None
     """The context window the pane prints (pi's footer), if it prints one."""
+    prompt: Mapping[str, Any] | None = None
+    """What the dialog asks ({question, options, text}), when `needs_input` and readable."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class TranscriptSeen:
     """Turn starts the parser counted (each turn leaves one, however short it was)."""
     last_outcome: str | None = None
     """How the last ended turn ended: completed, aborted or failed."""
+    last_turn: Mapping[str, Any] | None = None
+    """The transcript's count of ended turns and the last one's outcome and reply's first line
+    ({count, outcome, reply}): the record's `lastTurn`, from which every daemon tells a turn's end
+    and its reply (docs/events.md)."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,14 @@ def desired_fields(record: Record, seen: Observations) -> dict[str, Any]:
             desired["model"] = transcript.model
         if transcript.last_activity:
             desired["lastActivity"] = transcript.last_activity
+        if transcript.last_turn is not None:
+            desired["lastTurn"] = dict(transcript.last_turn)
     state = turn_state(seen)
     desired["turnStatus"] = state.status
     desired["stateSource"] = state.source
     desired["needsInput"] = state.needs_input
+    prompt = seen.pane.prompt if seen.pane is not None and seen.agent is not None else None
+    desired["pendingPrompt"] = dict(prompt) if state.needs_input and prompt is not None else None
     return desired
 
 

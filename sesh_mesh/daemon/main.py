@@ -30,6 +30,7 @@ from sesh_mesh.daemon.hooks import Hooks
 from sesh_mesh.daemon.mesh import Mesh
 from sesh_mesh.daemon.notify import Notifier
 from sesh_mesh.daemon.ops import OpTable, ops_of
+from sesh_mesh.daemon.schema_ops import SchemaOps
 from sesh_mesh.daemon.search_ops import SearchOps
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.sessions import Sessions
@@ -138,6 +139,7 @@ class Daemon:
         self.ops.add(ops_of(self.events))
         self.ops.add(ops_of(self.notifier))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
+        self.ops.add(ops_of(SchemaOps(self.ops)))
         self.api = ApiServer(self.ops, socket_path(home))
         # Any committed record (an import, a replicated one, a rename) may need its state derived:
         # wake the watcher rather than leave it to the next tick.
@@ -176,6 +178,17 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
         ) from None
     daemon = Daemon(store, home, machine, config, listen)
     stop = daemon.stop
+    http = None
+    if config.http_listen:
+        # The web stack and the MCP SDK load only when the HTTP door is on (docs/http.md).
+        from sesh_mesh.web.server import HttpDoor
+
+        http = HttpDoor(daemon.ops, home, config.http_listen, config.http_token)
+        try:
+            http.open()
+        except BaseException:
+            await store.close()
+            raise
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -186,6 +199,8 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
         await daemon.mesh.open()
         async with asyncio.TaskGroup() as group:
             owned = [group.create_task(job, name=name) for name, job in daemon.background(config.discover_auto)]
+            if http is not None:
+                owned.append(group.create_task(http.run(stop), name="http"))
             await daemon.api.start()
             log.info("serving %s", daemon.api.path)
             await stop.wait()
