@@ -95,7 +95,7 @@ def _pointed_choices(lines: Sequence[str]) -> tuple[str, ...]:
     start = next((i for i, line in enumerate(lines) if POINTER_RE.match(line)), None)
     if start is None:
         return ()
-    choices = []
+    choices: list[str] = []
     for line in lines[start:]:
         if not line or any(word in line for word in FOOTER_WORDS) or len(choices) >= 9:
             break
