@@ -33,8 +33,35 @@ CONTROL_FEATURES: dict[str, str] = {
     "stop_resume": "stop → not live, record kept; resume relaunches it in tmux with its history",
 }
 
+LIFECYCLE_FEATURES: dict[str, str] = {
+    "new_lifecycle": "new --msg prints the reply and the uuid (stderr), keeps a birth --name, runs in the caller's "
+                     "cwd on the owner; delete --force of the live session is refused; send to a removed cwd says so",
+    "deleted_owns_no_pane": "an agent in a pane launched for a since-deleted session: pane exits 3, agents and "
+                            "pane-resolve call it unregistered",
+    "discover_mesh": "a conversation registered on one machine is not offered by discover on another",
+    "fresh_tmux": "new outside tmux on a machine where tmux never ran (no socket dir) opens the agent",
+}
+
+COCKPIT_FEATURES: dict[str, str] = {
+    "cockpit_preview_send": "TUI preview shows the exchange, follows a turn typed in the pane; m sends, reply shown; "
+                            "v shows the live pane",
+    "cockpit_attention": "a turn ending out of sight flags the row (first, counted); preview and Enter lower it",
+}
+
+TURN_CONTROL_FEATURES: dict[str, str] = {
+    "abort_headless": "abort and send --timeout of a headless turn kill its whole process tree, record it aborted, "
+                      "free the session for the next message; resume is refused while it runs",
+    "delegate_cleanup": "delegate deletes its worker when the turn failed or timed out too; no agent process left",
+    "every_turn_seen": "turns typed in the pane, however short: each is written busy then idle with its own turn.n, "
+                       "and a peer's change feed sees both",
+}
+
 SKIPS: dict[tuple[str, str, str], str] = {
     # (feature, where, agent) -> reason. Every entry here is a cell NOT counted as done.
+    **{("deleted_owns_no_pane", "remote", agent): "pane, agents and pane-resolve answer about this machine's panes "
+       "only; a remote daemon has none of alpha's" for agent in ("claude", "codex", "pi")},
+    **{("fresh_tmux", "remote", agent): "the socket directory is the owner's: the local cell covers it; a remote "
+       "new is new_lifecycle's remote cell" for agent in ("claude", "codex", "pi")},
 }
 
 
