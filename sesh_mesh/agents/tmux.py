@@ -267,7 +267,10 @@ async def open_window(target: Mapping[str, str], *, name: str, cwd: str, env: Ma
     socket = target["socket"]
     # tmux makes ${TMUX_TMPDIR}/tmux-$UID for -L names but not for -S paths, and fails there
     # with exit 0 ("server exited unexpectedly") on a machine where tmux never ran since boot.
-    await asyncio.to_thread(Path(socket).parent.mkdir, mode=0o700, parents=True, exist_ok=True)
+    try:
+        await asyncio.to_thread(Path(socket).parent.mkdir, mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TmuxError(f"cannot make the tmux socket directory {Path(socket).parent}: {exc.strerror}") from exc
     env_flags = [f"-e{k}={v}" for k, v in env.items()]
     if target.get("pane"):
         where = await run_command(socket, "display-message", "-p", "-t", target["pane"], "#{session_id}")

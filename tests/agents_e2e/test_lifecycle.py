@@ -44,6 +44,16 @@ def test_new_lifecycle(beds: Beds, where: str, agent: str) -> None:
     forced = sesh(bed, where, "delete", uuid, "--force")
     assert forced.code == 1 and "is live in a pane on this machine" in forced.err and "sesh stop" in forced.err, forced
     assert bed.alpha.call("info", {"uuid": uuid})["deleted"] is False
+    if where == "local":  # entering from a script: a sesh line with the fix, not tmux's "not a terminal"
+        entered = sesh(bed, where, "resume", uuid)
+        assert entered.code == 1 and "there is no terminal here to attach" in entered.err, entered
+        assert f"tmux -S {bed.tmux.socket_path} attach -t {record['tmux']['pane']}" in entered.err
+    # A launch tmux cannot make: one sesh line, and no record left behind.
+    before = {r["uuid"] for r in bed.alpha.call("list", {"archived": True})}
+    broken = sesh(bed, where, "new", "--agent", agent, "--target", "/proc/no-such-dir/sock:work", *machine)
+    assert broken.code == 1 and broken.err.startswith(f"sesh: cannot open a tmux window for {agent}: "), broken
+    assert "cannot make the tmux socket directory /proc/no-such-dir" in broken.err and "--target" in broken.err
+    assert {r["uuid"] for r in bed.alpha.call("list", {"archived": True})} == before, "a failed launch left a record"
     # A session whose directory was removed: send says so in one line (no FileNotFoundError).
     gone = Path(tempfile.mkdtemp(prefix="gone", dir=bed.root))
     made = ok(sesh(bed, where, "new", "--agent", agent, "--no-launch", "--cwd", str(gone), "--json", *machine)).json()
