@@ -13,6 +13,9 @@ may appear anywhere in it:
 ``HISTORY``   reply ``HISTORY: t1 | t2 | …`` with every user text in the request
 ``TOOL bash <cmd>``  call the request's shell tool with <cmd> (rest of the line); after the
               tool result arrives, reply ``TOOL RESULT: <output>``
+``CALL <tool> <json>``  call the request's tool named <tool> (e.g. an MCP tool such as
+              ``mcp__sesh__sesh_list``) with the JSON object as its arguments (``{}`` when
+              omitted); after the tool result arrives, reply ``TOOL RESULT: <output>``
 ``FAIL``      answer HTTP 400 (no client retries it); ``FAIL 500`` answers HTTP 500
 otherwise     reply ``ECHO: <text>``
 
@@ -85,6 +88,7 @@ _WAIT = re.compile(r"\bWAIT\s+(\d+(?:\.\d+)?)")
 _HISTORY = re.compile(r"\bHISTORY\b")
 _TOOL = re.compile(r"\bTOOL\s+bash\s+(.+)")
 _FAIL = re.compile(r"\bFAIL(?:\s+(500))?\b")
+_CALL = re.compile(r"\bCALL\s+([\w.-]+)(?:\s+(\{.*\}))?")
 
 
 def time_factor() -> float:
@@ -101,6 +105,8 @@ class Directive:
     history: bool = False
     tool_cmd: str | None = None
     fail_status: int | None = None
+    call: tuple[str, str] | None = None
+    """CALL: the tool's name and its arguments as JSON text."""
 
     @classmethod
     def parse(cls, text: str) -> Directive:
@@ -111,6 +117,7 @@ class Directive:
             history=bool(_HISTORY.search(text)),
             tool_cmd=tool.group(1).strip() if tool else None,
             fail_status=(500 if fail.group(1) else 400) if fail else None,
+            call=(call.group(1), call.group(2) or "{}") if (call := _CALL.search(text)) else None,
         )
 
 
@@ -127,6 +134,17 @@ class ShellTool:
 
 
 @dataclasses.dataclass(frozen=True)
+class NamedTool:
+    """A tool the CALL directive names, with the arguments it gives (any tool, not only a shell)."""
+
+    name: str
+    args: dict[str, Any]
+
+    def arguments(self, cmd: str) -> dict[str, Any]:
+        return self.args
+
+
+@dataclasses.dataclass(frozen=True)
 class Conversation:
     """The API-independent view of one request that the reply is planned from."""
 
@@ -134,6 +152,7 @@ class Conversation:
     tool_result: str | None  # output of a tool call answered after the last user text
     shell_tool: ShellTool | None
     is_title: bool = False
+    tool_names: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +162,7 @@ class Plan:
     kind: str  # turn | tool_call | tool_result | history | title | compact | fail
     text: str
     directive: Directive
-    tool: ShellTool | None = None
+    tool: ShellTool | NamedTool | None = None
     tool_cmd: str = ""
 
 
@@ -206,7 +225,8 @@ def _find_shell_tool(names_to_params: dict[str, Any]) -> ShellTool | None:
     return None
 
 
-def _assemble(events: list[tuple[str, str]], shell: ShellTool | None, is_title: bool = False) -> Conversation:
+def _assemble(events: list[tuple[str, str]], shell: ShellTool | None, is_title: bool = False,
+              tool_names: frozenset[str] = frozenset()) -> Conversation:
     """events: ("user", text) and ("tool_result", output) in conversation order."""
     user_texts = [text for kind, text in events if kind == "user"]
     tool_result = None
@@ -214,7 +234,7 @@ def _assemble(events: list[tuple[str, str]], shell: ShellTool | None, is_title: 
         if kind == "user":
             break
         tool_result = text
-    return Conversation(user_texts, tool_result, shell, is_title)
+    return Conversation(user_texts, tool_result, shell, is_title, tool_names)
 
 
 def anthropic_conversation(body: dict[str, Any]) -> Conversation:
@@ -232,7 +252,7 @@ def anthropic_conversation(body: dict[str, Any]) -> Conversation:
             elif block.get("type") == "text" and (text := _clean_user_text(str(block.get("text", "")))):
                 events.append(("user", text))
     tools = {t.get("name", ""): t.get("input_schema") for t in body.get("tools", []) if isinstance(t, dict)}
-    return _assemble(events, _find_shell_tool(tools))
+    return _assemble(events, _find_shell_tool(tools), tool_names=frozenset(tools))
 
 
 def responses_conversation(body: dict[str, Any]) -> Conversation:
@@ -251,7 +271,7 @@ def responses_conversation(body: dict[str, Any]) -> Conversation:
     fmt = (body.get("text") or {}).get("format") or {}
     schema_props = (fmt.get("schema") or {}).get("properties") or {}
     is_title = fmt.get("type") == "json_schema" and "title" in schema_props and not tools
-    return _assemble(events, _find_shell_tool(tools), is_title)
+    return _assemble(events, _find_shell_tool(tools), is_title, frozenset(tools))
 
 
 def chat_conversation(body: dict[str, Any]) -> Conversation:
@@ -267,7 +287,7 @@ def chat_conversation(body: dict[str, Any]) -> Conversation:
         for t in body.get("tools", [])
         if isinstance(t, dict)
     }
-    return _assemble(events, _find_shell_tool(tools))
+    return _assemble(events, _find_shell_tool(tools), tool_names=frozenset(tools))
 
 
 def _tool_output_text(output: str) -> str:
@@ -287,6 +307,17 @@ def plan_reply(conv: Conversation) -> Plan:
     directive = Directive.parse(last)
     if directive.fail_status is not None:
         return Plan("fail", "fake_llm: FAIL directive", directive)
+    if directive.call is not None:
+        name, raw_args = directive.call
+        if conv.tool_result is not None:
+            return Plan("tool_result", "TOOL RESULT: " + _tool_output_text(conv.tool_result), directive)
+        if name not in conv.tool_names:
+            return Plan("turn", f"TOOL ERROR: the request offers no tool {name}", directive)
+        try:
+            args = json.loads(raw_args)
+        except ValueError:
+            return Plan("turn", f"TOOL ERROR: CALL arguments are not JSON: {raw_args}", directive)
+        return Plan("tool_call", TOOL_PREAMBLE, directive, NamedTool(name, args), "")
     if directive.tool_cmd is not None:
         if conv.tool_result is not None:
             return Plan("tool_result", "TOOL RESULT: " + _tool_output_text(conv.tool_result), directive)

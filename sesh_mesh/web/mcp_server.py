@@ -4,7 +4,6 @@ socket) and /mcp over streamable HTTP inside the daemon. Tools come from `mcp_to
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +88,12 @@ def build_server(dispatch: Dispatch) -> Server[Any]:
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
-            text, result = await mcp_tools.call_tool(dispatch, params.name, dict(params.arguments or {}))
+            text, _ = await mcp_tools.call_tool(dispatch, params.name, dict(params.arguments or {}))
         except SeshError as exc:
             return types.CallToolResult(content=[types.TextContent(type="text", text=exc.line())], is_error=True)
-        structured = result if isinstance(result, dict) else {"result": result}
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
-                                    structured_content=json.loads(json.dumps(structured, default=str)))
+        # Text only: clients such as claude show structured content to the model in its place, and
+        # the reply of sesh_send should reach the model as the reply, not as a JSON document.
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 
     return Server("sesh", version=__version__, instructions=INSTRUCTIONS, on_list_tools=list_tools,
                   on_call_tool=call_tool)

@@ -47,7 +47,8 @@ def summary(send_result: dict[str, Any], turn: list[Entry]) -> dict[str, Any]:
         "usage": usage(send_result),
         "steps": steps(turn),
         "outcome": send_result.get("outcome"),
-        "delivered": send_result.get("delivered"),
+        "via": send_result.get("via") or send_result.get("delivered"),
+        "delivery": send_result.get("delivery"),
         "duration_ms": send_result.get("durationMs"),
     }
 

@@ -1,0 +1,184 @@
+"""Turns over the HTTP API with the real claude, codex and pi CLIs against the fake model server,
+and the real claude CLI using sesh's MCP tools.
+
+alpha owns every session (the agents run there); a "remote" cell talks to beta's HTTP API,
+which routes each op to alpha over the mesh. SSE streams are read by httpx2's EventSource. The
+effect is asserted where it happens: the record on alpha, the fake model server's request log.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agent_env import agent_bin
+from tests.agents_e2e.bed import Bed, make_bed, ok, sesh, target
+from tests.harness import REPO, Daemon
+from tests.mesh.helpers import wait_linked
+from tests.polling import scaled
+from tests.web.helpers import client, enable_http, sse_events, token_of
+
+pytestmark = pytest.mark.agents
+
+AGENTS = ("claude", "codex", "pi")
+
+
+class HttpBed:
+    def __init__(self, bed: Bed, urls: dict[str, str]) -> None:
+        self.bed = bed
+        self.urls = urls
+
+    def daemon(self, where: str) -> Daemon:
+        return self.bed.alpha if where == "local" else self.bed.daemon("remote")
+
+    def api(self, where: str) -> Any:
+        return client(self.urls[where], token_of(self.daemon(where)))
+
+
+@pytest.fixture(scope="module")
+def hbed() -> Iterator[HttpBed]:
+    with make_bed() as bed:
+        assert bed.beta is not None
+        urls = {}
+        for where, daemon in (("local", bed.alpha), ("remote", bed.beta)):
+            daemon.stop()
+            urls[where] = enable_http(daemon)
+            daemon.start()
+        wait_linked(bed.alpha, "beta")
+        wait_linked(bed.beta, "alpha")
+        yield HttpBed(bed, urls)
+
+
+def check_stream(events: list[tuple[str, dict[str, Any]]], expected_text: str) -> dict[str, Any]:
+    """message_start first; each block opened, given its delta, closed, in index order; the
+    expected text among the text deltas; message_delta, message_stop, then done last."""
+    names = [name for name, _ in events if name != "ping"]
+    assert names[0] == "message_start", names
+    assert names[-3:] == ["message_delta", "message_stop", "done"], names
+    blocks = [(name, data) for name, data in events if name in
+              ("content_block_start", "text_delta", "input_json_delta", "content_block_stop")]
+    assert blocks and len(blocks) % 3 == 0, names
+    for position in range(0, len(blocks), 3):
+        (start, opened), (_, delta), (stop, closed) = blocks[position:position + 3]
+        index = position // 3
+        assert (start, stop) == ("content_block_start", "content_block_stop"), blocks[position:position + 3]
+        assert opened["index"] == delta["index"] == closed["index"] == index
+    texts = [data["delta"]["text"] for name, data in events if name == "text_delta"]
+    assert any(expected_text in text for text in texts), texts
+    return events[-1][1]
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.parametrize("where", ["local", "remote"])
+def test_http_turns(hbed: HttpBed, where: str, agent: str) -> None:
+    """Create a headless session with a first message, then a streamed turn that runs a tool, then
+    a blocking turn, all through `where`'s HTTP API, for a session alpha owns."""
+    bed = hbed.bed
+    marker = f"http-{where}-{agent}"
+    with hbed.api(where) as http:
+        created = http.post("/sessions", json={"agent": agent, "work_dir": str(bed.cwd), "headless": True,
+                                               "message": f"first {marker}", "machine": "alpha",
+                                               "name": marker, "tags": ["http"]})
+        assert created.status_code == 201, created.text
+        record = created.json()
+        uuid = record["uuid"]
+        assert record["machine"] == "alpha" and record["name"] == marker and f"ECHO: first {marker}" in record["reply"]
+        assert bed.alpha.call("info", {"uuid": uuid})["tags"] == ["http"]
+
+        events = list(sse_events(http, "POST", f"/sessions/{uuid[:12]}/message/stream",
+                                 json={"message": f"TOOL bash echo out-{marker}"}))
+        done = check_stream(events, f"TOOL RESULT: out-{marker}")
+        assert f"out-{marker}" in done["response"] and done["steps"] == 2, done
+        assert [call["name"] for call in done["tool_calls"]] == [done["tool_calls"][0]["name"]] and \
+            f"echo out-{marker}" in done["tool_calls"][0]["input"], done
+        tool_blocks = [data for name, data in events if name == "content_block_start"
+                       and data["content_block"]["type"] == "tool_use"]
+        assert tool_blocks, [name for name, _ in events]
+
+        replied = http.post(f"/sessions/{uuid}/message", json={"message": f"again {marker}"})
+        assert replied.status_code == 200, replied.text
+        body = replied.json()
+        assert body["response"] == f"ECHO: again {marker}" and body["tool_calls"] == [] and body["steps"] == 1
+        assert body["usage"]["output_tokens"] > 0 and body["usage"]["input_tokens"] > 0, body
+    seen = [r for r in bed.llm.requests() if f"again {marker}" in (r.user_text or "")]
+    assert seen, "the blocking message never reached the model"
+
+
+def test_http_stream_of_a_pane_turn_and_a_timeout(hbed: HttpBed) -> None:
+    """A session live in a tmux pane streams each transcript entry as it is written; a turn that
+    outlasts `timeout` is 504 and goes on."""
+    bed = hbed.bed
+    bed.keep_server_up()
+    made = ok(sesh(bed, "local", "new", "--agent", "claude", "--target", target(bed), "--name", "http-pane",
+                   "--msg", "warm up", "--json")).json()
+    uuid = made["uuid"]
+    with hbed.api("remote") as http:
+        events = list(sse_events(http, "POST", f"/sessions/{uuid}/message/stream",
+                                 json={"message": "pane-stream SLEEP 2"}))
+        done = check_stream(events, "ECHO: pane-stream")
+        assert done["via"] == "pane", done
+        slow = http.post(f"/sessions/{uuid}/message", json={"message": "slow WAIT 6", "timeout": 1})
+        assert slow.status_code == 504, slow.text
+        assert slow.json()["error"]["kind"] == "timeout"
+
+
+def test_claude_uses_sesh_mcp_tools(hbed: HttpBed, tmp_path: Path) -> None:
+    """The real claude CLI, configured with `sesh mcp` (against beta), calls sesh_list and then
+    sesh_send to a session alpha owns, when the fake model asks it to; the tool results that
+    claude sends back to the model hold the real answers."""
+    bed = hbed.bed
+    assert bed.beta is not None
+    with hbed.api("local") as http:
+        child = http.post("/sessions", json={"agent": "pi", "work_dir": str(bed.cwd), "headless": True,
+                                             "message": "child first", "name": "mcp-child"}).json()
+    config = tmp_path / "mcp.json"
+    server_env = {"SESH_HOME": str(bed.beta.home), "SESH_MACHINE": "beta", "PYTHONPATH": str(REPO)}
+    config.write_text(json.dumps({"mcpServers": {"sesh": {"command": sys.executable, "args": ["-m", "sesh_mesh", "mcp"],
+                                                          "env": server_env}}}))
+
+    def claude(prompt: str) -> str:
+        run = subprocess.run(
+            [str(agent_bin("claude")), "-p", prompt, "--mcp-config", str(config), "--strict-mcp-config",
+             "--allowedTools", "mcp__sesh__sesh_list,mcp__sesh__sesh_send", "--output-format", "text"],
+            # Tool search off: claude then offers the MCP tools to the model directly, rather than
+            # behind a ToolSearch call the fake model does not make.
+            env={**bed.env, "ENABLE_TOOL_SEARCH": "false"}, cwd=bed.cwd, capture_output=True, text=True,
+            timeout=scaled(180), check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run.stdout + run.stderr
+
+    def tool_results(marker: str) -> list[str]:
+        """The tool_result texts of the requests claude made in the turn whose prompt has `marker`."""
+        found = []
+        for request in bed.llm.requests():
+            if not any(marker in text for text in request.user_texts):
+                continue
+            for message in (request.body or {}).get("messages", []):
+                for block in message.get("content") if isinstance(message.get("content"), list) else []:
+                    if isinstance(block, dict) and block.get("type") == "tool_result":
+                        content = block.get("content")
+                        parts = content if isinstance(content, list) else [{"text": content}]
+                        found.append("".join(str(p.get("text", "")) for p in parts if isinstance(p, dict)))
+        return found
+
+    listed = claude("list-run CALL mcp__sesh__sesh_list {}")
+    results = tool_results("list-run")
+    assert results, ("claude sent no tool result for sesh_list", listed,
+                     " ".join(t.get("name", "") for t in (bed.llm.requests()[-1].body or {}).get("tools", [])))
+    sessions = json.loads(results[-1])
+    assert {s["uuid"]: s["name"] for s in sessions}.get(child["uuid"]) == "mcp-child", results[-1][:500]
+    assert "TOOL RESULT:" in listed
+
+    ask = json.dumps({"uuid": child["uuid"], "message": "question-via-mcp"})
+    answered = claude(f"send-run CALL mcp__sesh__sesh_send {ask}")
+    results = tool_results("send-run")
+    assert results and results[-1] == "ECHO: question-via-mcp", results
+    assert "ECHO: question-via-mcp" in answered
+    # the child really took the turn, on alpha, asked through beta's MCP server
+    assert any("question-via-mcp" in (r.user_text or "") for r in bed.llm.requests())
