@@ -8,9 +8,16 @@ on stdin and in its SESH_EVENT_* variables, and that its event log holds the sam
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import uuid as uuid_mod
 from pathlib import Path
 from typing import Any
@@ -137,3 +144,72 @@ def test_dialog_events(beds: Beds, where: str, agent: str) -> None:
                         timeout=30, what="agent-exited after stop")
     assert exited["uuid"] == uuid
     assert bed.record(where, uuid)["pendingPrompt"] is None
+
+
+class PtyClient:
+    """A real tmux client attached through a pseudo-terminal; everything it draws is kept."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 220, 0, 0))
+        self.master = master
+        self.output = bytearray()
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                        env={**env, "TERM": "xterm-256color"}, start_new_session=True)
+        os.close(slave)
+        threading.Thread(target=self._drain, daemon=True, name="pty-drain").start()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.master, 65536):
+                self.output += chunk
+
+    def shown(self) -> str:
+        return bytes(self.output).decode(errors="replace")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+        with contextlib.suppress(OSError):
+            os.close(self.master)
+
+
+def test_notify_tells_an_attached_tmux_client_unless_it_looks_or_the_session_is_off(beds: Beds) -> None:
+    """[notify] with tmux and bell: a turn-ended of a session whose pane the client does not show
+    is displayed on the client with a bell; none while the client shows that pane, none while
+    `sesh notify --off`. One agent: the notifier reads only records and tmux, not the agent."""
+    bed, uuid = beds.live_session("claude")
+    config = bed.alpha.home / "config.toml"
+    config.write_text("[notify]\non = [\"turn-ended\"]\ndesktop = false\nbell = true\n")
+    pane = bed.record("local", uuid)["tmux"]["pane"]
+    client = PtyClient(bed.tmux.argv("attach-session", "-t", "keeper"), bed.env)
+    try:
+        eventually(lambda: bed.tmux.run("list-clients").strip(), timeout=10, what="a tmux client attached")
+
+        def turn(tag: str) -> str:
+            reply = ok(sesh(bed, "local", "send", uuid, f"{tag}-{uuid_mod.uuid4().hex[:6]}")).out.strip()
+            eventually(lambda: ended_with(events_of(bed.alpha, uuid), reply), timeout=20, what=f"{tag}'s end")
+            return reply
+
+        bells = client.output.count(b"\a")
+        shown = turn("away")
+        eventually(lambda: f"finished: {shown}" in client.shown(), timeout=20, what="the message on the client")
+        eventually(lambda: client.output.count(b"\a") > bells, timeout=10, what="a bell on the client")
+        window = bed.tmux.run("display-message", "-p", "-t", pane, "#{session_name}:#{window_index}").strip()
+        bed.tmux.run("switch-client", "-t", window)
+        bed.tmux.run("select-pane", "-t", pane)
+        looking = turn("looking")
+        bed.tmux.run("switch-client", "-t", "keeper")
+        ok(sesh(bed, "local", "notify", uuid, "--off"))
+        muted = turn("muted")
+        ok(sesh(bed, "local", "notify", uuid, "--on"))
+        again = turn("again")
+        # The notifier takes events in order: once `again` shows, `looking` and `muted` were passed over.
+        eventually(lambda: f"finished: {again}" in client.shown(), timeout=20, what="the message after --on")
+        assert f"finished: {looking}" not in client.shown(), "notified while the client showed the pane"
+        assert f"finished: {muted}" not in client.shown(), "notified while switched off"
+    finally:
+        client.close()
+        config.unlink()
