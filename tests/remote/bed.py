@@ -160,11 +160,16 @@ def make_remote_bed() -> Iterator[RemoteBed]:
     owner_cwd.mkdir(parents=True)
     here_cwd.mkdir(parents=True)
     started: list[Daemon] = []
-    tmuxes = [PrivateTmux(), PrivateTmux()]
+    # The owner's tmux is its *default* server under a private TMUX_TMPDIR: a relaunch with no
+    # --target (pick --enter, the TUI) goes to the owner's default server, as on a real machine,
+    # and must never reach this machine's real one.
+    owner_tmpdir = root / "to"
+    owner_tmpdir.mkdir()
+    tmuxes = [PrivateTmux(socket_name="default"), PrivateTmux()]
     client: PtyClient | None = None
     try:
         with FakeLLM(log_path=root / "llm.ndjson") as llm, running_sshd(root) as sshd:
-            owner_env = _agent_env(root / "agent-alpha", llm, [owner_cwd])
+            owner_env = {**_agent_env(root / "agent-alpha", llm, [owner_cwd]), "TMUX_TMPDIR": str(owner_tmpdir)}
             here_env = _agent_env(root / "agent-beta", llm, [here_cwd])
             owner_tmux, here_tmux = tmuxes
             owner_tmux.conf = Path(owner_env["SESH_TEST_TMUX_CONF"])
@@ -177,7 +182,7 @@ def make_remote_bed() -> Iterator[RemoteBed]:
             eventually(lambda: here_tmux.run("list-clients").strip(), 10, what="a tmux client attached on beta")
             owner = Daemon("alpha", listen=f"127.0.0.1:{free_port()}", extra_env={
                 **{k: owner_env[k] for k in AGENT_ENV_KEYS if k in owner_env},
-                "SESH_TMUX_SOCKETS": str(owner_tmux.socket_path)})
+                "TMUX_TMPDIR": str(owner_tmpdir), "SESH_TMUX_SOCKETS": str(owner_tmux.socket_path)})
             here = Daemon("beta", listen=f"127.0.0.1:{free_port()}", extra_env={
                 **{k: here_env[k] for k in AGENT_ENV_KEYS if k in here_env},
                 "SESH_TMUX_SOCKETS": str(here_tmux.socket_path)})

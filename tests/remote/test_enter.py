@@ -56,7 +56,9 @@ def _enter_and_check(bed: RemoteBed, uuid: str, agent: str, name: str) -> None:
     _detach(bed, pane)
     eventually(lambda: name not in bed.windows_here(), 15, what="the local window to close on detach")
     assert bed.current_window_here() == "shell", "detaching did not return to where the user was"
-    assert bed.owner_view() == view_before, "entering moved the owner user's view or left a session behind"
+    view_after = bed.owner_view()
+    assert {name: view_after.get(name) for name in view_before} == view_before, "entering moved the owner's view"
+    assert not [name for name in view_after if name.startswith("sesh-enter-")], f"a session was left: {view_after}"
     assert bed.owner.call("info", {"uuid": uuid})["live"] is True, "detaching stopped the remote agent"
 
 
@@ -66,13 +68,22 @@ def test_enter_live_remote(bed: RemoteBed, agent: str) -> None:
     _enter_and_check(bed, made["uuid"], agent, made["name"])
 
 
-@pytest.mark.parametrize("agent", _agents("pi"))
+@pytest.mark.parametrize("agent", _agents("claude", "pi"))
 def test_enter_detached_remote_relaunches(bed: RemoteBed, agent: str) -> None:
     made = bed.new_owner_session(agent, "before the stop")
     stopped = bed.owner_sesh("stop", made["uuid"], "--json")
     assert stopped.code == 0 and stopped.json()["live"] is False, stopped.err
     eventually(lambda: not bed.here.call("info", {"uuid": made["uuid"]}).get("live"), 15, what="beta to see it stop")
     _enter_and_check(bed, made["uuid"], agent, made["name"])
+    relaunched = bed.owner.call("info", {"uuid": made["uuid"]})
+    assert relaunched["tmux"]["socket"] == bed.owner_socket, "relaunched anywhere but the owner's tmux"
+    # pick --enter takes the same path (the TUI's Enter ends there too).
+    run = bed.here_sesh("pick", "--select", made["uuid"][:8], "--enter")
+    assert run.code == 0, run.err
+    pane = bed.windows_here()[made["name"]]
+    bed.here_tmux.wait_for_text(pane, READY[agent], timeout=30)
+    _detach(bed, pane)
+    eventually(lambda: made["name"] not in bed.windows_here(), 15, what="the pick --enter window to close")
 
 
 def test_enter_from_a_plain_shell_attaches_in_the_foreground(bed: RemoteBed) -> None:
