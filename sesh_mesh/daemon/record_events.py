@@ -173,9 +173,9 @@ class RecordEvents:
         if new.turns is None:
             return False
         if old.turns is None:
-            # A transcript appearing: its turns are news only for a session that had none before
-            # (a new conversation's first turn), not for one whose file sesh just learned of.
-            return not old.has_transcript and new.turns > 0
+            # A transcript appearing: its turns are news only when a turn was seen running (a new
+            # conversation's first turn), not for a conversation sesh just registered or learned of.
+            return old.status == "busy" and new.turns > 0
         return new.turns > old.turns
 
     def due(self, now: float, now_iso: str) -> list[Event]:
