@@ -112,9 +112,9 @@ class EventOps:
         """Announce turn ends whose reply never came within the grace (record_events)."""
         try:
             while not stop.is_set():
+                self._due.clear()  # before reading the deadline: a commit from here on wakes the wait
                 due = self.derive.next_due()
                 timeout = None if due is None else max(0.0, due - time.monotonic())
-                self._due.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_first(self._due.wait, stop.wait), timeout)
                 self.hub.publish_all(self.derive.due(time.monotonic(), clock.now_iso()))

@@ -96,6 +96,11 @@ async def run_command(hook: Hook, event: Event, cwd: Path) -> str | None:
     except TimeoutError:
         await _kill_group(proc)
         return f"timed out after {hook.timeout_s:g}s (killed)"
+    except asyncio.CancelledError:
+        # The daemon stops past its grace: the hook must not outlive it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
     except BrokenPipeError:
         # It exited without reading stdin: its exit status still says whether it worked.
         stderr = b""
