@@ -22,7 +22,8 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def register(commands: Commands) -> None:
     p = commands.add("events", "session and peer events of the whole mesh (turns, dialogs, exits, peers)", [
         "sesh events", "sesh events -f", "sesh events -f --kind needs-input --kind turn-ended",
-        "sesh events -f --json --machine laptop", "sesh events -n 100 --json"], cmd_events)
+        "sesh events -f --json --machine laptop", "sesh events -n 100 --json",
+        "SESH_EVENT_LOG=~/events.jsonl sesh daemon restart   # every event appended as a JSON line"], cmd_events)
     p.add_argument("-n", type=int, default=20, help="past events to print first (default 20; 0: none)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events until interrupted")
     p.add_argument("--kind", action="append", default=[], metavar="KIND",

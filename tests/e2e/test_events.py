@@ -170,3 +170,15 @@ def test_events_refuses_bad_input_in_one_line() -> None:
         assert json.loads((daemon.home / "notify.json").read_text()) == {"off": [uid(3)]}
         assert daemon.sesh("notify", uid(3), "--json").json()["notify"] is False
         assert daemon.sesh("notify", uid(3), "--on", "--json").json()["notify"] is True
+
+
+def test_a_broken_hook_in_config_toml_is_one_line_naming_the_file() -> None:
+    daemon = Daemon("alpha")
+    daemon.home.mkdir(parents=True, exist_ok=True)
+    config = daemon.home / "config.toml"
+    config.write_text('[[hooks]]\non = "needs-input"\ncommand = "notify-send hi"\n')
+    run = daemon.sesh("list")
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (f"sesh: {config}: [[hooks]] entry 1.command must be a non-empty list of strings (argv; no "
+                       'shell runs it) (write command = ["/path/to/program", "arg"])\n')
+    assert not daemon.socket.exists(), "a daemon started with a broken config.toml"
