@@ -220,7 +220,7 @@ class Control:
         if message is not None and args.get("noLaunch"):
             raise UsageError("--msg needs a launched agent, and --no-launch only registers",
                              "drop --no-launch, or register now and `sesh send` the message later")
-        cwd = self.new_cwd(args)
+        cwd = self.new_cwd(args, ctx)
         uuid = ids.check_uuid(str(args["sessionId"])) if args.get("sessionId") else ids.new_uuid()
         if uuid in self.sessions:
             raise SeshError(f"session id {uuid} is already in use", "pick another --session-id or omit it")
@@ -300,14 +300,14 @@ class Control:
             return {**self.service.decorate(self.sessions[uuid]), **result}
         return self.service.decorate(self.sessions[uuid])
 
-    def new_cwd(self, args: dict[str, Any]) -> str:
+    def new_cwd(self, args: dict[str, Any], ctx: dict[str, Any]) -> str:
         """`cwd` (which must exist here), else the caller's directory when it exists here, else
         this machine's home: a `new --machine M` from elsewhere must not start in a path of the
         caller's machine that M does not have."""
         given = os.path.expanduser(str(args.get("cwd") or ""))
         if given:
             if not given.startswith("/") or not Path(given).is_dir():
-                if args.get("machine"):
+                if args.get("machine") or ctx.get("forwardedFrom"):
                     raise UsageError(f"cwd {given!r} does not exist on machine {self.service.machine}",
                                      f"pass --cwd with a directory that exists on {self.service.machine}")
                 raise missing_cwd(given)

@@ -13,6 +13,7 @@ import pytest
 
 from sesh_mesh.errors import UsageError
 from tests.harness import Daemon
+from tests.mesh.helpers import link, mesh_daemon, running, wait_linked
 
 SAME_MINUTE = ("01a1fd97-2dab-7810-8000-00000000000a", "01a1fd97-2dab-7811-8000-00000000000b")
 """Two codex ids (UUIDv7) minted in the same minute: their first 8 characters are equal."""
@@ -49,3 +50,25 @@ def test_shown_ids_are_unique_and_accepted(daemon: Daemon) -> None:
         assert found.json()["uuid"].startswith(prefix)
     as_json = {r["uuid"]: r["shortId"] for r in daemon.sesh("list", "--json").json()}
     assert as_json == {uuid: uuid[:18] for uuid in SAME_MINUTE}
+
+
+def test_new_on_another_machine_uses_its_own_directories(tmp_path: Path) -> None:
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    alpha = mesh_daemon("alpha", extra_env={"PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    beta = mesh_daemon("beta")
+    link(alpha, beta)
+    with running(alpha, beta):
+        wait_linked(beta, "alpha")
+        alpha_home = os.path.realpath(alpha.env["HOME"])
+        # The caller's $PWD is only a hint on alpha: a path alpha lacks gives alpha's home.
+        made = beta.call("new", {"agent": "claude", "machine": "alpha", "noLaunch": True,
+                                 "cwdHint": "/nowhere/on/alpha"})
+        assert (made["machine"], made["cwd"]) == ("alpha", alpha_home)
+        here = beta.sesh("new", "--agent", "claude", "--no-launch", "--machine", "alpha", "--json", cwd=tmp_path)
+        assert here.code == 0 and here.json()["cwd"] == str(tmp_path), "a $PWD alpha also has is used as is"
+        missing = beta.sesh("new", "--agent", "claude", "--no-launch", "--machine", "alpha", "--cwd", "/nowhere/x")
+        assert missing.code == 2
+        assert missing.err == ("sesh: cwd '/nowhere/x' does not exist on machine alpha (pass --cwd with a directory "
+                               "that exists on alpha)\n")
