@@ -29,11 +29,13 @@ to their CLI's flags and refuse one their agent cannot honour; None is the agent
 
 SANDBOX_MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "danger-full-access")
 
+CLEAR_INPUT_KEYS: tuple[tuple[str, ...], ...] = (("Down",) * 4 + ("C-e", "C-u", "BSpace") * 4,
+                                                ("C-e", "C-u", "BSpace") * 4)
+"""Down to the draft's last line; then end of line, delete to its start, join the line above:
+eight lines of draft (and the shell mode a leading `!` turned on) are gone, and on an empty input
+each key does nothing. The same readline keys work in claude's, codex's and pi's input editors.
+Sent as a few small bursts: claude takes a burst of some 30 keys at once as a paste and ignores it."""
 
-CLEAR_INPUT_KEYS: tuple[str, ...] = ("Down",) * 12 + ("C-e", "C-u", "BSpace") * 12
-"""Down to the draft's last line; then end of line, delete to its start, join the line above: a
-dozen lines of draft (and the shell mode a leading `!` turned on) are gone, and on an empty input
-each key does nothing. The same readline keys work in claude's, codex's and pi's input editors."""
 
 def sandbox_mode(value: object) -> SandboxMode | None:
     """A record's or a request's `sandbox`: a mode, None, or the boolean older records carry
@@ -84,6 +86,25 @@ class PaneProbe:
     """What the waiting dialog asks, when `needs_input` and the adapter can read it."""
 
 
+@dataclass
+class Turn:
+    """One turn as its transcript tells it: where it started, what started it, how it ended.
+
+    A turn is known by its position (`offset`, the byte where the record that opened it starts)
+    and its prompt, so `send` can tell the turn its own message started from any other."""
+
+    number: int
+    """1 for the first turn this parser saw start."""
+    offset: int
+    prompt: str | None
+    """The user text that opened it (None until seen: codex opens the turn, then records it)."""
+    outcome: TurnOutcome | None = None
+    """None while the turn runs."""
+    reply: str | None = None
+    error: str | None = None
+    """The agent's own error text, when it reported one."""
+
+
 @dataclass(frozen=True)
 class TranscriptSnapshot:
     """An immutable copy of a TranscriptState's accumulated facts (everything but the entries)."""
@@ -97,6 +118,7 @@ class TranscriptSnapshot:
     turn_status: TurnStatus
     turns_completed: int
     turns_aborted: int
+    turns_failed: int
     last_turn_outcome: TurnOutcome | None
     usage: Usage | None
     context_window: int | None
@@ -119,7 +141,6 @@ class DiscoveredConversation:
     first_prompt: str | None
     last_activity: str | None
 
-    turns_failed: int
     def to_json(self) -> dict[str, str | None]:
         return {
             "agent": self.agent,
@@ -151,6 +172,26 @@ class AgentAdapter(Protocol):
         ...
 
     @property
+    def clear_input_keys(self) -> Sequence[Sequence[str]]:
+        """Bursts of tmux keys (one send-keys each) that empty the TUI's input line, whatever draft
+        (several lines, a shell-mode `!`) sits there, without sending it and without quitting
+        (never C-c: on an empty input claude asks to quit and codex quits)."""
+        ...
+
+    @property
+    def command_chars(self) -> str:
+        """First characters that turn typed input into the TUI's own command or mode (`/cmd`,
+        `!shell`) instead of a message to the model; sesh types a space before such a message,
+        which the TUI trims, so the model gets the text as written."""
+        ...
+
+    @property
+    def untypable_chars(self) -> str:
+        """First characters that make typed input a command even behind a leading space (pi runs
+        ` !cmd` in its shell): such a message cannot be typed into the pane as text."""
+        ...
+
+    @property
     def takes_session_id(self) -> bool:
         """A new conversation takes sesh's uuid as its own id (so agentSessionId is known at once)."""
         ...
@@ -172,26 +213,6 @@ class AgentAdapter(Protocol):
         """The agent keeps a registry of its running sessions (`read_registry`), the best authority
         on turn state."""
         ...
-    @property
-    def clear_input_keys(self) -> Sequence[str]:
-        """tmux keys that empty the TUI's input line, whatever draft (several lines, a shell-mode
-        `!`) sits there, without sending it and without quitting (never C-c: on an empty input
-        claude asks to quit and codex quits)."""
-        ...
-
-    @property
-    def command_chars(self) -> str:
-        """First characters that turn typed input into the TUI's own command or mode (`/cmd`,
-        `!shell`) instead of a message to the model; sesh types a space before such a message,
-        which the TUI trims, so the model gets the text as written."""
-        ...
-
-    @property
-    def untypable_chars(self) -> str:
-        """First characters that make typed input a command even behind a leading space (pi runs
-        ` !cmd` in its shell): such a message cannot be typed into the pane as text."""
-        ...
-
 
     def data_dir(self, env: Mapping[str, str]) -> Path:
         """The agent's config/data dir from its env override, else the default under HOME."""

@@ -234,7 +234,7 @@ class ClaudeAdapter:
     binary_name: ClassVar[str] = "claude"
     quit_command: ClassVar[str] = "/exit"
     compact_command: ClassVar[str] = COMPACT_COMMAND
-    clear_input_keys: ClassVar[tuple[str, ...]] = CLEAR_INPUT_KEYS
+    clear_input_keys: ClassVar[tuple[tuple[str, ...], ...]] = CLEAR_INPUT_KEYS
     command_chars: ClassVar[str] = "/!"
     untypable_chars: ClassVar[str] = ""
     takes_session_id: ClassVar[bool] = True

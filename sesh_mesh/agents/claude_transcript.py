@@ -67,6 +67,10 @@ COMMAND_NAME_RE = re.compile(r"<command-name>\s*(.*?)\s*</command-name>", re.DOT
 COMMAND_ARGS_RE = re.compile(r"<command-args>(.*?)</command-args>", re.DOTALL)
 BASH_INPUT_RE = re.compile(r"<bash-input>(.*?)</bash-input>", re.DOTALL)
 
+PASTED_RE = re.compile(r'<pasted_content id="([^"]*)">\n?(.*?)\n?</pasted_content id="\1">', re.DOTALL)
+"""How claude hands the model a long multi-line paste: the pasted text, verbatim, inside this tag.
+A turn's prompt is the text without it (what was typed or pasted)."""
+
 SYNTHETIC_MODEL = "<synthetic>"
 """The model name claude puts on messages it makes up itself (API errors, interrupt notices)."""
 
@@ -161,7 +165,7 @@ class ClaudeTranscript(TranscriptState):
             return
         if stripped.startswith(HARNESS_PREFIXES):
             return
-        self._begin_turn(stripped)
+        self._begin_turn(PASTED_RE.sub(lambda match: match.group(2), stripped))
         self._reply_message_id = None
         self._reply_parts = []
         self._api_error = None

@@ -111,7 +111,7 @@ class CodexAdapter:
     binary_name: ClassVar[str] = "codex"
     quit_command: ClassVar[str] = "/quit"
     compact_command: ClassVar[str] = COMPACT_COMMAND
-    clear_input_keys: ClassVar[tuple[str, ...]] = CLEAR_INPUT_KEYS
+    clear_input_keys: ClassVar[tuple[tuple[str, ...], ...]] = CLEAR_INPUT_KEYS
     command_chars: ClassVar[str] = "/!"
     untypable_chars: ClassVar[str] = ""
     takes_session_id: ClassVar[bool] = False

@@ -103,7 +103,7 @@ class PiAdapter:
     binary_name: ClassVar[str] = "pi"
     quit_command: ClassVar[str] = "/quit"
     compact_command: ClassVar[str] = COMPACT_COMMAND
-    clear_input_keys: ClassVar[tuple[str, ...]] = CLEAR_INPUT_KEYS
+    clear_input_keys: ClassVar[tuple[tuple[str, ...], ...]] = CLEAR_INPUT_KEYS
     command_chars: ClassVar[str] = "/"
     untypable_chars: ClassVar[str] = "!"
     takes_session_id: ClassVar[bool] = False

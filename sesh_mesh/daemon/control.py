@@ -24,6 +24,7 @@ from sesh_mesh.agent_names import check_agent_name
 from sesh_mesh.agents import binaries, launch, tmux
 from sesh_mesh.agents.base import sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
+from sesh_mesh.daemon import turn_reply
 from sesh_mesh.daemon.headless import HeadlessRunner, compact_pi
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.ops import op
@@ -31,7 +32,16 @@ from sesh_mesh.daemon.service import Service, SessionArgs
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.turn_events import WaitStopped
 from sesh_mesh.daemon.watcher import Watcher
-from sesh_mesh.errors import SeshError, TimedOut, UsageError, empty_message, headless_without_msg, missing_cwd
+from sesh_mesh.errors import (
+    SeshError,
+    TimedOut,
+    TurnFailed,
+    Unconfirmed,
+    UsageError,
+    empty_message,
+    headless_without_msg,
+    missing_cwd,
+)
 from sesh_mesh.store import mutations
 from sesh_mesh.store.record import Record
 
@@ -42,6 +52,12 @@ SUBMIT_PAUSE_S = 0.3
 
 TURN_START_S = 6.0
 """A submitted message must show as a started turn within this, else Enter is retried once."""
+
+KEY_BURST_PAUSE_S = 0.03
+"""Between the bursts of keys that clear the input line, so the TUI reads them as keys, not a paste."""
+
+INTERRUPT_WAIT_S = 15.0
+"""`send --interrupt`: the running turn must end this soon after Escape."""
 
 LIVE_WAIT_S = 30.0
 READY_WAIT_S = 60.0
@@ -100,6 +116,8 @@ class SendArgs:
     message: str
     timeout: float | None = None
     noWait: bool | None = None
+    interrupt: bool | None = None
+    """Stop the running turn first instead of waiting for it to end (the busy rule)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +199,8 @@ class Control:
 
     def turn_count(self, uuid: str) -> int:
         tail = self.watcher.tails.get(uuid)
-        return 0 if tail is None else tail.state.turns_completed + tail.state.turns_aborted
+        state = None if tail is None else tail.state
+        return 0 if state is None else state.turns_completed + state.turns_aborted + state.turns_failed
 
     def activity(self, uuid: str) -> int:
         tail = self.watcher.tails.get(uuid)
@@ -194,17 +213,6 @@ class Control:
             return await self.watcher.turn_events.wait_until(predicate, timeout, self.service.stop_requested, uuid)
         except WaitStopped:
             raise SeshError("the daemon is stopping", "retry when it is back") from None
-
-    def reply_of(self, uuid: str) -> dict[str, Any]:
-        tail = self.watcher.tails.get(uuid)
-        if tail is None:
-            raise SeshError("the turn ended but no transcript was found", "see `sesh info` for filePath")
-        state = tail.state
-        usage = None
-        if state.usage is not None:
-            usage = {"inputTokens": state.usage.input_tokens, "outputTokens": state.usage.output_tokens,
-                     "contextTokens": state.usage.context_tokens}
-        return {"reply": state.last_reply or "", "usage": usage, "outcome": state.last_turn_outcome}
 
     # ---- new ---------------------------------------------------------------------------------
 
@@ -410,40 +418,78 @@ class Control:
         record = self.record(str(args["uuid"]))
         started = time.monotonic()
         wait = not args.get("noWait")
+        interrupt = bool(args.get("interrupt"))
         if record.get("live"):
-            result = await self.send_to_pane(record, message, wait=wait, timeout=args.get("timeout"))
+            result = await self.send_to_pane(record, message, wait=wait, timeout=args.get("timeout"),
+                                             interrupt=interrupt)
         else:
             if self._live_elsewhere(record):
                 raise SeshError("the conversation is live in a pane sesh cannot type into",
                                 "send from the machine and tmux server that runs it")
             check_cwd(record)
+            await self._until_headless_idle(record["uuid"], args.get("timeout"), interrupt)
             env = self.launch_env(ctx, record["uuid"])
             result = await self.headless.run(record, message, env, await self.binary(str(record["agent"]), env),
                                              first=False, timeout=args.get("timeout"), wait=wait)
         return {"uuid": record["uuid"], **result, "durationMs": int((time.monotonic() - started) * 1000)}
 
+    async def _until_headless_idle(self, uuid: str, timeout: Any, interrupt: bool) -> None:
+        """The busy rule for a session with no pane: a running headless turn is waited for (or,
+        with `interrupt`, stopped) before the next one starts."""
+        if uuid not in self.headless.running:
+            return
+        if interrupt:
+            await self.headless.abort(uuid)
+        limit = INTERRUPT_WAIT_S if interrupt else (float(timeout) if timeout else None)
+        if not await self.wait_for(lambda: uuid not in self.headless.running, limit, uuid):
+            raise TimedOut(f"session {uuid[:8]} is still running a headless turn; the message was not sent",
+                           "wait longer (--timeout), or steer it with --interrupt")
+
     def _live_elsewhere(self, record: Record) -> bool:
         agent_id = record.get("agentSessionId")
         return bool(agent_id) and any(a.agent_session_id == agent_id for a in self.watcher.live.values())
 
-    async def send_to_pane(self, record: Record, message: str, *, wait: bool, timeout: Any) -> dict[str, Any]:
+    async def send_to_pane(self, record: Record, message: str, *, wait: bool, timeout: Any,
+                           interrupt: bool = False) -> dict[str, Any]:
+        """Type `message` into the session's pane and answer with the reply of the turn it opened.
+
+        The busy rule (docs/live-state.md): a busy agent is waited for until idle, then typed to;
+        `interrupt` stops its running turn first instead. Whatever draft sits in the input line is
+        cleared before typing, so it never merges into the message."""
         uuid = record["uuid"]
+        agent = str(record["agent"])
+        adapter = get_adapter(agent)
         loc = record.get("tmux") or {}
         socket, pane = loc["socket"], loc["pane"]
+        if message.lstrip()[:1] and message.lstrip()[0] in adapter.untypable_chars:
+            raise SeshError(f"{agent} runs typed text that starts with {message.lstrip()[0]!r} as its own command, "
+                            "so the message cannot reach the model through the pane",
+                            "reword its start, or `sesh stop` the session and send it headless")
+        typed = " " + message if message[:1] in adapter.command_chars else message
+        limit = float(timeout) if timeout else None
+        deadline = None if limit is None else time.monotonic() + limit
+        await self._until_idle(record, deadline, interrupt)
+        tail = self.watcher.tails.get(uuid)
+        mark = turn_reply.mark_of(tail.path if tail is not None else
+                                  (Path(record["filePath"]) if record.get("filePath") else None))
         turns = self.turn_count(uuid)
-        activity = self.activity(uuid)
         turn_mark = self.watcher.turn_events.turn(uuid)
 
+        def ours() -> Any:
+            tail = self.watcher.tails.get(uuid)
+            return None if tail is None else turn_reply.find_turn(tail.state, tail.path, mark, message)
+
         def started() -> bool:
+            # Idle before typing (the busy rule), so busy now is this message's turn.
             current = self.sessions[uuid]
-            return (current.get("turnStatus") == "busy" or self.watcher.turn_events.turn(uuid) > turn_mark
-                    or self.turn_count(uuid) > turns or self.activity(uuid) > activity)
+            return (ours() is not None or current.get("turnStatus") == "busy"
+                    or self.watcher.turn_events.turn(uuid) > turn_mark or not current.get("live"))
 
         await tmux.leave_mode(socket, pane)
-        if "\n" in message:
-            await tmux.paste(socket, pane, message, buffer=f"sesh-{uuid[:8]}")
-        else:
-            await tmux.send_keys(socket, pane, [message], literal=True)
+        for burst in adapter.clear_input_keys:
+            await tmux.send_keys(socket, pane, list(burst))
+            await asyncio.sleep(KEY_BURST_PAUSE_S)
+        await tmux.paste(socket, pane, typed, buffer=f"sesh-{uuid[:8]}")
         await asyncio.sleep(SUBMIT_PAUSE_S)
         await tmux.send_keys(socket, pane, ["Enter"])
         if not await self.wait_for(started, TURN_START_S, uuid):
@@ -451,20 +497,75 @@ class Control:
             await tmux.leave_mode(socket, pane)
             await tmux.send_keys(socket, pane, ["Enter"])
             if not await self.wait_for(started, TURN_START_S, uuid):
-                raise SeshError("the message was typed but the agent did not start a turn",
-                                f"look with `sesh pane-capture {uuid[:8]}`")
+                raise Unconfirmed("the message was typed into the pane but no turn start was seen",
+                                  f"look with `sesh pane-capture {uuid[:8]}` before sending it again")
         if not wait:
             self.pending_turns[uuid] = (turns, turn_mark)
-            return {"reply": None, "usage": None, "delivered": "pane"}
-        limit = float(timeout) if timeout else None
+            return {"reply": None, "usage": None, "delivery": turn_reply.DELIVERED, "via": "pane"}
+
+        def other() -> Any:
+            """A turn that opened after the mark and ended with another prompt, the agent now idle:
+            the text was typed but the turn the agent ran is not this message's."""
+            tail = self.watcher.tails.get(uuid)
+            if tail is None or self.sessions[uuid].get("turnStatus") == "busy":
+                return None
+            start = mark.offset if mark.path == tail.path else 0
+            return next((t for t in tail.state.turns_after(start) if t.outcome is not None), None)
 
         def finished() -> bool:
-            current = self.sessions[uuid]
-            return self.turn_count(uuid) > turns and current.get("turnStatus") != "busy"
+            turn = ours()
+            return ((turn is not None and turn.outcome is not None) or not self.sessions[uuid].get("live")
+                    or other() is not None)
 
-        if not await self.wait_for(finished, limit, uuid):
-            raise TimedOut(f"no reply within {limit:.0f}s", f"the turn goes on; `sesh await {uuid[:8]}` waits for it")
-        return {**self.reply_of(uuid), "delivered": "pane"}
+        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+        if not await self.wait_for(finished, remaining, uuid):
+            late = TimedOut(f"no reply within {limit:.0f}s",
+                            f"the turn goes on; `sesh await {uuid[:8]}` waits for it")
+            late.delivery = turn_reply.DELIVERED
+            raise late
+        turn = ours()
+        stray = other() if turn is None else None
+        if stray is not None:
+            raise Unconfirmed(f"the message was typed, but the turn {agent} ran has another prompt: "
+                              f"{turn_reply.preview(stray.prompt)}",
+                              f"look with `sesh pane-capture {uuid[:8]}` and `sesh tail {uuid[:8]}`")
+        if turn is None or turn.outcome is None:
+            raise TurnFailed(f"{agent} exited before the turn ended",
+                             f"see `sesh tail {uuid[:8]}`; `sesh resume {uuid[:8]}` starts it again")
+        tail = self.watcher.tails[uuid]
+        return turn_reply.result_of(agent, uuid, turn, tail.state, "pane")
+
+    async def _until_idle(self, record: Record, deadline: float | None, interrupt: bool) -> None:
+        """Return once the session is not busy: wait for its turn to end, or with `interrupt` stop it."""
+        uuid = record["uuid"]
+
+        def idle() -> bool:
+            current = self.sessions[uuid]
+            if not current.get("live"):
+                return True
+            if current.get("turnStatus") == "busy":
+                return False
+            pending = self.pending_turns.get(uuid)
+            if pending is not None:
+                # A --no-wait turn whose start the state has not caught up with yet is busy too.
+                turns, turn_mark = pending
+                return self.turn_count(uuid) > turns or self.watcher.turn_events.turn(uuid) > turn_mark
+            return True
+
+        if idle():
+            return
+        if interrupt:
+            socket, pane = self._pane(record)
+            await tmux.leave_mode(socket, pane)
+            await tmux.send_keys(socket, pane, ["Escape"])
+            if await self.wait_for(idle, INTERRUPT_WAIT_S, uuid):
+                return
+            raise SeshError(f"session {uuid[:8]} did not stop its running turn; the message was not typed",
+                            f"look with `sesh pane-capture {uuid[:8]}`")
+        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+        if not await self.wait_for(idle, remaining, uuid):
+            raise TimedOut(f"session {uuid[:8]} stayed busy; the message was not typed",
+                           "wait longer (--timeout), or steer the running turn with --interrupt")
 
     @op("await", TimeoutArgs, route="owner")
     async def op_await(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
@@ -531,7 +632,7 @@ class Control:
             if how == "rpc":
                 return await compact_pi(self.headless, record, env, await self.binary(agent, env), timeout)
             result = await self.headless.run(record, adapter.compact_command, env, await self.binary(agent, env),
-                                             first=False, timeout=timeout)
+                                             first=False, timeout=timeout, command=True)
             return {"uuid": record["uuid"], "compact": "done", "summary": str(result.get("reply") or "")[:500]}
         socket, pane = self._pane(record)
         await tmux.leave_mode(socket, pane)

@@ -17,6 +17,7 @@ from typing import Any
 from sesh_mesh.agents import proc_kill
 from sesh_mesh.agents.base import AgentAdapter, sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
+from sesh_mesh.daemon import turn_reply
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.transcripts import TranscriptTail, read_all
 from sesh_mesh.daemon.watcher import Watcher
@@ -85,7 +86,7 @@ class HeadlessRunner:
         watcher.turn_events.changed(uuid)
 
     async def run(self, record: Record, message: str, env: dict[str, str], binary: str, *, first: bool,
-                  timeout: Any, wait: bool = True) -> dict[str, Any]:
+                  timeout: Any, wait: bool = True, command: bool = False) -> dict[str, Any]:
         uuid = record["uuid"]
         if uuid in self.running:
             raise SeshError(f"session {uuid[:8]} is already running a headless turn", f"sesh await {uuid[:8]}")
@@ -98,6 +99,9 @@ class HeadlessRunner:
                                      model=record.get("model"), sandbox=sandbox_mode(record.get("sandbox")),
                                      session_file=record.get("filePath"))
         stdin_text = message.encode() if adapter.headless_message_on_stdin else None
+        # Where the transcript ends now: the turn this message opens is found after it (turn_reply).
+        expected = turn_reply.Expected(message, turn_reply.mark_of(
+            Path(record["filePath"]) if record.get("filePath") else None), command)
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=str(record["cwd"]), env=env,
             stdin=asyncio.subprocess.DEVNULL if stdin_text is None else asyncio.subprocess.PIPE,
@@ -106,13 +110,13 @@ class HeadlessRunner:
         self.running[uuid] = proc
         self.stopped.pop(uuid, None)
         self._report(uuid, "busy")
-        turn = asyncio.ensure_future(self._finish(record, proc, env, stdin_text))
+        turn = asyncio.ensure_future(self._finish(record, proc, env, stdin_text, expected))
         self._turns[uuid] = turn
         turn.add_done_callback(lambda done: self._turns.pop(uuid, None) if self._turns.get(uuid) is done else None)
         if not wait:
             self._tasks.add(turn)
             turn.add_done_callback(self._unwaited_done)
-            return {"reply": None, "usage": None, "delivered": "headless"}
+            return {"reply": None, "usage": None, "delivery": turn_reply.DELIVERED, "via": "headless"}
         limit = float(timeout) if timeout else None
         try:
             return await asyncio.wait_for(asyncio.shield(turn), limit)
@@ -130,7 +134,7 @@ class HeadlessRunner:
             log.info("headless turn ended without a waiter: %s", turn.exception())
 
     async def _finish(self, record: Record, proc: asyncio.subprocess.Process, env: dict[str, str],
-                      stdin_text: bytes | None) -> dict[str, Any]:
+                      stdin_text: bytes | None, expected: turn_reply.Expected) -> dict[str, Any]:
         uuid = record["uuid"]
         agent = str(record["agent"])
         try:
@@ -156,25 +160,16 @@ class HeadlessRunner:
             await self.store.write_local(uuid, lambda cur: None if cur is None else {**cur, **changes})
         if why is not None:
             raise _stopped_error(why, agent)
-        if proc.returncode != 0:
-            lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
-            detail = " / ".join(lines[-STDERR_TAIL_LINES:]) or _error_from_output(agent, text) or "no output"
-            raise SeshError(f"{agent} exited with status {proc.returncode}: {detail}",
-                            "see the agent's own error above; `sesh tail` shows the conversation")
-        reply, usage = None, None
+        state = None
         if path is not None and path.exists():
             state = await asyncio.to_thread(read_all, agent, path)
-            reply = state.last_reply
             tail = TranscriptTail(agent, path)
             await asyncio.to_thread(tail.refresh)
             self.watcher.tails[uuid] = tail
-            if state.usage is not None:
-                usage = {"inputTokens": state.usage.input_tokens, "outputTokens": state.usage.output_tokens,
-                         "contextTokens": state.usage.context_tokens}
-        if reply is None:
-            raise SeshError(f"{agent} finished but its transcript has no reply", "see `sesh tail` for what happened")
         self.watcher.wake.set()
-        return {"reply": reply, "usage": usage, "delivered": "headless"}
+        lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+        detail = " / ".join(lines[-STDERR_TAIL_LINES:]) or _error_from_output(agent, text) or "no output"
+        return turn_reply.settle_headless(agent, uuid, state, path, expected, proc.returncode, detail)
 
 
 RPC_COMPACT_ID = "sesh-compact"

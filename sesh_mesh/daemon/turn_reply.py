@@ -46,6 +46,12 @@ def same_text(prompt: str | None, message: str) -> bool:
     return prompt is not None and " ".join(prompt.split()) == " ".join(message.split())
 
 
+def preview(text: str | None, limit: int = 80) -> str:
+    """A prompt quoted on one line for an error message."""
+    flat = " ".join((text or "").split())
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
 def find_turn(state: TranscriptState, path: Path | None, mark: Mark, message: str) -> Turn | None:
     """The turn `message` opened after `mark` in the transcript `state` parses (read from `path`)."""
     start = mark.offset if mark.path is not None and mark.path == path else 0

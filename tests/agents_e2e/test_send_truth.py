@@ -8,6 +8,7 @@ interrupted on purpose. Effects are asserted at the fake model server: what it w
 
 from __future__ import annotations
 
+import re
 import time
 import uuid as uuid_mod
 from typing import Any
@@ -24,12 +25,20 @@ FAIL_TEXT = "fake_llm: FAIL directive (HTTP 400)"
 """The fake model's error body: each agent's error line must carry it."""
 
 
+PASTED = re.compile(r'<pasted_content id="([^"]*)">\n?(.*?)\n?</pasted_content id="\1">', re.DOTALL)
+"""claude hands the model a long multi-line paste inside this tag of its own; the text inside is verbatim."""
+
+
+def unwrap(text: str) -> str:
+    return PASTED.sub(lambda match: match.group(2), text)
+
+
 def test_send_matrix_complete() -> None:
     assert_covered(globals(), SEND_FEATURES)
 
 
 def user_texts(bed: Bed) -> list[str]:
-    return [t for r in bed.llm.requests() for t in r.user_texts]
+    return [unwrap(t) for r in bed.llm.requests() for t in r.user_texts]
 
 
 def requests_with(bed: Bed, text: str) -> list[Any]:
@@ -89,11 +98,11 @@ def test_send_verbatim(beds: Beds, where: str, agent: str) -> None:
     long = "".join(f"line {i:05d} of a long message {tag}\n" for i in range(3200))
     assert len(long.encode()) > 100_000
     shaped = ok(sesh(bed, where, "send", "--json", uuid, "-", stdin=long, timeout=240)).json()
-    assert shaped["reply"].strip() == f"ECHO: {long.strip()}", shaped["reply"][:200]
+    assert unwrap(shaped["reply"]).strip() == f"ECHO: {long.strip()}", shaped["reply"][:200]
     assert long.strip() in [t.strip() for t in user_texts(bed)], "the 100 KB message did not arrive whole"
     path = bed.root / f"message-{where}-{tag}.txt"
     path.write_text(f"from a file {tag}\n- a dash line\n/ a slash line\n")
-    assert ok(sesh(bed, where, "send", uuid, "--file", str(path))).out == (
+    assert unwrap(ok(sesh(bed, where, "send", uuid, "--file", str(path))).out) == (
         f"ECHO: from a file {tag}\n- a dash line\n/ a slash line\n")
     both = sesh(bed, where, "send", uuid, "text", "--file", str(path))
     assert both.code == 2 and both.err.startswith("sesh: the message was given twice"), both
