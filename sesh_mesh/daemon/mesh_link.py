@@ -230,14 +230,13 @@ class Link:
                 store = self.host.store
                 if command.origin == store.machine and await self._restored(command):
                     return
-                mark_before = store.marks.get(command.origin)
-                changed = await store.apply_remote(
+                applied = await store.apply_batch(
                     command.origin, command.epoch, command.records, command.from_seq, command.to_seq,
-                    adopt_own=self._recovering or store.recovering,
+                    hwm=command.hwm, loose=command.loose, adopt_own=self._recovering or store.recovering,
                 )
-                if command.loose and changed:
-                    self.host.relay_loose(changed, self)
-                if store.marks.get(command.origin) != mark_before:
+                if applied.loose and applied.changed:
+                    self.host.relay_loose(applied.changed, self)
+                if applied.mark_moved:
                     self.host.mark_moved(command.origin, self)
             elif isinstance(command, Close):
                 log.warning("mesh: closing %s: %s", self.label, command.detail or command.reason)

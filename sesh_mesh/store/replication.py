@@ -120,7 +120,12 @@ class Send:
 
 @dataclass(frozen=True)
 class Apply:
-    """Apply to the store; `loose` batches must not move the mark and are relayed onwards."""
+    """Apply a batch to the store (`Store.apply_batch`), with its claim as it came.
+
+    Whether a batch of another lineage replaces the mark or is kept loose is the store's call,
+    made under its lock against the mark at that moment (`merge.kept_loose`): another link may
+    apply a batch of the same origin between this one being read and being applied. Records
+    the store keeps loose are relayed onwards as loose ones."""
 
     origin: str
     epoch: str
@@ -128,6 +133,9 @@ class Apply:
     from_seq: int
     to_seq: int
     loose: bool = False
+    """The sender marked the batch loose: it makes no claim, and never moves a mark."""
+    hwm: int | None = None
+    """The sender's own mark for `origin` (None: `to_seq`)."""
 
 
 @dataclass(frozen=True)
@@ -517,17 +525,13 @@ class PeerSession:
             raise BadMessage(f"to {to_seq} is below from {from_seq}")
         loose = message.get("loose") is True
         records = _records(message.get("records"), origin)
-        ours = self.source.vector().get(origin)
         if origin == self.machine:
             # Our own records back from a peer (a wiped store): the store adopts them and raises
             # its counter above them, whatever lineage they came from.
-            apply = Apply(origin, epoch, records, from_seq, to_seq)
-        elif loose or (ours is not None and ours[0] != epoch and (from_seq > 0 or hwm < ours[1])):
-            # An older lineage (a reset store's previous life): keep the records, keep our mark.
-            mark_epoch = ours[0] if ours is not None else epoch
-            apply = Apply(origin, mark_epoch, records, 0, 0, loose=True)
+            apply = Apply(origin, epoch, records, from_seq, to_seq, hwm=hwm)
         else:
-            apply = Apply(origin, epoch, records, from_seq, to_seq)
+            # Not judged here against a snapshot of our vector: see `Apply`.
+            apply = Apply(origin, epoch, records, from_seq, to_seq, loose=loose, hwm=hwm)
         if not loose:
             self.peer_acked[origin] = (epoch, hwm)
             known = self.peer_known.get(origin)

@@ -66,6 +66,18 @@ own origin above this is broken or hostile, and moves neither the counter nor an
 
 
 @dataclass(frozen=True)
+class Applied:
+    """What applying one batch did."""
+
+    changed: list[Record]
+    """The records that changed this store."""
+    mark_moved: bool
+    """The mark for the batch's origin moved (possibly without any record changing)."""
+    loose: bool
+    """Kept as records of another lineage, the mark left alone: relay them as loose ones."""
+
+
+@dataclass(frozen=True)
 class OwnConflict:
     """A peer's mark for this machine's own origin that this store's counter does not cover."""
 
@@ -341,13 +353,35 @@ class Store:
         *,
         adopt_own: bool | None = None,
     ) -> list[Record]:
-        """Apply a batch of `origin`'s records; returns the ones that changed this store.
+        """`apply_batch` for a batch whose sender's mark is its `to_seq`; the records that changed."""
+        applied = await self.apply_batch(origin, epoch, records, from_seq, to_seq, adopt_own=adopt_own)
+        return applied.changed
+
+    async def apply_batch(
+        self,
+        origin: str,
+        epoch: str,
+        records: Sequence[Record],
+        from_seq: int,
+        to_seq: int,
+        *,
+        hwm: int | None = None,
+        loose: bool = False,
+        adopt_own: bool | None = None,
+    ) -> Applied:
+        """Apply a batch of `origin`'s records in lineage `epoch`.
 
         The sender vouches that these records together with everything of `origin` up to
         `from_seq` are everything up to `to_seq`, so the high-water mark moves to `to_seq` only
-        when ours already reached `from_seq` in the same epoch. Records of our own origin are
-        adopted only when `adopt_own` (default: while `recovering`), and never over a version
-        written here. Every record is sanitised (`validation.sanitize_remote`) before it is kept.
+        when ours already reached `from_seq` in the same epoch. A batch of another lineage
+        replaces the mark only when `merge.kept_loose` says that lineage is newer (`hwm`, the
+        sender's own mark, defaults to `to_seq`); otherwise, and for a `loose` batch, its records
+        are kept and the mark is left alone. That is judged here, under the store's lock, against
+        the mark as it is when the batch is applied: two links may read batches of one origin
+        before either is applied, and a judgement made at reading time would let the older
+        lineage replace the newer one. Records of our own origin are adopted only when
+        `adopt_own` (default: while `recovering`), and never over a version written here. Every
+        record is sanitised (`validation.sanitize_remote`) before it is kept.
         """
         for seq in (from_seq, to_seq):
             if not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
@@ -368,7 +402,7 @@ class Store:
                         "adopted only while a reset store recovers (docs/mesh-protocol.md, Epochs)",
                         len(records), origin,
                     )
-                return []
+                return Applied([], False, False)
             records = self._not_written_here(records)
         # A purged tombstone's record stays dead: a stale live copy from a peer is not taken back.
         records = [sanitize_remote(record) for record in records if record.get("uuid") not in self.purged]
@@ -386,11 +420,21 @@ class Store:
                 # adopted count; a bare claim or a refused version moves nothing.
                 seen = max([0, *(int(r["originSeq"]) for r in records)])
                 new_mark = OriginMark(origin, self.epoch, max(self.own_seq, seen))
+                loose = False
             else:
-                new_mark = _advance(mark, origin, epoch, from_seq, to_seq)
+                held = (mark.epoch, mark.max_seq) if mark is not None else None
+                loose = loose or merge.kept_loose(held, epoch, from_seq, to_seq if hwm is None else hwm)
+                if not loose:
+                    new_mark = _advance(mark, origin, epoch, from_seq, to_seq)
+                elif mark is not None:
+                    new_mark = mark
+                else:
+                    # Records of an origin we had no mark for: a mark at 0 in their lineage, so
+                    # that our catch-ups serve them too.
+                    new_mark = OriginMark(origin, epoch, 0)
             own_bump = origin == self.machine and new_mark.max_seq > self.own_seq
             if not changed and new_mark == mark and not own_bump:
-                return []
+                return Applied([], False, loose)
             async with self._transaction():
                 if changed:
                     await self._db.executemany(_UPSERT, [_row(record) for record in changed.values()])
@@ -403,7 +447,7 @@ class Store:
             self.marks[origin] = new_mark
         applied = list(changed.values())
         self._notify(applied)
-        return applied
+        return Applied(applied, new_mark != mark, loose)
 
     async def purge(self, uuids: Sequence[str]) -> list[str]:
         """Drop these tombstones for good, remembering their uuids (store/gc.py decides which)."""

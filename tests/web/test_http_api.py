@@ -5,6 +5,7 @@ real SSE client, and the OpenAPI document checked by openapi-spec-validator."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,11 +14,10 @@ import httpx2
 import pytest
 from openapi_spec_validator import validate
 
-from tests.harness import Daemon, uid
+from tests.harness import Daemon, free_port, uid
 from tests.mesh.helpers import link, mesh_daemon, register, running, wait_converged, wait_linked
 from tests.polling import eventually
 from tests.web.helpers import client, enable_http, sse_events, token_of
-
 
 BEEF = "beef0000-0000-4000-8000-000000000001"
 
@@ -191,3 +191,25 @@ def test_openapi_document_is_valid_and_follows_the_op_table(api: httpx2.Client) 
     listing = {p["name"]: p for p in paths["/sessions"]["get"]["parameters"]}
     assert listing["archived"]["schema"] == {"type": "boolean", "default": False}
     assert set(paths["/sessions/{id}/message"]["post"]["responses"]) >= {"200", "400", "401", "404", "409", "504"}
+
+
+def test_daemon_start_http_flag_and_a_busy_address() -> None:
+    """`sesh daemon start --http ADDR` turns the door on without config.toml; an address already in
+    use fails the start with one sesh: line and no daemon left running."""
+    daemon = Daemon("flagged")
+    port = free_port()
+    try:
+        started = daemon.sesh("daemon", "start", "--http", f"127.0.0.1:{port}")
+        assert started.code == 0, started.err
+        with client(f"http://127.0.0.1:{port}", token_of(daemon)) as http:
+            assert http.get("/sessions").json() == []
+        assert daemon.sesh("daemon", "stop").code == 0
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", port))
+            holder.listen(1)
+            refused = daemon.sesh("daemon", "run", "--http", f"127.0.0.1:{port}", timeout=30)
+        assert refused.code == 1, refused.err
+        assert refused.err.strip().splitlines()[-1].startswith(f"sesh: cannot listen for HTTP on 127.0.0.1:{port}")
+        assert daemon.sesh("daemon", "status").code == 4  # nothing answers
+    finally:
+        daemon.sesh("daemon", "stop")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sesh_mesh.store.merge import kept_loose
 from sesh_mesh.store.record import Record, new_record
 from sesh_mesh.store.replication import (
     BATCH_MAX_RECORDS,
@@ -253,30 +254,36 @@ def test_a_batch_in_our_lineage_applies_with_its_claim() -> None:
     session = opened(FakeSource({"a": ("ea", 3)}), {"a": ["ea", 3]})
     records = [rec(1, "a", 4), rec(2, "a", 5)]
     [apply] = session.receive(batch("a", "ea", records, 3, 5))
-    assert apply == Apply("a", "ea", records, 3, 5)
+    assert apply == Apply("a", "ea", records, 3, 5, hwm=5)
     assert session.peer_known["a"] == ("ea", 5)
 
 
-def test_an_older_lineage_is_kept_loose_without_touching_our_mark() -> None:
+def test_a_batch_of_another_lineage_goes_to_the_store_with_its_claim_as_it_came() -> None:
     # Origin c was reset (new epoch, counter above the old seqs); a peer still holds the old life.
+    # Whether it is kept loose is the store's call, under its lock (test_store.py): another link
+    # may move our mark for c between this batch being read and being applied.
     session = opened(FakeSource({"c": ("new", 2_000_000)}))
     records = [rec(1, "c", 40)]
     [apply] = session.receive(batch("c", "old", records, 0, 40))
-    assert apply == Apply("c", "new", records, 0, 0, loose=True)
+    assert apply == Apply("c", "old", records, 0, 40, hwm=40)
+    [apply] = session.receive(batch("c", "old", records, 0, 0, hwm=40, loose=True))
+    assert apply == Apply("c", "old", records, 0, 0, loose=True, hwm=40)
 
 
-def test_a_newer_lineage_replaces_our_mark() -> None:
-    session = opened(FakeSource({"c": ("old", 40)}))
-    records = [rec(1, "c", 2_000_001)]
-    [apply] = session.receive(batch("c", "new", records, 0, 2_000_001))
-    assert apply == Apply("c", "new", records, 0, 2_000_001)
+def test_kept_loose_ranks_lineages_by_their_marks() -> None:
+    assert not kept_loose(None, "new", 0, 5)
+    assert not kept_loose(("ea", 9), "ea", 3, 5)  # our own lineage: the claim's rules
+    assert kept_loose(("new", 2_000_000), "old", 0, 40)  # an older life
+    assert not kept_loose(("old", 40), "new", 0, 2_000_001)  # a newer one replaces the mark
+    assert kept_loose(("old", 40), "new", 2_000_000, 2_000_001)  # a delta of a lineage we lack
+    assert kept_loose(("b", 40), "a", 0, 40) and not kept_loose(("a", 40), "b", 0, 40)  # a tie: one order
 
 
 def test_our_own_records_always_apply_so_the_store_can_raise_its_counter() -> None:
     session = opened(FakeSource({"b": ("fresh", 9_000_000)}))
     records = [rec(1, "b", 77)]
     [apply] = session.receive(batch("b", "previous-life", records, 0, 77))
-    assert apply == Apply("b", "previous-life", records, 0, 77)
+    assert apply == Apply("b", "previous-life", records, 0, 77, hwm=77)
 
 
 @pytest.mark.parametrize(

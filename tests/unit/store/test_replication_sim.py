@@ -15,7 +15,7 @@ import pytest
 
 from sesh_mesh.store import mutations
 from sesh_mesh.store.record import Record, new_record
-from sesh_mesh.store.replication import Apply, Close, Command, PeerSession, Role, Send
+from sesh_mesh.store.replication import PROTO_VERSION, Apply, Close, Command, PeerSession, Role, Send
 from sesh_mesh.store.store import Store
 from tests.harness import uid
 
@@ -75,16 +75,15 @@ class Net:
             if isinstance(command, Send):
                 self.frames.append((self.partner[id(session)], json.dumps(command.message)))
             elif isinstance(command, Apply):
-                before = store.marks.get(command.origin)
-                changed = await store.apply_remote(
-                    command.origin, command.epoch, command.records, command.from_seq, command.to_seq
+                applied = await store.apply_batch(
+                    command.origin, command.epoch, command.records, command.from_seq, command.to_seq,
+                    hwm=command.hwm, loose=command.loose,
                 )
-                moved = store.marks.get(command.origin) != before
                 for other, _ in self.sessions.get(store.machine, []):
                     if other is not session:
-                        if command.loose and changed:
-                            other.relay_loose(changed)
-                        if moved:
+                        if applied.loose and applied.changed:
+                            other.relay_loose(applied.changed)
+                        if applied.mark_moved:
                             other.mark_moved(command.origin)
             elif isinstance(command, Close):
                 self.closed.append(command)
@@ -319,3 +318,47 @@ async def test_anti_entropy_heals_lost_pushes_and_a_gap_without_a_new_link(store
     assert digest(a) == digest(b) == digest(c) and a.vector() == b.vector() == c.vector()
     # Converged and idle: a round is probes and vectors only, not one batch.
     assert sorted(set(await anti_entropy_round(net))) == ["ae", "vector"]
+
+
+def _open_from(net: Net, store: Store, peer: str) -> PeerSession:
+    """A link on `store` whose hello from `peer` (holding nothing) is already accepted; what it
+    sends goes nowhere, and the Apply commands it returns are carried out with `net.run`."""
+    session = PeerSession(store.machine, store, Role.LISTENER, tokens=lambda name: TOKEN)
+    session.start()
+    session.receive(json.dumps({"t": "hello", "proto": PROTO_VERSION, "machine": peer, "token": TOKEN,
+                                "epoch": "", "vector": {}}))
+    assert session.is_open
+    net.sessions.setdefault(store.machine, []).append((session, store))
+    return session
+
+
+def _of(origin: str, n: int, seq: int) -> Record:
+    record = new_record(uuid=uid(n), agent="claude", machine=origin, cwd="/tmp", now=NOW, name=f"s{seq}")
+    record.update(origin=origin, originSeq=seq)
+    return record
+
+
+def _batch(origin: str, epoch: str, records: list[Record], from_seq: int, to_seq: int) -> str:
+    return json.dumps({"t": "batch", "origin": origin, "epoch": epoch, "hwm": to_seq, "from": from_seq,
+                       "to": to_seq, "records": records})
+
+
+async def test_two_links_that_read_one_origin_before_either_applies_keep_the_newest_lineage(
+        stores: OpenStore) -> None:
+    # Jepsen-lite seed 23: gamma, restored from an old copy, holds beta's first lineage P. On the
+    # reconnect beta sends its newest lineage N while alpha, cut from beta, sends the older O.
+    # Each link's reader reads its batch before either apply has committed (one store, two
+    # readers): judged against P, both look newer. Applied in turn, O must not replace N, or
+    # gamma keeps O for good and every later push of N is taken for an older life.
+    gamma = await stores("gamma")
+    await gamma.apply_remote("beta", "P", [_of("beta", 1, 100)], 0, 100)
+    net = Net()
+    from_beta, from_alpha = _open_from(net, gamma, "beta"), _open_from(net, gamma, "alpha")
+    newest = from_beta.receive(_batch("beta", "N", [_of("beta", 1, 300)], 0, 300))
+    older = from_alpha.receive(_batch("beta", "O", [_of("beta", 1, 200)], 0, 200))
+    await net.run(from_beta, gamma, newest)
+    await net.run(from_alpha, gamma, older)
+    assert gamma.vector()["beta"] == ("N", 300)
+    assert (gamma.get(uid(1)) or {})["originSeq"] == 300
+    await net.run(from_beta, gamma, from_beta.receive(_batch("beta", "N", [_of("beta", 2, 301)], 300, 301)))
+    assert gamma.vector()["beta"] == ("N", 301)

@@ -108,10 +108,29 @@ async def test_epoch_change_restarts_the_mark_and_drops_nothing(tmp_path: Path) 
     store = await Store.open(tmp_path / "s.sqlite", "a")
     old = {**fresh(uid(6), "b"), "origin": "b", "originSeq": 40}
     await store.apply_remote("b", "old", [old], 0, 40)
-    new = {**fresh(uid(7), "b"), "origin": "b", "originSeq": 2}
-    await store.apply_remote("b", "new", [new], 0, 2)
-    assert store.vector()["b"] == ("new", 2)
+    new = {**fresh(uid(7), "b"), "origin": "b", "originSeq": 2_000_002}
+    await store.apply_remote("b", "new", [new], 0, 2_000_002)
+    assert store.vector()["b"] == ("new", 2_000_002)
     assert store.get(uid(6)) is not None and store.get(uid(7)) is not None
+    await store.close()
+
+
+async def test_an_older_lineage_applied_after_a_newer_one_is_kept_loose_and_leaves_the_mark(tmp_path: Path) -> None:
+    # Judged when applied, not when read: two links may both have read a full set of b (one of
+    # each lineage) before either is applied, and the older one comes second.
+    store = await Store.open(tmp_path / "s.sqlite", "a")
+    await store.apply_remote("b", "first", [{**fresh(uid(6), "b"), "origin": "b", "originSeq": 10}], 0, 10)
+    newer = await store.apply_batch("b", "newest", [{**fresh(uid(6), "b"), "origin": "b", "originSeq": 300}], 0, 300)
+    assert newer.mark_moved and not newer.loose and store.vector()["b"] == ("newest", 300)
+    late = {**fresh(uid(8), "b"), "origin": "b", "originSeq": 200}
+    older = await store.apply_batch("b", "older", [late, {**fresh(uid(6), "b"), "origin": "b", "originSeq": 200}],
+                                    0, 200)
+    assert older.loose and not older.mark_moved and [r["uuid"] for r in older.changed] == [uid(8)]
+    assert store.vector()["b"] == ("newest", 300)  # the record it carried is kept, the mark is not
+    delta = await store.apply_batch("b", "older", [], 200, 210)  # a delta of a lineage we do not hold
+    assert delta.loose and store.vector()["b"] == ("newest", 300)
+    flagged = await store.apply_batch("b", "newest", [], 300, 400, loose=True)  # makes no claim
+    assert flagged.loose and store.vector()["b"] == ("newest", 300)
     await store.close()
 
 
