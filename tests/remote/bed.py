@@ -77,6 +77,11 @@ class RemoteBed:
         env = {**self.owner.env, **self.owner_env, "SESH_HOME": str(self.owner.home), "SESH_MACHINE": "alpha"}
         return run_sesh(args, env, cwd=self.owner_cwd, timeout=timeout)
 
+    def owner_sesh_background(self, *args: str) -> subprocess.Popen[str]:
+        env = {**self.owner.env, **self.owner_env, "SESH_HOME": str(self.owner.home), "SESH_MACHINE": "alpha"}
+        return subprocess.Popen([sys.executable, "-m", "sesh_mesh", *args], env=env, cwd=self.owner_cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
     def here_sesh(self, *args: str, in_tmux: bool = True, timeout: float = 120,
                   env: dict[str, str] | None = None) -> Run:
         """The CLI on beta; `in_tmux`: as if typed in beta's shell pane (its $TMUX and $TMUX_PANE)."""

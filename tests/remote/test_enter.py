@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 import uuid as uuid_mod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,9 +35,18 @@ def _agents(*names: str) -> list[object]:
     return [pytest.param(name, marks=pytest.mark.xdist_group("remote-enter"), id=name) for name in names]
 
 
-def _detach(bed: RemoteBed, pane: str) -> None:
-    """The remote tmux client's own detach keys (C-b d), typed into the local window."""
-    bed.here_tmux.run("send-keys", "-t", pane, "C-b", "d")
+def _detach(bed: RemoteBed, pane: str, done: Callable[[], bool]) -> None:
+    """The remote tmux client's own detach keys (C-b d), typed into the local window until `done`:
+    keys that arrive while the client still reads its terminal's answers to its start-up queries
+    can be taken for part of those answers."""
+    for _ in range(8):
+        bed.here_tmux.run("send-keys", "-t", pane, "C-b", "d", check=False)
+        try:
+            eventually(done, 2, what="the remote client to detach")
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("C-b d did not detach the remote client")
 
 
 def _enter_and_check(bed: RemoteBed, uuid: str, agent: str, name: str) -> None:
@@ -53,8 +62,7 @@ def _enter_and_check(bed: RemoteBed, uuid: str, agent: str, name: str) -> None:
     bed.here_tmux.send_text(pane, marker)
     bed.llm.wait_for_request(lambda r: any(marker in t for t in r.user_texts), timeout=60)
     bed.here_tmux.wait_for_text(pane, f"ECHO: {marker}", timeout=60)
-    _detach(bed, pane)
-    eventually(lambda: name not in bed.windows_here(), 15, what="the local window to close on detach")
+    _detach(bed, pane, lambda: name not in bed.windows_here())
     assert bed.current_window_here() == "shell", "detaching did not return to where the user was"
     view_after = bed.owner_view()
     assert {name: view_after.get(name) for name in view_before} == view_before, "entering moved the owner's view"
@@ -77,13 +85,16 @@ def test_enter_detached_remote_relaunches(bed: RemoteBed, agent: str) -> None:
     _enter_and_check(bed, made["uuid"], agent, made["name"])
     relaunched = bed.owner.call("info", {"uuid": made["uuid"]})
     assert relaunched["tmux"]["socket"] == bed.owner_socket, "relaunched anywhere but the owner's tmux"
-    # pick --enter takes the same path (the TUI's Enter ends there too).
+    # pick --enter takes the same path (the TUI's Enter ends there too); the window is named
+    # after the session literally, tmux's format characters included.
+    odd = f"{agent} #{{pane_id}} #(true) ;"
+    assert bed.owner_sesh("rename", made["uuid"], odd).code == 0
+    eventually(lambda: bed.here.call("info", {"uuid": made["uuid"]})["name"] == odd, 15, what="the rename on beta")
     run = bed.here_sesh("pick", "--select", made["uuid"][:8], "--enter")
     assert run.code == 0, run.err
-    pane = bed.windows_here()[made["name"]]
+    pane = bed.windows_here()[odd]
     bed.here_tmux.wait_for_text(pane, READY[agent], timeout=30)
-    _detach(bed, pane)
-    eventually(lambda: made["name"] not in bed.windows_here(), 15, what="the pick --enter window to close")
+    _detach(bed, pane, lambda: odd not in bed.windows_here())
 
 
 def test_enter_from_a_plain_shell_attaches_in_the_foreground(bed: RemoteBed) -> None:
@@ -94,8 +105,7 @@ def test_enter_from_a_plain_shell_attaches_in_the_foreground(bed: RemoteBed) -> 
     bed.here_tmux.send_text(bed.here_pane, f"env -u TMUX -u TMUX_PANE {env} {sesh} resume {made['uuid'][:8]}; "
                                            "echo back-from-enter-$?")
     bed.here_tmux.wait_for_text(bed.here_pane, READY["pi"], timeout=30)
-    _detach(bed, bed.here_pane)
-    bed.here_tmux.wait_for_text(bed.here_pane, "back-from-enter-0", timeout=15)
+    _detach(bed, bed.here_pane, lambda: "back-from-enter-0" in bed.here_tmux.capture(bed.here_pane))
     assert bed.owner.call("info", {"uuid": made["uuid"]})["live"] is True
 
 
@@ -114,6 +124,18 @@ def test_here_carries_the_conversation(bed: RemoteBed, agent: str) -> None:
     assert not bed.owner.call("info", {"uuid": uuid})["archived"]
     assert bed.owner_sesh("stop", uuid).code == 0
     eventually(lambda: not bed.here.call("info", {"uuid": uuid}).get("live"), 15, what="beta to see it stop")
+    if agent == "pi":  # busy without a pane: a headless turn runs on the owner
+        turn = bed.owner_sesh_background("send", uuid, "SLEEP 8 a headless turn")
+        try:
+            eventually(lambda: bed.owner.call("info", {"uuid": uuid}).get("turnStatus") == "busy", 30,
+                       what="the headless turn to run")
+            busy = bed.here_sesh("resume", short, "--here")
+            assert (busy.code, busy.err) == (1, (
+                f"sesh: session {short} is busy on alpha: carrying it here would fork the conversation "
+                f"(stop it there first (sesh stop {short}), or enter it where it runs: sesh resume {short})\n"))
+        finally:
+            _out, err = turn.communicate(timeout=120)
+        assert turn.returncode == 0, err
     run = bed.here_sesh("resume", short, "--here")
     assert run.code == 0, run.err
     owner_copy = bed.owner.call("info", {"uuid": uuid})
