@@ -83,6 +83,7 @@ class Client:
                 if "item" in message:
                     yield "item", message["item"]
                     continue
+                _tell(message.get("notice"))
                 if message.get("ok") is True:
                     yield "result", message.get("result")
                     return
@@ -92,6 +93,17 @@ class Client:
                 raise from_wire(error)
         finally:
             sock.close()
+
+
+_TOLD: set[str] = set()
+
+
+def _tell(notice: Any) -> None:
+    """A notice the daemon attaches to replies (config.toml broken, or changed where only a
+    restart applies it): on stderr once per command, however many requests it makes."""
+    if isinstance(notice, str) and notice not in _TOLD:
+        _TOLD.add(notice)
+        sys.stderr.write(f"sesh: warning: {notice}\n")
 
 
 class InDoubt(DaemonUnreachable):

@@ -185,6 +185,7 @@ class ConfigFile:
     def __init__(self, home: Path, loaded: Config) -> None:
         self.home = home
         self._config = loaded
+        self._started = loaded
         self._error: ConfigError | None = None
         self._stamp = self._stat()
 
@@ -207,6 +208,38 @@ class ConfigFile:
             raise self._error
         return self._config
 
+    def notice(self) -> str | None:
+        """What every command should hear about config.toml now: broken (the daemon keeps what it
+        started with), or changed where only a restart applies it. None when all is applied."""
+        try:
+            now = self.current()
+        except ConfigError as exc:
+            return (f"{exc.what}; the running daemon keeps the config it started with ({exc.fix}; "
+                    "`sesh daemon restart` checks the file before it stops the daemon)")
+        changed = needs_restart(self._started, now)
+        if not changed:
+            return None
+        return (f"{now.path} changed {', '.join(changed)} since the daemon started, which applies only at start "
+                "(run `sesh daemon restart`)")
+
+
+RESTART_KEYS = (("machine", None), ("mesh", "[mesh]"), ("discover", "[discover]"), ("http", "[http]"))
+"""config.toml entries the daemon reads once, at start: (key, how the notice names it). The
+rest ([models], [agents], [autoname], [tui], [ssh], [paths]) is read at each use."""
+
+
+def needs_restart(started: Config, now: Config) -> list[str]:
+    """The start-only entries of config.toml that differ between `started` and `now`."""
+    return [shown or key for key, shown in RESTART_KEYS if started.raw.get(key) != now.raw.get(key)]
+
+
+def machine_in_table(config: Config) -> str | None:
+    """The table a `machine = …` line fell into (written below a `[table]` header), if any."""
+    for table, value in config.raw.items():
+        if isinstance(value, dict) and "machine" in value:
+            return table
+    return None
+
 
 def resolve_machine(config: Config, env: os._Environ[str] | dict[str, str] | None = None) -> str:
     """This machine's name: SESH_MACHINE or config.toml. There is no hostname fallback."""
@@ -220,6 +253,13 @@ def resolve_machine(config: Config, env: os._Environ[str] | dict[str, str] | Non
             "make them equal or unset one",
         )
     machine = from_env or config.machine
+    table = machine_in_table(config) if not machine else None
+    if table is not None:
+        value = config.raw[table]["machine"]
+        raise ConfigError(
+            f"{config.path}: machine = {value!r} is inside the [{table}] table, so this machine has no name",
+            f"move the machine line above the first [table] line of {config.path}",
+        )
     if not machine:
         raise ConfigError(
             "this machine has no name: SESH_MACHINE is unset and config.toml has no machine",
@@ -240,6 +280,11 @@ CONFIG_TEMPLATE_HEAD = """\
 #
 # [agents]            # explicit binary paths when the daemon's PATH lacks them
 # claude = "/opt/tools/claude"
+#
+# [autoname]                  # how `sesh autoname` names sessions from their transcripts
+# agent = "claude"            # a headless turn of this agent; or command = "my-namer" (excerpt on stdin)
+# every_turns = 0             # rename auto-named sessions every N turns (0: only when asked)
+# timeout = 60
 #
 # [mesh]
 # listen = "127.0.0.1:7433"   # TCP address for peers; none by default

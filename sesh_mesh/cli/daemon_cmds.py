@@ -237,10 +237,34 @@ def _wait_gone(pid: int | None) -> bool:
 
 
 def daemon_restart(ctx: Context) -> int:
-    if ping(ctx.socket) is not None:
+    running = ping(ctx.socket)
+    if running is not None:
+        try:
+            _check_startable(ctx)
+        except SeshError as exc:
+            raise type(exc)(f"{exc.what}; nothing was restarted: the running daemon (pid {running['pid']}) keeps "
+                            "its config", exc.fix) from exc
         stop(ctx, force=False, quiet=True)
     answer = start_daemon(ctx.home, ctx.socket, _listen_args(ctx))
     return _report(ctx, {"started": True, **answer})
+
+
+def _check_startable(ctx: Context) -> None:
+    """What `daemon run` would refuse at start, checked before a restart stops the old daemon:
+    config.toml, the machine name, the listen address, the TLS files and peers.json."""
+    from sesh_mesh.config import load_config, resolve_machine
+    from sesh_mesh.daemon.mesh import parse_listen
+    from sesh_mesh.daemon.peers import load_peers
+
+    config = _with_tls_flags(ctx, load_config(ctx.home))
+    resolve_machine(config)
+    listen = getattr(ctx.args, "listen", None) or config.listen
+    if listen:
+        parse_listen(listen)
+    for pem in (config.tls_cert, config.tls_key):
+        if pem is not None and not pem.is_file():
+            raise UsageError(f"{config.path}: TLS file {pem} does not exist", "fix [mesh] tls_cert / tls_key")
+    load_peers(ctx.home)
 
 
 def daemon_gc(ctx: Context) -> int:
@@ -299,8 +323,12 @@ def cmd_init(ctx: Context) -> int:
     if path.exists() and not ctx.args.force:
         raise SeshError(f"{path} already exists", "pass --force to overwrite it")
     ctx.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = tomli_w.dumps({"machine": machine})
-    path.write_text(CONFIG_TEMPLATE_HEAD + body, encoding="utf-8")
+    # `machine` goes above every commented [table]: a key written below a table header belongs to
+    # that table, so uncommenting an example block must never capture it.
+    tables_at = CONFIG_TEMPLATE_HEAD.index("\n# [") + 1
+    body = (CONFIG_TEMPLATE_HEAD[:tables_at] + tomli_w.dumps({"machine": machine}) + "\n"
+            + CONFIG_TEMPLATE_HEAD[tables_at:])
+    path.write_text(body, encoding="utf-8")
     path.chmod(0o600)
     load_config(ctx.home)  # what we wrote must read back
     sys.stdout.write(f"wrote {path} (machine = {machine!r})\n")

@@ -91,9 +91,15 @@ def _failure(op: str, reply: bytes) -> int:
     from sesh_mesh.errors import from_wire
 
     try:
-        error = json.loads(reply).get("error")
+        message = json.loads(reply)
+        error = message.get("error")
     except (ValueError, AttributeError):
         return _in_doubt(op)
+    if message.get("ok") is True and isinstance(message.get("notice"), str):
+        # A result with a notice (config.toml broken or changed): say it, then print the result.
+        sys.stderr.write(f"sesh: warning: {message['notice']}\n")
+        sys.stdout.write(json.dumps(message.get("result"), ensure_ascii=False) + "\n")
+        return 0
     if not isinstance(error, dict):
         return _in_doubt(op)
     exc = from_wire(error)

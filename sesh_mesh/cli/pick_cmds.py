@@ -285,7 +285,8 @@ def goto(ctx: Context, record: Record) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         # tmux would fail with "open terminal failed: not a terminal" (a script, cron, a pipe).
         raise SeshError(f"session {short} is live in tmux pane {pane} on {socket}, but there is no terminal here "
-                        "to attach", f"run it from a terminal, or attach one yourself: tmux -S {socket} attach -t {pane}")
+                        "to attach", f"run it from a terminal, or attach one yourself: tmux -S {socket} attach "
+                        f"-t {pane}")
     env = {key: value for key, value in os.environ.items() if key != "TMUX"}
     return subprocess.run([*base, "attach-session", "-t", str(pane)], env=env, check=False).returncode
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class ApiServer:
-    def __init__(self, ops: OpTable, path: Path) -> None:
+    def __init__(self, ops: OpTable, path: Path, notice: Callable[[], str | None] | None = None) -> None:
         self.ops = ops
         self.path = path
+        self.notice = notice
+        """What every reply carries for the CLI to tell its user once (a broken or changed config)."""
         self._server: asyncio.base_events.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -122,9 +125,14 @@ class ApiServer:
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes the client's reply; error_reply logs it
-            await self._reply(writer, wire.failure(error_reply(exc, op)))
+            await self._reply(writer, self._noticed(wire.failure(error_reply(exc, op))))
             return
-        await self._reply(writer, wire.ok(result))
+        await self._reply(writer, self._noticed(wire.ok(result)))
+
+    def _noticed(self, reply: dict[str, Any]) -> dict[str, Any]:
+        text = self.notice() if self.notice is not None else None
+        # First: `cli/fast.py` passes a reply that starts `{"ok":true,"result":` through unparsed.
+        return reply if text is None else {"ok": reply["ok"], "notice": text, **reply}
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:

@@ -140,7 +140,7 @@ class Daemon:
         self.ops.add(ops_of(self.notifier))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.ops.add(ops_of(SchemaOps(self.ops)))
-        self.api = ApiServer(self.ops, socket_path(home))
+        self.api = ApiServer(self.ops, socket_path(home), notice=self.service.config_file.notice)
         # Any committed record (an import, a replicated one, a rename) may need its state derived:
         # wake the watcher rather than leave it to the next tick.
         store.subscribe(lambda _record: self.watcher.wake.set())

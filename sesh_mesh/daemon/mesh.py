@@ -460,6 +460,11 @@ class Mesh:
                 await asyncio.wait_for(self._route_event.wait(), remaining)
         return found
 
+    def routes_event(self) -> asyncio.Event:
+        """Set at the next link up or down or route change (a fresh event after each): what
+        `subscribe` waits on to re-send records whose staleness flipped."""
+        return self._route_event
+
     def _routes_changed(self) -> None:
         self._route_event.set()
         self._route_event = asyncio.Event()

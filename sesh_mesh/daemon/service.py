@@ -41,6 +41,8 @@ class Links(Protocol):
 
     def vector(self) -> dict[str, list[Any]]: ...
 
+    def routes_event(self) -> asyncio.Event: ...
+
 
 # ---- argument models (docs/architecture.md, "Typed arguments") ------------------------------
 
@@ -424,21 +426,45 @@ class Service:
             changed.set()
 
         unsubscribe = self.store.subscribe(on_commit)
+        # `stale` is derived from the links, not stored: when a peer goes away or comes back no
+        # record changes, so the records of each machine whose reachability flipped are re-sent.
+        owners = {str(r["machine"]) for r in self.sessions.all()} - {self.machine}
+        unreachable = {owner for owner in owners if not self.links.is_connected(owner)}
         try:
             if args.get("snapshot"):
                 await emit({"snapshot": [self.decorate(r) for r in self.sessions.all()]})
             while not self.stop_requested.is_set():
-                await changed.wait()
+                routes = self.links.routes_event()
+                await _first_of(changed, routes)
                 changed.clear()
                 batch = list(pending.values())
                 pending.clear()
-                await emit({"changes": [self.decorate(r) for r in batch]})
+                arrived = {str(r["machine"]) for r in batch} - owners - {self.machine}
+                if routes.is_set() or arrived:
+                    owners |= arrived
+                    now_unreachable = {owner for owner in owners if not self.links.is_connected(owner)}
+                    flipped = (unreachable ^ now_unreachable) - arrived
+                    unreachable = now_unreachable
+                    if flipped:
+                        held = {r["uuid"] for r in batch}
+                        batch += [r for r in self.sessions.all() if r["machine"] in flipped and r["uuid"] not in held]
+                if batch:
+                    await emit({"changes": [self.decorate(r) for r in batch]})
         finally:
             unsubscribe()
         return None
 
 
 mutations_fn = Callable[[Record | None], Record | None]
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _purge_transcript(record: Record) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sesh_mesh.daemon.lookup import resolve
 from sesh_mesh.ids import short_ids
 from sesh_mesh.tui.rows import RowSet
@@ -12,7 +14,7 @@ AGENT_ID_ELSEWHERE = "01a1fd97-2dac-7000-8000-000000000000"
 RANDOM = "4fa05162-3dbe-4a5f-a162-5d6e7f8091a5"
 
 
-def records() -> dict[str, dict[str, object]]:
+def records() -> dict[str, dict[str, Any]]:
     return {
         SAME_MINUTE[0]: {"uuid": SAME_MINUTE[0], "agentSessionId": SAME_MINUTE[0], "agent": "codex"},
         SAME_MINUTE[1]: {"uuid": SAME_MINUTE[1], "agentSessionId": None, "agent": "pi"},
@@ -22,12 +24,12 @@ def records() -> dict[str, dict[str, object]]:
 
 def test_shown_ids_are_unique_prefixes_that_resolve() -> None:
     held = records()
-    shown = short_ids([(uuid, r["agentSessionId"]) for uuid, r in held.items()])  # type: ignore[misc]
+    shown = short_ids([(uuid, r["agentSessionId"]) for uuid, r in held.items()])
     assert shown[RANDOM] == RANDOM[:8], "an id without a near neighbour stays 8 characters"
     assert shown[SAME_MINUTE[0]] == "01a1fd97-2dab-7810" and shown[SAME_MINUTE[1]] == "01a1fd97-2dab-7811"
     assert len(set(shown.values())) == len(shown)
     for uuid, prefix in shown.items():
-        assert resolve(held, prefix)["uuid"] == uuid  # type: ignore[arg-type]
+        assert resolve(held, prefix)["uuid"] == uuid
         assert not prefix.endswith("-")
 
 
