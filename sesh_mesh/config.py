@@ -223,9 +223,9 @@ class ConfigFile:
                 "(run `sesh daemon restart`)")
 
 
-RESTART_KEYS = (("machine", None), ("mesh", "[mesh]"), ("discover", "[discover]"), ("http", "[http]"))
+RESTART_KEYS = (("machine", None), ("mesh", "[mesh]"), ("http", "[http]"))
 """config.toml entries the daemon reads once, at start: (key, how the notice names it). The
-rest ([models], [agents], [autoname], [tui], [ssh], [paths]) is read at each use."""
+rest ([models], [agents], [autoname], [discover], [tui], [ssh], [paths]) is read at each use."""
 
 
 def needs_restart(started: Config, now: Config) -> list[str]:

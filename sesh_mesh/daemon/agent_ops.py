@@ -4,6 +4,7 @@ discover (and the auto-discovery loop)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,8 +29,8 @@ from sesh_mesh.store.record import Record
 
 log = logging.getLogger(__name__)
 
-DISCOVER_AUTO_S = 10.0
-"""With `[discover] auto = true`, new conversations on disk are adopted this often."""
+DISCOVER_AUTO_S = float(os.environ.get("SESH_TEST_DISCOVER_AUTO_S") or 10.0)
+"""With `[discover] auto = true`, new conversations on disk are adopted this often (tests shorten it)."""
 
 FOLLOW_POLL_S = 0.2
 
@@ -297,10 +298,14 @@ class AgentOps:
         )
         return {**item, "registered": True, "uuid": record["uuid"]}
 
-    async def auto_discover(self, stop: asyncio.Event) -> None:
+    async def auto_discover(self, stop: asyncio.Event, auto: bool) -> None:
+        """Adopt new conversations every DISCOVER_AUTO_S while `[discover] auto` is on (`auto` at
+        start; re-read each round, a broken config.toml keeps the last value)."""
         while not stop.is_set():
+            with contextlib.suppress(SeshError):
+                auto = self.service.config.discover_auto
             try:
-                for item in await asyncio.to_thread(self.discover_now, None):
+                for item in await asyncio.to_thread(self.discover_now, None) if auto else []:
                     await self.adopt(item)
             except Exception:
                 # A broken transcript dir must not end auto-discovery for the others.

@@ -163,8 +163,8 @@ class Daemon:
             ("events:hooks", self.hooks.run(self.stop)),
             ("events:notify", self.notifier.run(self.stop)),
         ]
-        if discover_auto:
-            jobs.append(("agents:auto-discover", self.agents.auto_discover(self.stop)))
+        # Always running: `[discover] auto` is read each round, so turning it on or off applies live.
+        jobs.append(("agents:auto-discover", self.agents.auto_discover(self.stop, discover_auto)))
         return jobs
 
 

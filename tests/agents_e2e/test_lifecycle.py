@@ -54,6 +54,15 @@ def test_new_lifecycle(beds: Beds, where: str, agent: str) -> None:
     assert broken.code == 1 and broken.err.startswith(f"sesh: cannot open a tmux window for {agent}: "), broken
     assert "cannot make the tmux socket directory /proc/no-such-dir" in broken.err and "--target" in broken.err
     assert {r["uuid"] for r in bed.alpha.call("list", {"archived": True})} == before, "a failed launch left a record"
+    if agent == "claude":  # claude asks whether to trust a new folder: the first message cannot be typed
+        untrusted = Path(tempfile.mkdtemp(prefix="untrusted", dir=bed.root))
+        asked = sesh(bed, where, "new", "--agent", agent, "--target", target(bed), "--cwd", str(untrusted),
+                     "--msg", "hello", *machine)
+        assert asked.code == 1 and asked.err.startswith("sesh: session "), asked
+        assert "was started on alpha, but the first message was not delivered: the agent shows a dialog" in asked.err
+        stuck = asked.err.split()[2]
+        assert bed.alpha.call("info", {"uuid": stuck})["live"] is True, "the session the error names is not there"
+        bed.tmux.run("kill-pane", "-t", bed.alpha.call("info", {"uuid": stuck})["tmux"]["pane"])
     # A session whose directory was removed: send says so in one line (no FileNotFoundError).
     gone = Path(tempfile.mkdtemp(prefix="gone", dir=bed.root))
     made = ok(sesh(bed, where, "new", "--agent", agent, "--no-launch", "--cwd", str(gone), "--json", *machine)).json()

@@ -14,6 +14,8 @@ import pytest
 
 from sesh_mesh.config import load_config
 from tests.harness import base_env, run_sesh, short_home
+from tests.polling import eventually
+from tests.transcripts.helpers import machines
 
 
 @pytest.fixture
@@ -78,3 +80,13 @@ def test_restart_checks_first_and_commands_report_once(home: Path) -> None:
     config.write_text('machine = "laptop"\n')
     quiet = run_sesh(["tags"], env)
     assert quiet.code == 0 and "warning" not in quiet.err, "nothing to say once the file matches the running daemon"
+
+
+def test_discover_auto_turns_on_live() -> None:
+    with machines("alpha", extra_env={"SESH_TEST_DISCOVER_AUTO_S": "0.5"}) as (alpha,):
+        sid, _ = alpha.session([("hello", "ECHO: hello")], register=False)
+        assert sid not in alpha.daemon.records(), "adopted with [discover] auto off"
+        (alpha.daemon.home / "config.toml").write_text("[discover]\nauto = true\n")
+        eventually(lambda: sid in alpha.daemon.records(), timeout=15, what="the edit to turn auto-discovery on")
+        listed = alpha.daemon.sesh("list")
+        assert "warning" not in listed.err, "[discover] applies live: no restart notice"
