@@ -45,14 +45,15 @@ def register(commands: Commands) -> None:
     p.add_argument("--agent", required=True, help="claude, codex or pi")
     p.add_argument("--name", help="display name")
     p.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
-    p.add_argument("--cwd", help="working directory (realpath; relative to $PWD; default $PWD)")
+    p.add_argument("--cwd", help="working directory (realpath; relative to $PWD; default $PWD). With --machine M: "
+                   "a path on M (~ is M's home); default this $PWD when M has it, else M's home")
     p.add_argument("--model", help="model (default [models].<agent>, then [models].default)")
     p.add_argument("--target", metavar="SOCKET:SESSION", help="tmux server and session (created if absent)")
     p.add_argument("--msg", help="first message (`-`: read stdin); waits for the turn and prints the reply")
     p.add_argument("--file", metavar="PATH", help="read the first message from PATH (like --msg)")
     p.add_argument("--headless", action="store_true", help="no pane: run the first turn (--msg) headless")
     p.add_argument("--dry-run", action="store_true", help="print the plan (argv, env, cwd, tmux); register nothing")
-    p.add_argument("--no-launch", action="store_true", help="register only")
+    p.add_argument("--no-launch", action="store_true", help="register only (not with --msg)")
     p.add_argument("--session-id", metavar="UUID", help="pre-assign the sesh uuid (claude's own id too)")
     p.add_argument("--sandbox", metavar="MODE", choices=SANDBOX_MODES, help=SANDBOX_HELP + " (default: the agent's "
                    "own; a headless turn may edit its cwd)")

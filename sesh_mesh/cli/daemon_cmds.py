@@ -49,7 +49,7 @@ def register(commands: Commands) -> None:
         ("run", "run the daemon in the foreground (for supervisors and tests)", daemon_run),
         ("start", "start the daemon in the background; returns when its socket answers", daemon_start),
         ("stop", "stop the daemon gracefully", daemon_stop),
-        ("restart", "stop, then start (picks up a new install)", daemon_restart),
+        ("restart", "stop, then start (a new install); a broken config keeps the running daemon", daemon_restart),
         ("ensure", "start the daemon unless it already runs (idempotent)", daemon_ensure),
         ("status", "machine, pid, uptime, sessions, schema, epoch, peers", daemon_status),
         ("gc", "purge tombstones older than the horizon that every peer has acknowledged", daemon_gc),

@@ -84,7 +84,8 @@ def register(commands: Commands) -> None:
     p = commands.add("delete", "delete a session (a tombstone that propagates); never inferred", [
         "sesh delete a808", "sesh delete a808 --force"], cmd_delete)
     p.add_argument("uuid")
-    p.add_argument("--force", action="store_true", help="delete an orphan whose owner machine is unreachable or gone")
+    p.add_argument("--force", action="store_true",
+                   help="delete an orphan whose owner is unreachable or gone (never a live session)")
     p.add_argument("--purge", action="store_true", help="also remove the transcript")
 
     p = commands.add("import", "one-shot, idempotent import of a legacy sessions.json", [
