@@ -60,9 +60,10 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def tmux_commands(daemon: Daemon) -> int:
+def tmux_commands(daemon: Daemon) -> tuple[int, int]:
+    """(tmux commands, tmux client processes) the daemon has issued so far."""
     issued = daemon.call("tmux-status")["daemonTmux"]
-    return sum(n for name, n in issued.items() if name != "processes")
+    return sum(n for name, n in issued.items() if name != "processes"), issued.get("processes", 0)
 
 
 class Recorder:
@@ -139,17 +140,23 @@ class Fleet:
             return len(records) == len(live_ids) and all(
                 r.get("live") and r.get("turnStatus") == "idle" for r in records.values())
 
-        eventually(all_live_idle, 180, 0.5, what="every stand-in live and idle")
+        try:
+            eventually(all_live_idle, 180, 0.5, what="every stand-in live and idle")
+        except AssertionError:
+            states = [(r.get("name"), r.get("live"), r.get("turnStatus")) for r in self.daemon.call("list", {})
+                      if r["uuid"] in live_ids]
+            raise AssertionError(f"not all live and idle: {states[:10]}\n{self.daemon.log_tail()}") from None
         eventually(lambda: self.daemon.call("tmux-status")["panes"] == self.live, 60, 0.2,
                    what="every live pane stamped")
 
-    def cpu_window(self, seconds: float) -> tuple[float, float]:
-        """(% of a core, tmux commands per second) of the daemon over the next `seconds`."""
+    def cpu_window(self, seconds: float) -> tuple[float, float, float]:
+        """(% of a core, tmux commands/s, tmux processes/s) of the daemon over the next `seconds`."""
         pid = self.daemon.process.pid  # type: ignore[union-attr]
         cpu0, cmd0, t0 = cpu_seconds(pid), tmux_commands(self.daemon), time.monotonic()
         time.sleep(seconds)
         cpu1, cmd1, t1 = cpu_seconds(pid), tmux_commands(self.daemon), time.monotonic()
-        return 100 * (cpu1 - cpu0) / (t1 - t0), (cmd1 - cmd0) / (t1 - t0)
+        span = t1 - t0
+        return 100 * (cpu1 - cpu0) / span, (cmd1[0] - cmd0[0]) / span, (cmd1[1] - cmd0[1]) / span
 
     def storm(self, rounds: int, turn_s: float, gap_s: float) -> dict[str, Any]:
         recorder = Recorder(self.daemon)
@@ -183,7 +190,8 @@ class Fleet:
         shown = self.tmux.run("list-panes", "-a", "-F", "#{@sesh_state}").split()
         return {
             "cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
-            "tmux_per_s": (cmd1 - cmd0) / (t1 - t0),
+            "tmux_per_s": (cmd1[0] - cmd0[0]) / (t1 - t0),
+            "tmux_procs_per_s": (cmd1[1] - cmd0[1]) / (t1 - t0),
             "latencies": latencies,
             "missed": missed,
             "option_delay": status["delayMs"],
@@ -226,7 +234,7 @@ def run_size(total: int, live: int, quick: bool) -> None:
         fleet.populate()
         print(f"\n{total} sessions, {live} live panes (stand-ins), ready in {time.monotonic() - began:.1f} s")
         time.sleep(2.0)
-        idle_cpu, idle_tmux = fleet.cpu_window(5.0 if quick else 10.0)
+        idle_cpu, idle_tmux, idle_procs = fleet.cpu_window(5.0 if quick else 10.0)
         storm = fleet.storm(rounds=2 if quick else 3, turn_s=1.0, gap_s=1.5)
         pid = fleet.daemon.process.pid  # type: ignore[union-attr]
         rss = rss_mib(pid)
@@ -234,9 +242,10 @@ def run_size(total: int, live: int, quick: bool) -> None:
         key_s = tui_keystroke(fleet.daemon)
         lat = storm["latencies"]
         delay = storm["option_delay"]
-        print(f"  daemon CPU idle:             {idle_cpu:6.2f} % of a core   tmux commands/s idle:  {idle_tmux:6.2f}")
-        print(f"  daemon CPU in the storm:     {storm['cpu']:6.2f} % of a core   tmux commands/s storm: "
-              f"{storm['tmux_per_s']:6.2f}")
+        print(f"  daemon CPU idle:             {idle_cpu:6.2f} % of a core   tmux commands/s {idle_tmux:6.2f} "
+              f"in {idle_procs:5.2f} processes/s")
+        print(f"  daemon CPU in the storm:     {storm['cpu']:6.2f} % of a core   tmux commands/s "
+              f"{storm['tmux_per_s']:6.2f} in {storm['tmux_procs_per_s']:5.2f} processes/s")
         for status in ("busy", "idle"):
             values = lat[status]
             if values:

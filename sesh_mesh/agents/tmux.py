@@ -196,7 +196,7 @@ async def run_command(socket: str, *args: str) -> list[str]:
 _GONE = ("can't find pane", "no such pane", "can't find window", "can't find session")
 
 
-def _run_chain(socket: str, commands: Sequence[Sequence[str]]) -> int:
+def _run_chain(socket: str, commands: Sequence[Sequence[str]]) -> list[str]:
     argv: list[str] = []
     for command in commands:
         if argv:
@@ -208,13 +208,40 @@ def _run_chain(socket: str, commands: Sequence[Sequence[str]]) -> int:
     if result.returncode != 0:
         message = " ".join(result.stderr).strip() or "tmux failed"
         raise TmuxError(f"tmux on {socket}: {message}")
-    return len(commands)
+    return list(result.stdout)
 
 
 async def run_chain(socket: str, commands: Sequence[Sequence[str]]) -> None:
     """Several commands in one tmux process (`a ; b ; c`): tmux stops at the first that fails."""
     if commands:
         await asyncio.to_thread(_run_chain, socket, commands)
+
+
+def _capture_many(socket: str, panes: Sequence[str]) -> dict[str, str]:
+    # display-message expands its text (`%5` as strftime would), so the marker names the pane by
+    # its place in `panes`, in digits and letters, which nothing expands.
+    marker = f"SESH-CAPTURE-{os.urandom(8).hex()}-"
+    commands: list[list[str]] = []
+    for index, pane in enumerate(panes):
+        commands.append(["display-message", "-p", "-t", pane, f"{marker}{index}"])
+        commands.append(["capture-pane", "-p", "-J", "-t", pane])
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in _run_chain(socket, commands):
+        if line.startswith(marker) and line[len(marker):].isdigit() and int(line[len(marker):]) < len(panes):
+            current = found.setdefault(panes[int(line[len(marker):])], [])
+        elif current is not None:
+            current.append(line)
+    return {pane: "\n".join(lines) for pane, lines in found.items()}
+
+
+async def capture_many(socket: str, panes: Sequence[str]) -> dict[str, str]:
+    """The visible screen of each pane (as `capture`), all in one tmux process: one process per
+    scan instead of one per pane that printed. A pane closed since it was listed stops the chain
+    (TmuxError); the caller then captures one by one."""
+    if not panes:
+        return {}
+    return await asyncio.to_thread(_capture_many, socket, panes)
 
 
 def gone(error: TmuxError) -> bool:

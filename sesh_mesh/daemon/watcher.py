@@ -24,7 +24,7 @@ from sesh_mesh.agents.base import PaneProbe
 from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
 from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
 from sesh_mesh.agents.registry import get_adapter
-from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, list_panes, socket_from_name
+from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, capture_many, list_panes, socket_from_name
 from sesh_mesh.daemon import live_state
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.record_events import last_turn_of
@@ -195,23 +195,28 @@ class Watcher:
         """Capture a pane only when it printed something since its last capture.
 
         A capture is a tmux process (~2 ms of CPU); one per pane per scan would cost a core at
-        scale. tmux's window_activity has one-second resolution, so a pane
+        scale, so the panes of one server that printed are captured together in one tmux process
+        (`capture_many`). tmux's window_activity has one-second resolution, so a pane
         is captured again until one capture was taken a full second after its last output.
         """
         probes: dict[tuple[str, str], tuple[PaneProbe, str]] = {}
         now = time.time()
+        printed: dict[str, list[tuple[tuple[str, str], LiveAgent]]] = {}
         for key, agent in self.live.items():
             seen = self._captured.get(key)
             activity = agent.pane.activity
             if key in self.probes and seen is not None and seen[0] == activity and seen[1] >= activity + 1:
                 probes[key] = self.probes[key]
                 continue
-            try:
-                text = await capture(agent.pane.socket, agent.pane.pane)
-            except TmuxError:
-                continue
-            self._captured[key] = (activity, now)
-            probes[key] = (get_adapter(agent.kind).probe_pane(text, agent.pane.title), text)
+            printed.setdefault(agent.pane.socket, []).append((key, agent))
+        for socket, group in printed.items():
+            texts = await _capture_group(socket, [agent.pane.pane for _key, agent in group])
+            for key, agent in group:
+                text = texts.get(agent.pane.pane)
+                if text is None:
+                    continue  # the pane closed since the scan
+                self._captured[key] = (agent.pane.activity, now)
+                probes[key] = (get_adapter(agent.kind).probe_pane(text, agent.pane.title), text)
         self.probes = probes
         for gone in set(self._captured) - set(self.live):
             del self._captured[gone]
@@ -380,6 +385,20 @@ class Watcher:
             )
         out.sort(key=lambda item: str(item["tmux"]))
         return out
+
+
+async def _capture_group(socket: str, panes: list[str]) -> dict[str, str]:
+    """Each pane's screen, in one tmux process; one by one when a closed pane stopped the batch."""
+    try:
+        return await capture_many(socket, panes)
+    except TmuxError:
+        texts = {}
+        for pane in panes:
+            try:
+                texts[pane] = await capture(socket, pane)
+            except TmuxError:
+                continue
+        return texts
 
 
 def _same_process(agent: LiveAgent, tree: proctree.ProcTree) -> bool:

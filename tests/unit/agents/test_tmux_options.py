@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sesh_mesh.agents import tmux
+from tests.polling import eventually
 from tests.tmux_helpers import PrivateTmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -44,3 +45,22 @@ def test_a_chain_naming_a_closed_pane_fails_as_gone(server: tuple[PrivateTmux, s
     with pytest.raises(tmux.TmuxError) as failed:
         asyncio.run(tmux.run_chain(str(private.socket_path), [tmux.set_pane_option("%999", "@x", "1")]))
     assert tmux.gone(failed.value)
+
+
+def test_capture_many_returns_each_panes_screen(server: tuple[PrivateTmux, str], tmp_path: Path) -> None:
+    private, first = server
+    panes = [first]
+    for i in range(11):  # ids past %9: display-message would expand `%12` as strftime does
+        panes.append(private.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sh", "-c",
+                                 f"printf 'pane-{i} 50%%/128k #(x)\\n'; exec sleep 300").strip())
+
+    def all_printed() -> bool:
+        return all(f"pane-{i} " in private.capture(pane) for i, pane in enumerate(panes[1:]))
+
+    eventually(all_printed, 10, 0.05, what="every pane printed")
+    texts = asyncio.run(tmux.capture_many(str(private.socket_path), panes))
+    assert set(texts) == set(panes)
+    for i, pane in enumerate(panes[1:]):
+        assert texts[pane].splitlines()[0] == f"pane-{i} 50%/128k #(x)"
+    with pytest.raises(tmux.TmuxError):
+        asyncio.run(tmux.capture_many(str(private.socket_path), [panes[1], "%999"]))
