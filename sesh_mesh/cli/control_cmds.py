@@ -14,7 +14,7 @@ from sesh_mesh.agents.base import SANDBOX_MODES
 from sesh_mesh.cli import render
 from sesh_mesh.cli.checks import check_agent, check_message, resolve_cwd, timeout, working_dir_or_none
 from sesh_mesh.cli.context import Context
-from sesh_mesh.cli.message_input import delivery_of, read_message
+from sesh_mesh.cli.message_input import delivery_of, intermixed, read_message
 from sesh_mesh.errors import SeshError
 from sesh_mesh.store import mutations
 
@@ -63,16 +63,17 @@ def register(commands: Commands) -> None:
     p = commands.add("send", "deliver a message and print the agent's reply (pane if live, else headless)", [
         'reply=$(sesh send a808 "run the tests and summarise")', 'sesh send a808 "stop" --no-wait',
         'sesh send a808 "long task" --timeout 10m --json', "sesh send a808 - < prompt.md",
-        "sesh send --json a808 -- '-v is a flag'", 'sesh send a808 --interrupt "stop, do this instead"'], cmd_send)
+        "sesh send a808 --json -- '-v is a flag'", 'sesh send a808 --interrupt "stop, do this instead"'], cmd_send)
     p.add_argument("uuid", help="uuid or unique prefix")
-    p.add_argument("message", nargs="?", help="the text, verbatim (`-`: read stdin; a text starting with -: "
-                   "options first, then UUID -- TEXT)")
+    p.add_argument("message", nargs="?", help="the text, verbatim (`-`: read stdin; a text starting with - goes "
+                   "after --: UUID -- TEXT)")
     p.add_argument("--file", metavar="PATH", help="read the message from PATH instead")
     p.add_argument("--timeout", help="bound on the wait for the reply: " + TIMEOUT_HELP)
     p.add_argument("--no-wait", action="store_true", help="deliver only; do not wait for the reply")
     p.add_argument("--interrupt", action="store_true", help="stop the agent's running turn and send now (default: "
                    "a busy agent is waited for until idle, then typed to)")
     p.epilog = SEND_EXITS + (p.epilog or "")
+    intermixed(p)
 
     p = commands.add("await", "block until the current turn completes; print the status", [
         "sesh await a808", "sesh await a808 --timeout 5m"], cmd_await)

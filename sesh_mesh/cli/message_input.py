@@ -3,14 +3,41 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sesh_mesh.cli.checks import check_message
+from sesh_mesh.cli.parser import Parser
 from sesh_mesh.client import InDoubt
 from sesh_mesh.errors import SeshError, TurnFailed, Unconfirmed, UsageError
 
 STDIN = "-"
+
+
+class IntermixedParser(Parser):
+    """A command whose last positional (the message) is optional (`--file` may stand for it):
+    plain argparse binds an optional positional to nothing as soon as the uuid is read, so
+    `send UUID --interrupt TEXT` would leave TEXT unrecognised. Options and positionals may mix."""
+
+    _mixing = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        if self._mixing:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
+def intermixed(parser: Any) -> None:
+    """Make a subcommand's parser an IntermixedParser (argparse makes every subparser one class)."""
+    parser.__class__ = IntermixedParser
 
 
 def read_message(text: str | None, file: str | None, flag: str = "the message") -> str:
