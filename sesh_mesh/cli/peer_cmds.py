@@ -18,7 +18,7 @@ from sesh_mesh.errors import SeshError, UsageError
 if TYPE_CHECKING:
     from sesh_mesh.cli.parser import Commands
 
-ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T [--ssh [user@]host[:port]]"
+ADD_USAGE = "sesh peer add NAME ws://HOST:PORT --token T"
 
 
 def register(commands: Commands) -> None:
