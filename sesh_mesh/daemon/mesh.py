@@ -432,6 +432,15 @@ class Mesh:
             if link is not exclude and link.session.mark_moved(origin):
                 link.work.set()
 
+    async def epoch_changed(self, link: Link) -> None:
+        """The store moved to a new epoch (seen on `link`, which closes itself): close the others."""
+        others = [other for other in self._links if other is not link and other.alive]
+        await asyncio.gather(
+            *(other.close(CloseCode.EPOCH_CHANGED, "new epoch: reconnect", "this store moved to a new epoch")
+              for other in others),
+            return_exceptions=True,
+        )
+
     def relay_loose(self, records: list[Record], exclude: Link) -> None:
         for link in self._links:
             if link is not exclude and link.session.relay_loose(records):

@@ -82,6 +82,8 @@ class LinkHost(Protocol):
 
     def mark_moved(self, origin: str, exclude: Link) -> None: ...
 
+    async def epoch_changed(self, link: Link) -> None: ...
+
     def broadcast_links(self) -> None: ...
 
     def peer_caught_up(self, link: Link) -> None: ...
@@ -250,7 +252,8 @@ class Link:
                 if await self._own_conflict():
                     return
                 registered = True
-                self._recovering = self.host.store.recovering
+                # Only a catch-up our hello asked for our own records counts for the window.
+                self._recovering = self.host.store.recovering and self.session.asked_own_back
             elif isinstance(command, PeerCaughtUp):
                 store = self.host.store
                 if self._recovering and store.recovering:
@@ -260,8 +263,9 @@ class Link:
                     store.recovered_from.add(str(self.peer))
                     waiting = self.host.configured_peers() - store.recovered_from
                     if not waiting:
-                        await store.end_recovery()
-                        log.info("mesh: every peer has caught this reset store up; its recovery window is closed")
+                        restamped = await store.end_recovery()
+                        log.info("mesh: every peer has caught this reset store up; its recovery window is closed "
+                                 "(%d versions of ours from before it written again)", len(restamped))
                     else:
                         log.info("mesh: %s caught this reset store up; the recovery window stays open for %s",
                                  self.label, ", ".join(sorted(waiting)))
@@ -293,14 +297,20 @@ class Link:
         log.warning("mesh: %s sent back %d lost versions of ours: %s; counter now %d, %d versions written "
                     "again, new epoch %s", self.label, len(command.records), conflict.why, store.own_seq,
                     len(restamped), store.epoch)
-        await self.close(CloseCode.EPOCH_CHANGED, "new epoch: reconnect", "this store moved to a new epoch")
+        await self._relink_all()
         return True
 
     async def _own_conflict(self) -> bool:
         """The peer's hello holds seqs of our own origin our counter does not cover: rebase the
         store (docs/mesh-protocol.md, Epochs). True when the link closes for a new epoch."""
         store = self.host.store
-        conflict = store.own_conflict(self.session.hello_vector.get(store.machine))
+        mark = self.session.hello_vector.get(store.machine)
+        if mark is not None and store.recovering and mark[0] not in store.epochs:
+            # Inside the window every other lineage of ours is an older one (the window opened
+            # with a new epoch): remember it, so that a peer restored from an old copy that shows
+            # it later is not taken for proof that this store was restored (a needless epoch).
+            await store.remember_lineage(mark[0])
+        conflict = store.own_conflict(mark)
         if conflict is None:
             return False
         restamped = await store.rebase(conflict)
@@ -308,8 +318,15 @@ class Link:
                     store.own_seq, len(restamped), f", new epoch {store.epoch}" if conflict.new_epoch else "")
         if not conflict.new_epoch:
             return False
-        await self.close(CloseCode.EPOCH_CHANGED, "new epoch: reconnect", "this store moved to a new epoch")
+        await self._relink_all()
         return True
+
+    async def _relink_all(self) -> None:
+        """This store moved to a new epoch: every link closes, so that every peer's next hello
+        sees the new lineage and asks back (`recovering`) for every record of ours it holds. A
+        link left open would never send its catch-up again, and the window would wait for it."""
+        await self.host.epoch_changed(self)
+        await self.close(CloseCode.EPOCH_CHANGED, "new epoch: reconnect", "this store moved to a new epoch")
 
     # ---- writing -------------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 Protocol version 1: one JSON object per websocket text frame; key `t` names the message.
 
-  hello      {t, proto, machine, token, epoch, vector: {origin: [epoch, max_seq]}}
+  hello      {t, proto, machine, token, epoch, vector: {origin: [epoch, max_seq]}, gaps, recovering}
              The dialer sends it first. The listener answers with its own hello only after the
              dialer's token checked out (constant-time compare); nothing else is accepted or
              sent before that. The listener's answer carries the same token, proving it to the
-             dialer. A peer announcing this machine's own name is refused.
+             dialer. A peer announcing this machine's own name is refused. `gaps` are the seqs
+             the sender's counter skipped; `recovering` asks for every record of the sender's
+             own origin the receiver holds (docs/mesh-protocol.md, Epochs).
   batch      {t, origin, epoch, hwm, from, to, records, loose?}
              Records whose latest write came from `origin`, ascending originSeq. The sender
              vouches that they, with everything of `origin` up to `from`, are everything up to
@@ -107,6 +109,11 @@ class Source(Protocol):
     def own_gaps(self) -> list[tuple[int, int]]:
         """(below, above) ranges of our own counter, in our current epoch, that we never issued
         (the jumps at each start)."""
+        ...
+
+    @property
+    def recovering(self) -> bool:
+        """The reset-recovery window is open: we want back every record of our own origin."""
         ...
 
 
@@ -211,6 +218,11 @@ class PeerSession:
     hello_vector: Vector = field(default_factory=dict)
     """The peer's vector as its hello announced it (`peer_known` moves on with every send)."""
     peer_caught_up: bool = False
+    asked_own_back: bool = False
+    """Our hello said our recovery window is open (`recovering`)."""
+    peer_recovering: bool = False
+    """The peer's hello said its recovery window is open: our catch-up sends it every record of
+    its own origin we hold, whatever our mark for it says (docs/mesh-protocol.md, Epochs)."""
     _dirty: set[str] = field(default_factory=set)
     _loose: dict[str, dict[str, Record]] = field(default_factory=dict)
     _probe: int = 0
@@ -335,6 +347,7 @@ class PeerSession:
     def _hello(self, token: str) -> dict[str, Any]:
         vector = self.source.vector()
         epoch = vector[self.machine][0] if self.machine in vector else ""
+        self.asked_own_back = bool(self.source.recovering)
         return {
             "t": "hello",
             "proto": PROTO_VERSION,
@@ -345,6 +358,9 @@ class PeerSession:
             # Seqs we never issued: a peer holding a record of ours inside one proves this store
             # was restored from an old copy (docs/mesh-protocol.md, Epochs), and sends it back.
             "gaps": [[below, above] for below, above in self.source.own_gaps()[-MAX_HELLO_GAPS:]],
+            # "Send me everything of mine you hold": our marks cannot tell which records of ours
+            # of an older lineage a peer holds once its mark for us is in our new lineage.
+            "recovering": self.asked_own_back,
         }
 
     def _on_hello(self, message: dict[str, Any]) -> list[Command]:
@@ -397,6 +413,7 @@ class PeerSession:
         self.hello_vector = dict(self.peer_known)
         self.peer_acked = dict(self.peer_known)
         self.peer = claimed
+        self.peer_recovering = message.get("recovering") is True
         commands: list[Command] = [Authenticated(claimed)]
         if self.role is Role.LISTENER:
             assert isinstance(token, str)
@@ -439,10 +456,24 @@ class PeerSession:
         ours = self.source.vector()
         commands: list[Command] = []
         for origin in sorted(ours):
+            known = self.peer_known.get(origin)
+            full = known is None or known[0] != ours[origin][0]
             commands += self._send_origin(origin, ours[origin])
+            if origin == self.peer and self.peer_recovering and not full:
+                commands += self._own_records_back(origin, ours[origin])
         # The snapshot above covers every commit so far.
         self._dirty.clear()
         commands.append(Send({"t": "caught-up"}))
+        return commands
+
+    def _own_records_back(self, peer: str, mark: tuple[str, int]) -> list[Command]:
+        """Every record of the recovering peer's own origin we hold, loose: our mark for it is
+        already in its new lineage (a third machine passed that on), so the delta after it
+        would leave out the versions of its older lineages that only we may still hold."""
+        chunks, skipped = _chunks(self.source.changes_since(peer, 0))
+        commands: list[Command] = self._unsendable(skipped)
+        for chunk in chunks:
+            commands.append(Send(_batch(peer, mark[0], mark[1], 0, 0, chunk, loose=True)))
         return commands
 
     def _send_origin(self, origin: str, mark: tuple[str, int]) -> list[Command]:

@@ -335,13 +335,48 @@ class Store:
         self._notify(restamped)
         return restamped
 
-    async def end_recovery(self) -> None:
-        """Close the reset-recovery window for good (every configured peer has caught us up)."""
-        if not self.recovering:
+    async def remember_lineage(self, epoch: str) -> None:
+        """Count `epoch` among the lineages of our own origin this store has had (`epochs`)."""
+        if epoch in self.epochs:
             return
         async with self._lock:
-            await self._db.execute("DELETE FROM meta WHERE key = 'recovering'")
+            epochs = [epoch, *self.epochs][-GAPS_KEPT:]
+            async with self._transaction():
+                await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epochs', ?)",
+                                       (json.dumps(epochs),))
+            self.epochs = epochs
+
+    async def end_recovery(self) -> list[Record]:
+        """Close the reset-recovery window for good (every configured peer has caught us up), and
+        write again, with new seqs, every version of ours this store holds from before the window
+        (adopted from peers, or from the copy it was restored from); returns them.
+
+        Those versions carry seqs of older lineages, below the marks peers keep for our current
+        one, so no delta would ever carry one to a peer that got our current lineage without it
+        (from a full set sent before we had adopted it). Written again in the current lineage
+        they travel like any write. Only now: every peer has sent us what it holds of ours, so
+        no newer version of one of them can still arrive and lose to the rewritten copy."""
+        if not self.recovering:
+            return []
+        async with self._lock:
+            floor = self.first_seq
+            top = self.own_seq
+            restamped: list[Record] = []
+            if floor is not None:
+                for record in sorted(self.records.values(), key=lambda r: int(r["originSeq"])):
+                    if _own(record, self.machine) and int(record["originSeq"]) <= floor:
+                        top += 1
+                        restamped.append({**clone(record), "originSeq": top})
+            async with self._transaction():
+                if restamped:
+                    await self._db.executemany(_UPSERT, [_row(record) for record in restamped])
+                    await self._db.execute("UPDATE origins SET max_seq = ? WHERE origin = ?", (top, self.machine))
+                await self._db.execute("DELETE FROM meta WHERE key = 'recovering'")
             self.recovering = False
+            self.records.update({record["uuid"]: record for record in restamped})
+            self.marks[self.machine] = OriginMark(self.machine, self.epoch, top)
+        self._notify(restamped)
+        return restamped
 
     async def apply_remote(
         self,

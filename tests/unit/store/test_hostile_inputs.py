@@ -128,6 +128,8 @@ async def test_a_record_stored_before_the_bounds_can_still_shrink(tmp_path: Path
 class Held:
     """A store's read side holding records an older sesh could have written (no bounds)."""
 
+    recovering = False
+
     def __init__(self, marks: Vector, records: list[Record]) -> None:
         self.marks, self.records = marks, records
 

@@ -42,6 +42,8 @@ def rec(n: int, origin: str, seq: int, machine: str | None = None, **extra: Any)
 class FakeSource:
     """A store's read side: fixed marks and records."""
 
+    recovering = False
+
     def __init__(self, marks: Vector, records: list[Record] | None = None) -> None:
         self.marks = dict(marks)
         self.records = list(records or [])
@@ -109,7 +111,7 @@ def test_dialer_opens_with_hello_carrying_token_and_vector() -> None:
     session = dialer(FakeSource({"a": ("ea", 7), "c": ("ec", 3)}))
     [message] = sends(session.start())
     assert message == {"t": "hello", "proto": PROTO_VERSION, "machine": "a", "token": TOKEN, "epoch": "ea",
-                       "vector": {"a": ["ea", 7], "c": ["ec", 3]}, "gaps": []}
+                       "vector": {"a": ["ea", 7], "c": ["ec", 3]}, "gaps": [], "recovering": False}
 
 
 def test_listener_answers_a_good_hello_with_its_own_then_catch_up_then_caught_up() -> None:
