@@ -4,6 +4,10 @@ reply time (request received → last byte sent), on the pane path and the headl
 Overhead here is everything sesh adds (CLI start, socket, typing into the pane with the submit
 pause, noticing the turn start and end, reading the reply from the transcript) plus the agent's
 own work around the model call (startup for headless turns).
+
+`--big-turns N` also sends a 100 KB message (3,200 lines, read from stdin with `send -`) N times
+per agent and path: the cost of the text itself (the pane path pastes it through a tmux buffer
+and the TUI takes it in; headless hands it to the agent's argv or stdin).
 """
 
 from __future__ import annotations
@@ -20,14 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.agents_common import load
 from tests.agents_e2e.bed import Bed, make_bed
 
+BIG_LINES = 3200
+"""About 100 KB: each line is some 32 bytes."""
 
-def send_once(bed: Bed, uuid: str) -> tuple[float, float]:
+
+def send_once(bed: Bed, uuid: str, big: bool = False) -> tuple[float, float]:
     word = f"bench-{uuid_mod.uuid4().hex[:8]}"
+    text = "".join(f"line {i:05d} of {word} message\n" for i in range(BIG_LINES)) if big else word
     start = time.perf_counter()
-    run = bed.alpha.sesh("send", uuid, word, cwd=bed.cwd, env=bed.env)
+    run = bed.alpha.sesh("send", uuid, "-" if big else word, cwd=bed.cwd, env=bed.env, timeout=300,
+                         stdin=text if big else None)
     wall = time.perf_counter() - start
-    if run.code != 0 or word not in run.out:
-        raise RuntimeError(f"send failed: {run.err}")
+    last = text.strip().splitlines()[-1]
+    if run.code != 0 or last not in run.out:
+        raise RuntimeError(f"send failed: exit {run.code}: {run.err}")
     calls = [r for r in bed.llm.requests() if r.user_text and word in r.user_text and r.last_byte_at]
     model = sum(r.last_byte_at - r.started_at for r in calls if r.last_byte_at is not None)
     return wall, model
@@ -37,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--agents", default="claude,codex,pi")
+    parser.add_argument("--big-turns", type=int, default=3, help="100 KB sends per agent and path (0: none)")
     opts = parser.parse_args()
     print(f"sesh send overhead = wall - model reply time, p50 over {opts.turns} turns (load {load()})")
     for agent in opts.agents.split(","):
@@ -52,11 +63,17 @@ def main() -> None:
                 if path == "headless":
                     bed.alpha.sesh("stop", uuid, cwd=bed.cwd, env=bed.env)
                 samples = [send_once(bed, uuid) for _ in range(opts.turns)]
-                overhead = [wall - model for wall, model in samples]
-                walls = [wall for wall, _ in samples]
-                print(f"{agent:<6} {path:<8} overhead p50 {statistics.median(overhead) * 1000:7.0f} ms   "
-                      f"wall p50 {statistics.median(walls) * 1000:7.0f} ms   "
-                      f"model p50 {statistics.median([m for _, m in samples]) * 1000:5.0f} ms")
+                report(agent, path, samples)
+                if opts.big_turns:
+                    report(agent, f"{path}-100KB", [send_once(bed, uuid, big=True) for _ in range(opts.big_turns)])
+
+
+def report(agent: str, path: str, samples: list[tuple[float, float]]) -> None:
+    overhead = [wall - model for wall, model in samples]
+    walls = [wall for wall, _ in samples]
+    print(f"{agent:<6} {path:<14} overhead p50 {statistics.median(overhead) * 1000:7.0f} ms   "
+          f"wall p50 {statistics.median(walls) * 1000:7.0f} ms   "
+          f"model p50 {statistics.median([m for _, m in samples]) * 1000:5.0f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,8 @@ def test_send_verbatim(beds: Beds, where: str, agent: str) -> None:
     made = ok(sesh(bed, where, "new", "--agent", agent, "--headless", "--msg", "-", "--json", *machine,
                    stdin=first)).json()
     assert made["reply"] == f"ECHO: {first}", made["reply"]
+    for text in (f"/{tag} slash headless", f"!{tag} bang headless", f"--{tag} flag-like headless"):
+        assert ok(sesh(bed, where, "send", made["uuid"], "--", text)).out == f"ECHO: {text}\n", text
 
 
 @pytest.mark.parametrize(("where", "agent"), cells("send_busy"))
