@@ -52,11 +52,18 @@ REPLY_LINE_LIMIT = 200
 
 def last_turn_of(state: TranscriptState) -> dict[str, Any]:
     """The record's `lastTurn` from a transcript's parser: how many turns ended (completed,
-    aborted or failed), how the last one ended, and its reply's first line (completed only)."""
-    count = state.turns_completed + state.turns_aborted + int(getattr(state, "turns_failed", 0))
+    aborted or failed), how the last one ended, its reply's first line (completed only), and the
+    agent's own error's first line (failed only)."""
+    count = state.turns_completed + state.turns_aborted + state.turns_failed
     outcome = state.last_turn_outcome if count else None
     reply = state.last_reply if outcome == "completed" and state.last_reply else None
-    return {"count": count, "outcome": outcome, "reply": None if reply is None else first_line(reply, REPLY_LINE_LIMIT)}
+    last = state.turns[-1] if state.turns else None
+    error = last.error if outcome == "failed" and last is not None and last.error else None
+    out: dict[str, Any] = {"count": count, "outcome": outcome,
+                           "reply": None if reply is None else first_line(reply, REPLY_LINE_LIMIT)}
+    if error is not None:
+        out["error"] = first_line(error, REPLY_LINE_LIMIT)
+    return out
 
 
 def _turns(record: Record) -> int | None:
@@ -95,7 +102,10 @@ def turn_detail(record: Record, counted: bool) -> dict[str, Any]:
     this turn (`counted`); null when the end was announced without it."""
     last = record.get("lastTurn") if counted else None
     last = last if isinstance(last, dict) else {}
-    return {"reply": _text(last.get("reply")), "outcome": _text(last.get("outcome")), "turns": last.get("count")}
+    detail = {"reply": _text(last.get("reply")), "outcome": _text(last.get("outcome")), "turns": last.get("count")}
+    if _text(last.get("error")):
+        detail["error"] = last["error"]
+    return detail
 
 
 def prompt_detail(record: Record) -> dict[str, Any]:

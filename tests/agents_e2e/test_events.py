@@ -109,6 +109,12 @@ def test_turn_events(beds: Beds, where: str, agent: str) -> None:
                                  if f'"id":{ended["id"]},' in line] if log.exists() else None,
                         timeout=10, what="the event in the event log")
     assert logged == [ended]
+    failing = sesh(bed, "local", "send", uuid, f"FAIL {marker}")
+    assert failing.code == 6, failing.err
+    failed = eventually(lambda: next((e for e in events_of(watcher, uuid) if e["kind"] == "turn-ended"
+                                      and e["id"] > ended["id"]), None), timeout=20, what="the failed turn's end")
+    assert failed["detail"]["outcome"] == "failed" and failed["detail"]["reply"] is None, failed
+    assert "fake_llm" in failed["detail"].get("error", ""), failed
 
 
 @pytest.mark.parametrize(("where", "agent"), [
