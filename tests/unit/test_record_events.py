@@ -69,7 +69,8 @@ CASES = [
                                                        {"turnStatus": "idle", **turn(4, "old")}], True, []),
     ("a failed turn names the agent's error", [{"turnStatus": "busy"}, {"turnStatus": "idle", "lastTurn": {
         "count": 2, "outcome": "failed", "reply": None, "error": "API Error: 400"}}], True,
-     [("turn-started", {}), ("turn-ended", {"reply": None, "outcome": "failed", "turns": 2, "error": "API Error: 400"})]),
+     [("turn-started", {}),
+      ("turn-ended", {"reply": None, "outcome": "failed", "turns": 2, "error": "API Error: 400"})]),
     ("busy to unknown is no end", [{"turnStatus": "busy"}, {"turnStatus": "unknown"}], True, [("turn-started", {})]),
     ("a dialog, with what it asks", [{"needsInput": True, "pendingPrompt": {"question": "Trust?", "options": ["Yes"],
                                                                              "text": "T"}}], True,
