@@ -8,6 +8,7 @@ verbatim and run nothing.
 
 from __future__ import annotations
 
+import shutil
 import uuid as uuid_mod
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 
 from sesh_mesh.glyphs import GLYPH_BUSY, GLYPH_IDLE
 from tests.agents_e2e.bed import Bed, make_bed, ok, sesh, start_and_register
+from tests.harness import Daemon
+from tests.mesh.helpers import link, mesh_daemon, wait_linked
 from tests.polling import eventually
 from tests.tmux_helpers import PrivateTmux
 
@@ -29,6 +32,24 @@ def bed() -> Iterator[Bed]:
     with make_bed(with_remote=False) as made:
         made.keep_server_up()
         yield made
+
+
+@pytest.fixture
+def far(bed: Bed) -> Iterator[tuple[Daemon, PrivateTmux]]:
+    """A peer machine ("beta") with a tmux server of its own (a shell pane, no agent): the remote
+    cell, whose server shows the mesh-wide summary of alpha's agent."""
+    tmux = PrivateTmux()
+    tmux.new_session(["sleep", "86400"], bed.env, bed.cwd, name="far")  # bed.env: a UTF-8 locale for ● ◐
+    beta = mesh_daemon("beta", extra_env={"SESH_TMUX_SOCKETS": str(tmux.socket_path)})
+    try:
+        link(bed.alpha, beta)
+        beta.start()
+        wait_linked(bed.alpha, "beta")
+        yield beta, tmux
+    finally:
+        beta.stop()
+        tmux.kill_server()
+        shutil.rmtree(beta.home, ignore_errors=True)
 
 
 def option(bed: Bed, pane: str, name: str) -> str | None:
@@ -69,14 +90,20 @@ def drawn(bed: Bed, viewer: PrivateTmux, viewer_pane: str, needle: str, what: st
         raise AssertionError(f"{exc}\nstatus line: {last!r}") from None
 
 
-def test_status_options_follow_a_real_agent(bed: Bed, tmp_path: Path) -> None:
+def summary_of(tmux: PrivateTmux) -> str:
+    return tmux.run("show-options", "-g", "-q", "-v", "@sesh_summary").strip()
+
+
+def test_status_options_follow_a_real_agent(bed: Bed, far: tuple[Daemon, PrivateTmux], tmp_path: Path) -> None:
     pwned = tmp_path / f"PWNED-{uuid_mod.uuid4().hex[:8]}"
     name = f"x#(touch {pwned})#{{session_name}}#[fg=red]y"
     pane, uuid = start_and_register(bed, "pi", name=name)
     escaped = name.replace("#", "##")
     wait_options(bed, pane, {"@sesh_id": uuid, "@sesh_name": escaped, "@sesh_state": GLYPH_IDLE,
                              "@sesh_line": f"{GLYPH_IDLE} {escaped} · pi"}, "options stamped idle")
-    assert bed.tmux.run("show-options", "-g", "-v", "@sesh_summary").strip() == f"1{GLYPH_IDLE}"
+    assert summary_of(bed.tmux) == f"1{GLYPH_IDLE}"
+    _beta, far_tmux = far
+    eventually(lambda: summary_of(far_tmux) == f"1{GLYPH_IDLE}", timeout=30, what="the peer's server summary")
 
     # A real client draws the status line: the name verbatim, no job run, no style applied.
     setup = ok(sesh(bed, "local", "tmux-setup", "--apply", "--socket-path", str(bed.tmux.socket_path), "--json"))
@@ -96,7 +123,9 @@ def test_status_options_follow_a_real_agent(bed: Bed, tmp_path: Path) -> None:
     # busy -> idle, as the agent works.
     bed.send(pane, "tmux status SLEEP 3")
     wait_options(bed, pane, {"@sesh_state": GLYPH_BUSY, "@sesh_line": f"{GLYPH_BUSY} {escaped} · pi"}, "busy")
+    eventually(lambda: summary_of(far_tmux) == f"1{GLYPH_BUSY}", timeout=30, what="the peer's summary: busy")
     wait_options(bed, pane, {"@sesh_state": GLYPH_IDLE}, "idle after the reply")
+    eventually(lambda: summary_of(far_tmux) == f"1{GLYPH_IDLE}", timeout=30, what="the peer's summary: idle")
 
     # A daemon stop clears them; the next daemon stamps them again.
     bed.alpha.stop()
@@ -115,7 +144,27 @@ def test_status_options_follow_a_real_agent(bed: Bed, tmp_path: Path) -> None:
     bed.tmux.send_keys(pane, "C-d")
     eventually(lambda: bed.tmux.display(pane, "#{pane_dead}") == "1", timeout=30, what="pi to exit")
     wait_options(bed, pane, dict.fromkeys(OPTIONS), "cleared after the agent exited")
-    assert bed.tmux.run("show-options", "-g", "-q", "-v", "@sesh_summary").strip() == ""
+    assert summary_of(bed.tmux) == ""
+    eventually(lambda: summary_of(far_tmux) == "", timeout=30, what="the peer's summary: nothing live")
     ok(sesh(bed, "local", "delete", uuid, "--json"))
     assert options(bed, pane) == dict.fromkeys(OPTIONS)
     assert not pwned.exists()
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex"])
+def test_status_glyph_follows_each_agent(agent: str) -> None:
+    """The local cell for the other two agents: stamped from the record, so busy -> idle is all
+    that differs by agent (pi's test above covers literal names, clearing, restart and the peer)."""
+    with make_bed(with_remote=False) as agent_bed:
+        pane, uuid = start_and_register(agent_bed, agent)
+        wait_options(agent_bed, pane, {"@sesh_id": uuid, "@sesh_state": GLYPH_IDLE}, "stamped idle")
+        agent_bed.send(pane, "tmux status SLEEP 3")
+        wait_options(agent_bed, pane, {"@sesh_state": GLYPH_BUSY}, "busy")
+        wait_options(agent_bed, pane, {"@sesh_state": GLYPH_IDLE, "@sesh_line": f"{GLYPH_IDLE} {agent}-main · {agent}"},
+                     "idle after the reply")
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex"])
+def test_peer_summary_for_each_agent(agent: str) -> None:
+    pytest.skip("the peer's @sesh_summary is counted from replicated records, whichever agent wrote them; "
+                "the pi test checks it on a peer's tmux server, and the local cells check each agent's glyph")
