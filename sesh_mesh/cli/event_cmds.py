@@ -29,6 +29,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--kind", action="append", default=[], metavar="KIND",
                    help=f"only this kind (repeatable): {', '.join(KINDS)}")
 
+    commands.add("hooks", "the [[hooks]] of config.toml and how each fared since the daemon started", [
+        "sesh hooks", "sesh hooks --json"], cmd_hooks)
+
     p = commands.add("notify", "turn [notify] notifications for one session on or off (on this machine)", [
         "sesh notify a808 --off", "sesh notify a808 --on", "sesh notify a808"], cmd_notify)
     p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
@@ -69,6 +72,23 @@ def cmd_events(ctx: Context) -> int:
             continue
         sys.stdout.write((json.dumps(item, ensure_ascii=False) if ctx.json else describe(item)) + "\n")
         sys.stdout.flush()
+    return 0
+
+
+def cmd_hooks(ctx: Context) -> int:
+    hooks = ctx.call("hooks")
+    if ctx.json:
+        sys.stdout.write(json.dumps(hooks, ensure_ascii=False) + "\n")
+        return 0
+    if not hooks:
+        sys.stderr.write("sesh: note: config.toml has no [[hooks]] (see sesh init's template)\n")
+    for hook in hooks:
+        what = hook["url"] or " ".join(hook["command"] or [])
+        line = (f"{hook['index']}. on {','.join(hook['on'])}: {what}  runs {hook['runs']}, failures "
+                f"{hook['failures']}, dropped {hook['dropped']}")
+        if hook["lastError"]:
+            line += f"  last error: {hook['lastError']}"
+        sys.stdout.write(_clean(line) + "\n")
     return 0
 
 

@@ -23,9 +23,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sesh_mesh import __version__
 from sesh_mesh.daemon.events import Dropped, Event, EventHub
+from sesh_mesh.daemon.ops import op
 from sesh_mesh.event_config import EventSettings, Hook
 
 log = logging.getLogger(__name__)
@@ -190,6 +192,21 @@ class Hooks:
         self.workers: dict[Hook, _Worker] = {}
         self.events = hub.subscribe()
         """Taken at construction: nothing published before `run` starts is missed."""
+
+    @op("hooks")
+    async def op_hooks(self, args: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        """The configured [[hooks]] and how each fared since the daemon started (runs, failures, last error)."""
+        out = []
+        for hook in self.settings().hooks:
+            worker = self.workers.get(hook)
+            outcome = worker.outcome if worker is not None else HookOutcome()
+            out.append({
+                "index": hook.index, "on": sorted(hook.on) or ["*"], "command": list(hook.command) or None,
+                "url": hook.url, "machine": hook.machine, "timeout": hook.timeout_s, "runs": outcome.runs,
+                "failures": outcome.failures, "dropped": outcome.dropped, "lastError": outcome.last_error,
+                "queued": len(worker.queue) if worker is not None else 0,
+            })
+        return out
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:

@@ -138,6 +138,7 @@ class Daemon:
             self.ops.add(ops_of(part))
         self.ops.add(ops_of(self.events))
         self.ops.add(ops_of(self.notifier))
+        self.ops.add(ops_of(self.hooks))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.ops.add(ops_of(SchemaOps(self.ops)))
         self.api = ApiServer(self.ops, socket_path(home), notice=self.service.config_file.notice)

@@ -81,6 +81,9 @@ def test_webhook_posts_the_event_signed_and_retries_a_503(receiver: Receiver) ->
         daemon.call("mutate", {"uuid": uid(1), "op": "archive"})
         eventually(lambda: len(receiver.posts) >= 2, timeout=20, what="the POST and its retry")
         archived = next(e for e in events(daemon) if e["kind"] == "session-archived")
+        shown = daemon.sesh("hooks", "--json").json()
+        assert [(h["index"], h["on"], h["url"], h["runs"], h["failures"]) for h in shown] == [
+            (1, ["session-archived"], receiver.url, 1, 0)], "one run: its first try failed, the retry worked"
     assert len(receiver.posts) == 2, "one 503, then the retry that succeeded; nothing else"
     for headers, body in receiver.posts:
         assert json.loads(body) == archived
