@@ -3,8 +3,10 @@
 Sizes (sessions / live panes): 10/10, 100/50, 500/100 (`--quick`: 10/10 only, shorter windows).
 The live panes run stand-ins (bench/fleet_standin.py): a small process the daemon's walker takes
 for pi (its comm is `pi`) that writes real pi session files (format 3) and draws pi's footer and
-working line, so the transcript and pane authorities work as with the real CLI. No real agent
-CLI runs here; the output says so. The other sessions are imported records.
+working line, so the transcript and pane authorities work as with the real CLI. `--real N` makes
+N of them real pi CLIs instead (launched with `sesh new`, talking to tests/fake_llm.py; their
+turn start and end times are the entry timestamps pi writes in its own session file). The
+output says how many of each. The other sessions are imported records.
 
 Figures per size:
 - daemon CPU (% of one core, from /proc) idle, and during a storm in which every live pane runs
@@ -39,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import median, ms, pct, seed_legacy_file, time_command
 from sesh_mesh.agents.pi import pi_session_dir
 from sesh_mesh.glyphs import GLYPH_IDLE
+from tests.agent_env import agents_installed, make_agent_env
+from tests.agents_e2e.bed import AGENT_ENV_KEYS, READY
+from tests.fake_llm import FakeLLM
 from tests.harness import Daemon
 from tests.polling import eventually
 from tests.tmux_helpers import PrivateTmux
@@ -91,30 +96,47 @@ class Recorder:
 
 
 class Fleet:
-    def __init__(self, total: int, live: int) -> None:
+    def __init__(self, total: int, live: int, real: int) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="fl", dir="/tmp"))
-        self.total, self.live = total, live
-        self.tmux = PrivateTmux()
-        self.pi_dir = self.root / "pi"
+        self.total, self.live, self.real = total, live, min(real, live)
+        self.real_cwd = self.root / "proj" / "real"
+        self.real_cwd.mkdir(parents=True)
+        self.llm = FakeLLM(log_path=self.root / "llm.ndjson").__enter__() if self.real else None
+        agent_env = make_agent_env(self.root / "agent", self.llm.url, [self.real_cwd]) if self.llm else {}
+        self.tmux = PrivateTmux(conf=Path(agent_env["SESH_TEST_TMUX_CONF"]) if agent_env else None)
+        self.pi_dir = Path(agent_env.get("PI_CODING_AGENT_DIR") or self.root / "pi")
         bin_dir = self.root / "bin"
         bin_dir.mkdir()
         (bin_dir / "pi").symlink_to(os.path.realpath(sys.executable))
         self.pi = str(bin_dir / "pi")
-        self.env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(self.root), "TERM": "xterm-256color",
-                    "PI_CODING_AGENT_DIR": str(self.pi_dir), "LANG": "C.UTF-8"}
+        self.env = {"HOME": str(self.root), "TERM": "xterm-256color", "LANG": "C.UTF-8", **agent_env,
+                    "PI_CODING_AGENT_DIR": str(self.pi_dir)}
+        self.env["PATH"] = f"{bin_dir}:/usr/bin:/bin" if not agent_env else agent_env["PATH"]
         self.tmux.new_session(["sleep", "86400"], self.env, self.root, name="keeper")
         assert self.tmux.socket_path is not None
-        self.daemon = Daemon("fleet", extra_env={"SESH_TMUX_SOCKETS": str(self.tmux.socket_path),
+        daemon_env = {k: self.env[k] for k in AGENT_ENV_KEYS if k in self.env}
+        self.daemon = Daemon("fleet", extra_env={**daemon_env, "SESH_TMUX_SOCKETS": str(self.tmux.socket_path),
                                                  "PI_CODING_AGENT_DIR": str(self.pi_dir)}).start()
-        self.sessions: list[tuple[str, str, Path]] = []  # (uuid, pane, log)
+        self.sessions: list[tuple[str, str, Path]] = []  # stand-ins: (uuid, pane, log)
         self.fifos: list[int] = []
+        self.reals: list[tuple[str, str]] = []  # real pi: (uuid, pane)
 
     def populate(self) -> None:
         if self.total > self.live:
             legacy = self.daemon.home / "seed.json"
             seed_legacy_file(legacy, self.total - self.live, "fleet")
             self.daemon.call("import", {"path": str(legacy)})
-        for i in range(self.live):
+        for i in range(self.real):
+            env = {**self.env, "SESH_HOME": str(self.daemon.home), "SESH_MACHINE": self.daemon.machine}
+            run = self.daemon.sesh("new", "--agent", "pi", "--target", f"{self.tmux.socket_path}:keeper", "--name",
+                                   f"session-real-{i}", "--msg", "warm up", "--json", cwd=self.real_cwd, env=env,
+                                   timeout=180)  # fmt: skip
+            if run.code != 0:
+                raise AssertionError(f"sesh new: {run.err}")
+            record = self.daemon.call("info", {"uuid": run.json()["uuid"]})
+            self.reals.append((record["uuid"], record["tmux"]["pane"]))
+            self.tmux.wait_for_text(record["tmux"]["pane"], READY["pi"], timeout=60)
+        for i in range(self.live - self.real):
             cwd = self.root / "proj" / f"p{i % 10}"
             cwd.mkdir(parents=True, exist_ok=True)
             sid = str(uuid.uuid4())
@@ -133,7 +155,7 @@ class Fleet:
         for _uuid, _pane, _log in self.sessions:
             fifo = self.root / f"turns-{len(self.fifos)}"
             self.fifos.append(eventually(lambda f=fifo: _open_writer(f), 60, 0.05, what=f"{fifo} reader"))
-        live_ids = {u for u, _p, _l in self.sessions}
+        live_ids = {u for u, _p, _l in self.sessions} | {u for u, _p in self.reals}
 
         def all_live_idle() -> bool:
             records = {r["uuid"]: r for r in self.daemon.call("list", {}) if r["uuid"] in live_ids}
@@ -167,7 +189,12 @@ class Fleet:
         for _ in range(rounds):
             for fd in self.fifos:
                 os.write(fd, f"{turn_s}\n".encode())
-            time.sleep(turn_s + gap_s)
+            for _uuid, pane in self.reals:
+                self.tmux.run("send-keys", "-t", pane, "-l", f"fleet turn SLEEP {turn_s}")
+            time.sleep(0.3 if self.reals else 0)  # pi takes an Enter right after text as a newline
+            for _uuid, pane in self.reals:
+                self.tmux.run("send-keys", "-t", pane, "Enter")
+            time.sleep(turn_s + gap_s + (2.0 if self.reals else 0))
         cpu1, cmd1, t1 = cpu_seconds(pid), tmux_commands(self.daemon), time.monotonic()
         time.sleep(1.0)
         latencies: dict[str, list[float]] = {"busy": [], "idle": []}
@@ -181,6 +208,14 @@ class Fleet:
                 wrote = float(at)
                 if wrote < started_wall:
                     continue
+                after = [t for s, t in seen if s == status and t >= wrote]
+                if after:
+                    latencies[status].append(after[0] - wrote)
+                else:
+                    missed += 1
+        for uuid_, _pane in self.reals:
+            seen = [(status, t) for u, status, t in recorder.seen if u == uuid_]
+            for status, wrote in pi_turn_times(self.daemon.call("info", {"uuid": uuid_}), started_wall):
                 after = [t for s, t in seen if s == status and t >= wrote]
                 if after:
                     latencies[status].append(after[0] - wrote)
@@ -205,8 +240,31 @@ class Fleet:
         with contextlib.suppress(Exception):
             self.daemon.stop()
         self.tmux.kill_server()
+        if self.llm is not None:
+            self.llm.__exit__(None, None, None)
         shutil.rmtree(self.daemon.home, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def pi_turn_times(record: dict[str, Any], since: float) -> list[tuple[str, float]]:
+    """(busy|idle, wall time) of each turn start and end in a real pi's session file after `since`:
+    the entry timestamps pi writes as it appends the user message and the final assistant one."""
+    import json
+
+    out = []
+    for line in Path(record["filePath"]).read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        message = entry.get("message") or {}
+        if entry.get("type") != "message":
+            continue
+        at = datetime.fromisoformat(entry["timestamp"]).timestamp()
+        if at < since:
+            continue
+        if message.get("role") == "user":
+            out.append(("busy", at))
+        elif message.get("role") == "assistant" and message.get("stopReason") == "stop":
+            out.append(("idle", at))
+    return out
 
 
 def _open_writer(fifo: Path) -> int | None:
@@ -227,12 +285,13 @@ def tui_keystroke(daemon: Daemon) -> float | None:
     return median(keys)
 
 
-def run_size(total: int, live: int, quick: bool) -> None:
-    fleet = Fleet(total, live)
+def run_size(total: int, live: int, quick: bool, real: int) -> None:
+    fleet = Fleet(total, live, real)
     try:
         began = time.monotonic()
         fleet.populate()
-        print(f"\n{total} sessions, {live} live panes (stand-ins), ready in {time.monotonic() - began:.1f} s")
+        print(f"\n{total} sessions, {live} live panes ({fleet.real} real pi, {live - fleet.real} stand-ins), "
+              f"ready in {time.monotonic() - began:.1f} s")
         time.sleep(2.0)
         idle_cpu, idle_tmux, idle_procs = fleet.cpu_window(5.0 if quick else 10.0)
         storm = fleet.storm(rounds=2 if quick else 3, turn_s=1.0, gap_s=1.5)
@@ -267,15 +326,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 sessions / 10 live panes only, short windows")
     parser.add_argument("--size", action="append", metavar="SESSIONS/LIVE",
                         help="run this size (repeatable), e.g. 100/50")
+    parser.add_argument("--real", type=int, default=0, metavar="N",
+                        help="N of the live panes run the real pi CLI (about 30 fit in memory); default 0")
     opts = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("fleet_bench: needs tmux")
     sizes = [tuple(int(n) for n in s.split("/")) for s in opts.size] if opts.size else (
         [SIZES[0]] if opts.quick else list(SIZES))
-    print("agents: stand-ins only (bench/fleet_standin.py, recognised as pi, writing pi session format 3); "
-          "no real agent CLI")
+    if opts.real and not agents_installed():
+        sys.exit("fleet_bench: --real needs the agent CLIs (tests/agents/install.sh)")
+    print(f"agents: {opts.real} real pi per size (at most the live panes), the rest stand-ins "
+          "(bench/fleet_standin.py, recognised as pi, writing pi session format 3)")
     for total, live in sizes:
-        run_size(total, live, opts.quick)
+        run_size(total, live, opts.quick, opts.real)
 
 
 if __name__ == "__main__":
