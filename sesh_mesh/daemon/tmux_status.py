@@ -256,10 +256,11 @@ class TmuxStatus:
         now = time.monotonic()
         on_panes = {uuid for key, (_pid, uuid, values) in wanted.items()
                     if (s := self._stamped.get(key)) is not None and s.values == values}  # fmt: skip
+        owning = {uuid for _pid, uuid, _values in wanted.values()}
         for uuid in list(self._dirty_at):
             if uuid in on_panes:
                 self._delays.append((time.time(), now - self._dirty_at.pop(uuid)))
-            elif uuid not in {u for _p, u, _v in wanted.values()}:
+            elif uuid not in owning:
                 del self._dirty_at[uuid]  # on no pane: nothing to wait for
 
     async def clear_all(self) -> None:
