@@ -65,20 +65,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--agent", default="pi")
+    parser.add_argument("--multiplex", action="store_true", help="[ssh] multiplex = true: one login per Enter")
     opts = parser.parse_args()
     try:
         with make_remote_bed() as bed:
             made = bed.new_owner_session(opts.agent, "bench warm up")
+            if opts.multiplex:
+                config = bed.here.home / "config.toml"
+                config.write_text(config.read_text().replace("[ssh]\n", "[ssh]\nmultiplex = true\n"))
             enter_once(bed, made["uuid"], made["name"], opts.agent)  # warm the caches once
             enters, bare = [], []
             for _ in range(opts.runs):
                 bare.append(ssh_true(bed))
                 enters.append(enter_once(bed, made["uuid"], made["name"], opts.agent))
+            for sock in (bed.here.home / "ssh").glob("*"):
+                subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True,
+                               timeout=10, check=False)
     except BaseException as exc:
         if type(exc).__name__ == "Skipped":
             raise SystemExit(f"skipped: {exc}") from None
         raise
-    print(f"remote enter ({opts.agent}, loopback sshd), {opts.runs} runs, load {load()}")
+    mode = "multiplexed ssh" if opts.multiplex else "two ssh logins"
+    print(f"remote enter ({opts.agent}, loopback sshd, {mode}), {opts.runs} runs, load {load()}")
     print(f"  Enter → remote agent's screen  p50 {ms(median(enters))}  p90 {ms(pct(enters, 0.9))}")
     print(f"  bare `ssh host true`           p50 {ms(median(bare))}  p90 {ms(pct(bare, 0.9))}")
 

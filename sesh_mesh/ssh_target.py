@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,9 +69,16 @@ class SshSettings:
     remote_sesh: str = "sesh"
     """How the owner's shell finds sesh (a non-login ssh shell may lack ~/.local/bin on PATH)."""
     connect_timeout_s: int = 10
+    multiplex_dir: str | None = None
+    """`multiplex = true`: the preflight's connection is kept (ControlMaster) and the attach
+    reuses it, one login instead of two; control sockets live here ($SESH_HOME/ssh)."""
 
 
-def ssh_settings(raw: dict[str, Any], path: object) -> SshSettings:
+MULTIPLEX_PERSIST_S = 60
+"""How long a kept connection outlives its last use (ssh's ControlPersist)."""
+
+
+def ssh_settings(raw: dict[str, Any], path: object, home: Path | None = None) -> SshSettings:
     table = raw.get("ssh", {})
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [ssh] must be a table", f"fix or remove [ssh] in {path}")
@@ -87,7 +95,19 @@ def ssh_settings(raw: dict[str, Any], path: object) -> SshSettings:
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         raise UsageError(f"{path}: [ssh].connect_timeout must be a whole number of seconds",
                          "write connect_timeout = 10")
-    return SshSettings(tuple(shlex.split(command)), tuple(options), remote, timeout)
+    multiplex = table.get("multiplex", False)
+    if not isinstance(multiplex, bool):
+        raise UsageError(f"{path}: [ssh].multiplex must be true or false", "write multiplex = true")
+    where = str(home / "ssh") if multiplex and home is not None else None
+    return SshSettings(tuple(shlex.split(command)), tuple(options), remote, timeout, where)
+
+
+def multiplex_options(settings: SshSettings) -> list[str]:
+    if settings.multiplex_dir is None:
+        return []
+    Path(settings.multiplex_dir).mkdir(mode=0o700, exist_ok=True)
+    return ["-o", "ControlMaster=auto", "-o", f"ControlPath={settings.multiplex_dir}/%C",
+            "-o", f"ControlPersist={MULTIPLEX_PERSIST_S}"]
 
 
 def ssh_argv(settings: SshSettings, target: SshTarget, remote_words: list[str], *, batch: bool,
@@ -97,7 +117,7 @@ def ssh_argv(settings: SshSettings, target: SshTarget, remote_words: list[str], 
     tty_flag = ["-t"] if tty else ["-T"]
     remote = " ".join([settings.remote_sesh, *(shlex.quote(word) for word in remote_words)])
     return [*settings.command, *mode, "-o", f"ConnectTimeout={settings.connect_timeout_s}", *tty_flag,
-            *settings.options, *target.argv(), "--", remote]
+            *multiplex_options(settings), *settings.options, *target.argv(), "--", remote]
 
 
 def probe_argv(settings: SshSettings, target: SshTarget) -> list[str]:

@@ -59,7 +59,7 @@ def reach(ctx: Context, owner: str) -> tuple[SshSettings, SshTarget]:
     from sesh_mesh.daemon.peers import load_peers
 
     config = load_config(ctx.home)
-    settings = ssh_settings(config.raw, config.path)
+    settings = ssh_settings(config.raw, config.path, ctx.home)
     peer = load_peers(ctx.home).get(owner)
     target = peer.ssh_target() if peer is not None else None
     if target is None:

@@ -94,7 +94,7 @@ class Sshd:
 
     def log(self) -> str:
         path = self.dir / "sshd.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

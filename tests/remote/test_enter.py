@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 import uuid as uuid_mod
 from collections.abc import Callable, Iterator
@@ -74,6 +75,26 @@ def _enter_and_check(bed: RemoteBed, uuid: str, agent: str, name: str) -> None:
 def test_enter_live_remote(bed: RemoteBed, agent: str) -> None:
     made = bed.new_owner_session(agent, "warm up")
     _enter_and_check(bed, made["uuid"], agent, made["name"])
+
+
+def test_enter_with_multiplexed_ssh(bed: RemoteBed) -> None:
+    """`[ssh] multiplex = true`: the preflight's connection is kept and the attach reuses it."""
+    config = bed.here.home / "config.toml"
+    saved = config.read_text()
+    made = bed.new_owner_session("pi", "multiplexed")
+    config.write_text(saved.replace("[ssh]\n", "[ssh]\nmultiplex = true\n"))
+    control_dir = bed.here.home / "ssh"
+    logins = bed.sshd.log().count("Accepted publickey")
+    try:
+        _enter_and_check(bed, made["uuid"], "pi", made["name"])
+        assert bed.sshd.log().count("Accepted publickey") == logins + 1, "the attach logged in again"
+        sockets = list(control_dir.iterdir())
+        assert len(sockets) == 1 and sockets[0].is_socket(), sockets
+    finally:
+        config.write_text(saved)
+        for sock in control_dir.glob("*") if control_dir.exists() else []:
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=10,
+                           check=False)
 
 
 @pytest.mark.parametrize("agent", _agents("claude", "pi"))
