@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import ids
 from sesh_mesh.cli.context import Context
-from sesh_mesh.errors import ExitCode, NotFound, SeshError, UsageError
+from sesh_mesh.errors import ExitCode, NotFound, SeshError, UnknownSession, UsageError
 from sesh_mesh.store.record import Record
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def select(ctx: Context, text: str) -> Record:
         record: Record = ctx.call("info", {"uuid": prefix})
     except SeshError as exc:
         # Ambiguity and daemon trouble stay failures; only "nothing matches" is exit 3.
-        if type(exc) is SeshError and not ctx.call("find", {"prefix": prefix}):
+        if isinstance(exc, UnknownSession):
             raise NotFound(exc.what, exc.fix) from exc
         raise
     if record.get("deleted"):
