@@ -7,6 +7,7 @@ owning machine and the error shapes are those of the CLI and the mesh. Errors ar
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -176,8 +177,6 @@ class HttpApi:
         return _sse(_guarded(self._events(args)))
 
     async def _events(self, args: dict[str, Any]) -> AsyncIterator[turns.Event]:
-        import asyncio
-
         queue: asyncio.Queue[Any] = asyncio.Queue()
         follower = asyncio.ensure_future(self.ops.run("events", {**args, "follow": True}, CTX, queue.put))
         try:
