@@ -302,6 +302,7 @@ CONFIG_TEMPLATE_HEAD = """\
 # command = "ssh"             # or "tailscale ssh"
 # options = ["-i", "~/.ssh/id_sesh"]   # before the destination: -i, -o ProxyJump=…, -F …
 # remote_sesh = "sesh"        # how the other machine's shell finds sesh
+# multiplex = false           # true: one ssh login per Enter (ControlMaster, $SESH_HOME/ssh)
 #
 # [paths]                     # `sesh resume --here`: a project's path there = its path here
 # "/home/me/src" = "/Users/me/src"

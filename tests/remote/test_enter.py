@@ -25,6 +25,9 @@ from tests.remote.bed import READY, RemoteBed, make_remote_bed
 
 AGENTS = ("claude", "codex", "pi")
 
+pytestmark = pytest.mark.xdist_group("remote-enter")
+"""One worker runs the module: its bed (two daemons, an sshd, agents) is made once."""
+
 
 @pytest.fixture(scope="module")
 def bed() -> Iterator[RemoteBed]:
@@ -33,7 +36,7 @@ def bed() -> Iterator[RemoteBed]:
 
 
 def _agents(*names: str) -> list[object]:
-    return [pytest.param(name, marks=pytest.mark.xdist_group("remote-enter"), id=name) for name in names]
+    return [pytest.param(name, id=name) for name in names]
 
 
 def _detach(bed: RemoteBed, pane: str, done: Callable[[], bool]) -> None:
