@@ -49,5 +49,5 @@ def test_delivery_of_a_failed_send() -> None:
     back = from_wire(late.to_wire())
     assert isinstance(back, TimedOut) and delivery_of(back) == "delivered"
     failed = from_wire(TurnFailed("x").to_wire())
-    assert isinstance(failed, TurnFailed) and failed.exit_code == ExitCode.TURN_FAILED == 6
-    assert from_wire(Unconfirmed("y").to_wire()).exit_code == ExitCode.UNCONFIRMED == 5
+    assert isinstance(failed, TurnFailed) and int(failed.exit_code) == int(ExitCode.TURN_FAILED) == 6
+    assert int(from_wire(Unconfirmed("y").to_wire()).exit_code) == int(ExitCode.UNCONFIRMED) == 5
