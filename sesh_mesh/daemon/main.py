@@ -206,7 +206,6 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
             log.info("serving %s", daemon.api.path)
             await stop.wait()
             log.info("stopping")
-            await daemon.control.shutdown()  # before the API closes: their waiters hear how it ended
             await daemon.api.close()
             # The daemon's own tasks watch `stop` and end themselves; the grace bounds a wedged one.
             with contextlib.suppress(TimeoutError):
@@ -214,7 +213,6 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
             for task in owned:
                 task.cancel()
     finally:
-        await daemon.control.shutdown()
         await daemon.api.close()
         await store.close()
         log.info("stopped")
