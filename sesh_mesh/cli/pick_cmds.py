@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sesh_mesh import ids
@@ -48,6 +49,10 @@ def register(commands: Commands) -> None:
                        help="start with the cursor on this session (uuid or prefix; naming none is exit 2)")
         p.add_argument("--select", metavar="UUID", help="pick this session without showing the UI")
         p.add_argument("--enter", action="store_true", help="perform the action (goto/resume) instead of printing")
+        p.add_argument("--columns", metavar="LIST",
+                       help="table columns, comma-separated, of: glyph,id,name,agent,machine,cwd,tags,age,ctx,model,"
+                            "activity,turns (default: [tui] columns in config.toml, else glyph..age)")
+        p.add_argument("--preview", action="store_true", help="open with the preview shown (p toggles it)")
     p = commands.add("resume", "enter a session (goto if live, relaunch otherwise), on any machine (over ssh); "
                      "no uuid: pick one", ["sesh resume a808", "sesh resume", "sesh resume a808 --here",
                                            "sesh resume a808 --target default:work"], cmd_resume)
@@ -198,10 +203,40 @@ def choose(
     from sesh_mesh.config import load_config
     from sesh_mesh.tui.run import run_picker  # textual is imported here, and only here
 
-    rules = load_config(ctx.home).cwd_rules
-    return run_picker(ctx.socket, enter_acts=enter_acts, cursor=cursor, cwd_rules=rules, title=title,
-                      enter_mark=_enter_mark(ctx, str(status.get("machine"))) if enter_acts else None,
-                      machine=ctx.machine)
+    config = load_config(ctx.home)
+    columns = _columns(getattr(ctx.args, "columns", None), config.raw.get("tui", {}).get("columns"), config.path)
+    return run_picker(ctx.socket, enter_acts=enter_acts, cursor=cursor, cwd_rules=config.cwd_rules, title=title,
+                      machine=ctx.machine, columns=columns, preview=bool(getattr(ctx.args, "preview", False)),
+                      enter_mark=_enter_mark(ctx, str(status.get("machine"))) if enter_acts else None)
+
+
+def _enter_mark(ctx: Context, here: str) -> Callable[[Record], str]:
+    """Rows of other machines show whether Enter attaches, relaunches or fails (no ssh target)."""
+    from sesh_mesh.cli.remote_enter import marker
+    from sesh_mesh.daemon.peers import load_peers
+
+    peers = load_peers(ctx.home)
+    return marker(here, {name for name, peer in peers.items() if peer.ssh_target() is not None})
+
+
+def _columns(flag: str | None, configured: object, config_path: Path) -> tuple[str, ...] | None:
+    """The table's columns from `--columns`, else `[tui] columns`; None for the default set."""
+    from sesh_mesh.tui.run import COLUMNS, parse_columns  # the TUI is about to be shown anyway
+
+    value: str | list[Any]
+    if flag is not None:
+        source, value = "--columns", flag
+    elif configured is not None:
+        if not isinstance(configured, list | str):
+            raise UsageError(f"{config_path}: [tui].columns must be a list of column names",
+                             f'write columns = ["name", "agent", "ctx"] (of: {", ".join(COLUMNS)})')
+        source, value = f"{config_path}: [tui].columns", configured
+    else:
+        return None
+    try:
+        return parse_columns(value)
+    except ValueError as exc:
+        raise UsageError(f"{source}: {exc}", f"choose from {','.join(COLUMNS)}") from exc
 
 
 # ---- entering a session ---------------------------------------------------------------------
@@ -289,15 +324,6 @@ def goto(ctx: Context, record: Record) -> int:
                         f"-t {pane}")
     env = {key: value for key, value in os.environ.items() if key != "TMUX"}
     return subprocess.run([*base, "attach-session", "-t", str(pane)], env=env, check=False).returncode
-
-
-def _enter_mark(ctx: Context, here: str) -> Callable[[Record], str]:
-    """Rows of other machines show whether Enter attaches, relaunches or fails (no ssh target)."""
-    from sesh_mesh.cli.remote_enter import marker
-    from sesh_mesh.daemon.peers import load_peers
-
-    peers = load_peers(ctx.home)
-    return marker(here, {name for name, peer in peers.items() if peer.ssh_target() is not None})
 
 
 def _elsewhere(ctx: Context, record: Record) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,35 @@ async def call(socket: Path, op: str, args: dict[str, Any]) -> Any:
                 continue
             if message.get("ok"):
                 return message.get("result")
+            raise from_wire(message.get("error") or {})
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def stream(socket: Path, op: str, args: dict[str, Any]) -> AsyncIterator[Any]:
+    """A streaming op on its own connection: each item as it comes; the daemon's error raised.
+
+    Closing the iterator (the preview moving to another session) closes the connection, which is
+    how the daemon learns to stop following."""
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(socket), limit=wire.MAX_LINE_BYTES)
+    except OSError as exc:
+        raise DaemonUnreachable(f"cannot reach the daemon at {socket}", "start it with `sesh daemon start`") from exc
+    try:
+        writer.write(wire.encode({"op": op, "args": args, "ctx": caller_context()}))
+        await writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise DaemonUnreachable("the daemon closed the connection mid-reply", "see $SESH_HOME/daemon.log")
+            message = json.loads(line)
+            if "item" in message:
+                yield message["item"]
+                continue
+            if message.get("ok"):
+                return
             raise from_wire(message.get("error") or {})
     finally:
         writer.close()

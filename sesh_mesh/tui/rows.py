@@ -7,7 +7,7 @@ so live changes update only the rows they touch.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -30,12 +30,16 @@ class View(Enum):
     ACTIVE = "active"
     ARCHIVED = "archived"
     ALL = "all"
+    NEEDS = "needs you"
+    """Flagged sessions only (a turn ended or the agent asks something while you looked away)."""
 
     def next(self) -> View:
         order = list(View)
         return order[(order.index(self) + 1) % len(order)]
 
-    def shows(self, archived: bool) -> bool:
+    def shows(self, archived: bool, flagged: bool = False) -> bool:
+        if self is View.NEEDS:
+            return flagged
         return self is View.ALL or (self is View.ARCHIVED) == archived
 
 
@@ -92,6 +96,11 @@ class Row:
             self._parsed = True
         return self._updated
 
+    @property
+    def activity(self) -> datetime | None:
+        """The transcript's last entry (None until the daemon has read one)."""
+        return parse_time(self.record.get("lastActivity"))
+
     def highlights(self, positions: Iterable[int]) -> dict[str, list[int]]:
         """Matched offsets of `text`, regrouped as offsets inside each column's cell."""
         out: dict[str, list[int]] = {}
@@ -119,6 +128,10 @@ def make_row(record: Record, cwd_label: Callable[[str], str], short_id: str | No
         "machine": machine,
         "cwd": cwd_label(str(record.get("cwd") or "")),
         "tags": ",".join(record.get("tags") or []),
+        "ctx": _percent(record.get("contextPct")),
+        "model": str(record.get("model") or ""),
+        "turns": _count((record.get("lastTurn") or {}).get("count") if isinstance(record.get("lastTurn"), dict)
+                        else None),
     }
     spans: dict[str, int] = {}
     parts: list[str] = []
@@ -132,6 +145,14 @@ def make_row(record: Record, cwd_label: Callable[[str], str], short_id: str | No
     uuid = str(record["uuid"])
     return Row(record, uuid, cells, text, fuzzy.fold(text), fuzzy.classes_of(text), spans, (updated, uuid),
                bool(record.get("archived")))
+
+
+def _percent(value: object) -> str:
+    return f"{value}%" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _count(value: object) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "-"
 
 
 @dataclass
@@ -154,6 +175,8 @@ class RowSet:
     _in_view: list[Row] | None = None
     _recent: dict[str, dict[str, fuzzy.Match | None]] = field(default_factory=dict)
     """Scores of the last few queries, so backspace is as fast as typing (fzf does the same)."""
+    flagged: Container[str] = field(default_factory=frozenset)
+    """The sessions that need you: shown first in the active view, alone in the needs-you view."""
     short: dict[str, str] = field(default_factory=dict)
     """Each row's shown id, unique among all rows (`ids.short_ids`)."""
 
@@ -195,7 +218,6 @@ class RowSet:
                 self.rows[uuid] = make_row(row.record, self.cwd_label, shown)
                 self._forget_scores(uuid)
 
-
     def relabel(self) -> None:
         """Rebuild every row's display strings (the cwd labels changed)."""
         self.replace_all([row.record for row in self.rows.values()])
@@ -209,16 +231,26 @@ class RowSet:
         self.query = query
         self.refresh()
 
+    def flags_changed(self) -> None:
+        """The set behind `flagged` changed: re-derive the order (flagged rows move)."""
+        self._in_view = None
+        self.refresh()
+
     def counts(self) -> dict[str, int]:
         archived = sum(1 for row in self.rows.values() if row.archived)
-        return {"all": len(self.rows), "archived": archived, "active": len(self.rows) - archived}
+        flagged = self.flagged
+        needs = sum(1 for uuid in self.rows if uuid in flagged)
+        return {"all": len(self.rows), "archived": archived, "active": len(self.rows) - archived,
+                View.NEEDS.value: needs}
 
     def refresh(self) -> None:
         in_view = self._in_view
         if in_view is None:  # rows or view changed: re-derive the newest-first order once
-            view = self.view
-            in_view = [row for row in self.rows.values() if view.shows(row.archived)]
+            view, flagged = self.view, self.flagged
+            in_view = [row for row in self.rows.values() if view.shows(row.archived, row.uuid in flagged)]
             in_view.sort(key=lambda row: row.sort_key, reverse=True)
+            if view is View.ACTIVE and flagged:
+                in_view.sort(key=lambda row: row.uuid not in flagged)  # stable: newest first within each
             self._in_view = in_view
         terms = fuzzy.terms_of(self.query)
         if not terms:

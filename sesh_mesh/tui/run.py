@@ -16,7 +16,13 @@ from pathlib import Path
 from sesh_mesh.errors import UsageError
 from sesh_mesh.store.record import Record
 from sesh_mesh.tui.app import Options, SeshApp
+from sesh_mesh.tui.columns import COLUMNS, DEFAULT_COLUMNS, parse_columns
 from sesh_mesh.tui.cwd_labels import CwdLabels
+
+__all__ = ["COLUMNS", "parse_columns", "run_picker"]
+
+ATTENTION_FILE = "tui-attention.json"
+"""Beside the daemon's socket, in SESH_HOME: the needs-you flags between runs."""
 
 
 @contextlib.contextmanager
@@ -56,12 +62,14 @@ def _isatty(fd: int) -> bool:
 
 def run_picker(
     socket: Path, *, enter_acts: bool, cursor: str | None, cwd_rules: Iterable[tuple[str, str]], title: str,
-    machine: str | None = None, enter_mark: Callable[[Record], str] | None = None,
+    machine: str | None = None, columns: tuple[str, ...] | None = None, preview: bool = False,
+    enter_mark: Callable[[Record], str] | None = None,
 ) -> Record | None:
     """Show the UI until the user picks (the record) or cancels (None)."""
     options = Options(
         socket=socket, enter_acts=enter_acts, cursor=cursor, cwd_labels=CwdLabels.from_env(cwd_rules), title=title,
-        machine=machine, enter_mark=enter_mark,
+        machine=machine, columns=columns or DEFAULT_COLUMNS, preview=preview, enter_mark=enter_mark,
+        attention_path=socket.parent / ATTENTION_FILE,
     )
     # An exported COLUMNS/LINES would pin Textual's size (shutil.get_terminal_size reads them
     # first) and ignore resizes; the terminal itself is the authority.

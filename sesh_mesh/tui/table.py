@@ -6,7 +6,7 @@ the cursor is kept by uuid so rows can change, appear and vanish around it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import UTC, datetime
 
 from rich.cells import cell_len
@@ -18,16 +18,12 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from sesh_mesh.glyphs import GLYPH_BUSY, GLYPH_IDLE
+from sesh_mesh.tui.columns import CAPS, DEFAULT_COLUMNS, FIXED, FLAG_MARK, MIN_CWD, RIGHT, TITLES
 from sesh_mesh.tui.rows import Row, RowSet, View, age
 
+__all__ = ["DEFAULT_COLUMNS", "SessionTable", "fit", "fit_tail"]
+
 SEPARATOR = "  "
-CAPS = {"glyph": 2, "id": 8, "name": 32, "agent": 6, "machine": 22, "tags": 24, "age": 4}
-"""Widest a column grows (cwd takes the rest); long values end in '…'."""
-MIN_CWD = 10
-TITLES = {
-    "glyph": "", "id": "ID", "name": "NAME", "agent": "AGENT", "machine": "MACHINE", "cwd": "CWD", "tags": "TAGS",
-    "age": "AGE",
-}  # fmt: skip
 EMPTY_STORE = (
     "No sessions yet.",
     "",
@@ -35,6 +31,22 @@ EMPTY_STORE = (
     "Adopt ones already on disk: sesh discover --register",
     "Record a running one:      sesh register <session-id> --agent claude",
 )
+
+
+def fit_tail(text: str, width: int) -> tuple[str, int]:
+    """`text` cut to its last `width` cells, starting with '…' when cut (a path keeps the project
+    name, its meaningful end); returns the text and the offset in `text` where the kept part starts."""
+    if cell_len(text) <= width:
+        return text, 0
+    kept: list[str] = []
+    used = 0
+    for char in reversed(text):
+        size = cell_len(char)
+        if used + size > width - 1:
+            break
+        kept.append(char)
+        used += size
+    return "…" + "".join(reversed(kept)), len(text) - len(kept)
 
 
 def fit(text: str, width: int) -> tuple[str, int]:
@@ -64,10 +76,11 @@ class SessionTable(Widget, can_focus=True):
     SessionTable > .session-table--busy { color: $warning; }
     SessionTable > .session-table--live { color: $success; }
     SessionTable > .session-table--note { color: $text-muted; }
+    SessionTable > .session-table--flag { color: $error; text-style: bold; }
     """
     COMPONENT_CLASSES = {
         "session-table--header", "session-table--cursor", "session-table--match", "session-table--stale",
-        "session-table--busy", "session-table--live", "session-table--note",
+        "session-table--busy", "session-table--live", "session-table--note", "session-table--flag",
     }  # fmt: skip
 
     class CursorMoved(Message):
@@ -78,9 +91,12 @@ class SessionTable(Widget, can_focus=True):
     class Activated(Message):
         """The user clicked a row twice (Enter is handled by the app's bindings)."""
 
-    def __init__(self, rowset: RowSet, now: Callable[[], datetime] | None = None, id: str | None = None) -> None:
+    def __init__(self, rowset: RowSet, now: Callable[[], datetime] | None = None, id: str | None = None,
+                 columns: tuple[str, ...] = DEFAULT_COLUMNS, flagged: Container[str] = frozenset()) -> None:
         super().__init__(id=id)
         self.rowset = rowset
+        self.chosen_columns = columns
+        self.flagged = flagged
         self.now = now or (lambda: datetime.now(UTC))
         self.cursor = 0
         self.cursor_uuid: str | None = None
@@ -152,17 +168,19 @@ class SessionTable(Widget, can_focus=True):
     # ---- layout ---------------------------------------------------------------------------
 
     def columns(self) -> list[str]:
-        base = ["glyph", "name", "agent", "machine", "cwd", "tags", "age"]
-        return ["glyph", "id", *base[1:]] if self.show_id else base
+        base = list(self.chosen_columns)
+        if self.show_id and "id" not in base:
+            base.insert(1, "id")
+        return base
 
     def _measure(self) -> dict[str, int]:
         widest = {column: cell_len(TITLES[column]) for column in CAPS}
         for row in self.rowset.rows.values():
             cells = row.cells
-            for column in ("name", "agent", "machine", "tags"):
+            for column in ("name", "agent", "machine", "tags", "model"):
                 widest[column] = max(widest[column], len(cells[column]))
         widths = {column: min(widest[column], cap) for column, cap in CAPS.items()}
-        widths.update(glyph=CAPS["glyph"], id=CAPS["id"], age=CAPS["age"])  # fixed-width columns
+        widths.update({column: CAPS[column] for column in FIXED})
         return widths
 
     def _relayout(self) -> None:
@@ -173,9 +191,9 @@ class SessionTable(Widget, can_focus=True):
         fixed = sum(widths.values()) + len(SEPARATOR) * (len(columns) - 1)
         spare = self.size.width - fixed
         # Narrow terminal: give back width from the widest flexible columns first.
-        for column in ("tags", "name", "machine"):
-            if spare >= MIN_CWD:
-                break
+        for column in ("tags", "model", "name", "machine"):
+            if spare >= MIN_CWD or column not in widths:
+                continue
             give = min(widths[column] - len(TITLES[column]), MIN_CWD - spare)
             if give > 0:
                 widths[column] -= give
@@ -212,7 +230,7 @@ class SessionTable(Widget, can_focus=True):
         for column in self.columns():
             title = TITLES[column]
             w = self.widths[column]
-            parts.append(title.rjust(w) if column == "age" else title.ljust(w))
+            parts.append(title.rjust(w) if column in RIGHT else title.ljust(w))
         return Strip([Segment(SEPARATOR.join(parts), style)]).adjust_cell_length(width)
 
     def _note(self, line: int, width: int) -> Strip:
@@ -242,13 +260,24 @@ class SessionTable(Widget, can_focus=True):
         for order, column in enumerate(self.columns()):
             if order:
                 segments.append(sep)
-            w = self.widths[column]
-            if column == "age":
-                segments.append(Segment(age(row.updated, self.now()).rjust(w)[-w:], base))
+            w = self.widths.get(column, 0)
+            if column in ("age", "activity"):
+                when = row.updated if column == "age" else row.activity
+                segments.append(Segment(age(when, self.now()).rjust(w)[-w:], base))
                 continue
-            text, kept = fit(row.cells[column], w)
+            if column in RIGHT:
+                segments.append(Segment(row.cells[column].rjust(w)[-w:], base))
+                continue
+            if column == "cwd":
+                text, start = fit_tail(row.cells[column], w)
+                shift = start - (1 if start else 0)  # the '…' stands where the cut text was
+                hits = [offset - shift for offset in marks.get(column, ()) if offset >= start]
+            else:
+                text, kept = fit(row.cells[column], w)
+                hits = [offset for offset in marks.get(column, ()) if offset < kept]
+            if column == "glyph" and row.uuid in self.flagged and cell_len(text) < w:
+                text += FLAG_MARK
             style = base + self._glyph_style(row) if column == "glyph" else base
-            hits = [offset for offset in marks.get(column, ()) if offset < kept]
             segments.extend(_highlighted(text, hits, style, style + match_style))
             padding = w - cell_len(text)
             if padding > 0:
@@ -259,6 +288,8 @@ class SessionTable(Widget, can_focus=True):
         return strip
 
     def _glyph_style(self, row: Row) -> Style:
+        if row.uuid in self.flagged:
+            return self.get_component_rich_style("session-table--flag")
         mark = row.cells["glyph"][:1]
         if mark == GLYPH_BUSY:
             return self.get_component_rich_style("session-table--busy")

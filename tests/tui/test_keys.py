@@ -60,11 +60,12 @@ async def test_archive_and_unarchive(seeded: Daemon, tui: Tui) -> None:
 async def test_tab_cycles_views_named_in_footer(seeded: Daemon, tui: Tui) -> None:
     async with tui.open() as (app, pilot):
         seen = []
-        for _ in range(3):
+        for _ in range(4):
             await pilot.press("tab")
             seen.append((app.rowset.view, str(app.status_line.render())))
-        assert [view for view, _ in seen] == [View.ARCHIVED, View.ALL, View.ACTIVE]
-        assert "view: archived" in seen[0][1] and "view: all" in seen[1][1] and "view: active" in seen[2][1]
+        assert [view for view, _ in seen] == [View.ARCHIVED, View.ALL, View.NEEDS, View.ACTIVE]
+        assert "view: archived" in seen[0][1] and "view: all" in seen[1][1] and "view: needs you" in seen[2][1]
+        assert "view: active" in seen[3][1]
         await pilot.press("tab")
         assert names(app) == ["old-spike"]
 

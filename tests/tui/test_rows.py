@@ -71,8 +71,8 @@ def test_views_and_newest_first() -> None:
     assert [r.uuid for r in rows.visible] == ["c"]
     rows.set_view(rows.view.next())
     assert rows.view is View.ALL and len(rows.visible) == 3
-    assert rows.view.next() is View.ACTIVE
-    assert rows.counts() == {"all": 3, "archived": 1, "active": 2}
+    assert rows.view.next() is View.NEEDS and View.NEEDS.next() is View.ACTIVE
+    assert rows.counts() == {"all": 3, "archived": 1, "active": 2, "needs you": 0}
 
 
 def test_changes_apply_per_record_and_tombstones_drop() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from sesh_mesh.tui.app import SeshApp
 from sesh_mesh.tui.link import DaemonLink
 from sesh_mesh.tui.rows import parse_time
 from tests.harness import Daemon
@@ -87,3 +88,30 @@ def test_glyphs_and_staleness_marker(daemon: Daemon, snap_compare: Snap) -> None
 
 def test_empty_state(daemon: Daemon, snap_compare: Snap) -> None:
     assert snap_compare(make_app(daemon), terminal_size=SIZE, run_before=loaded)
+
+
+def test_80_columns_with_preview_and_a_flag(daemon: Daemon, snap_compare: Snap) -> None:
+    """At 80 columns: the cwd keeps its project name, the key help wraps, the preview sits
+    below the list, a flagged row leads with its mark and the status line counts it."""
+    seed(daemon, [
+        {"uuid": "b0000000-0000-4000-8000-000000000001", "agent": "claude", "name": "api",
+         "cwd": "/home/someone/src/work/clients/big-client/services/payments-api", "tags": ["work"],
+         "createdAt": "2025-11-21T09:00:00Z", "updatedAt": "2025-11-21T11:58:00Z"},
+        {"uuid": "b0000000-0000-4000-8000-000000000002", "agent": "pi", "name": "web",
+         "cwd": "/home/someone/src/work/clients/big-client/frontends/storefront-web", "tags": [],
+         "createdAt": "2025-11-21T09:00:00Z", "updatedAt": "2025-11-21T10:58:00Z"},
+    ])  # fmt: skip
+
+    async def cockpit(pilot: Pilot[Any]) -> None:
+        await freeze_clock(pilot)
+        app = pilot.app
+        assert isinstance(app, SeshApp)
+        await pilot.press("j", "f", "j", "p")  # flag web (it moves up), preview api
+        for _ in range(200):
+            if app.preview.problem:
+                break
+            await pilot.pause(0.02)
+        assert app.preview.problem, "the preview's line about the missing transcript"
+        await pilot.pause()
+
+    assert snap_compare(make_app(daemon), terminal_size=(80, 24), run_before=cockpit)
