@@ -49,6 +49,7 @@ from enum import Enum, IntEnum
 from typing import Any, Protocol
 
 from sesh_mesh import wire
+from sesh_mesh.store.merge import kept_loose
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.validation import MAX_SEQ
 
@@ -524,7 +525,16 @@ class PeerSession:
             epoch, hwm = ours[origin]
             sent, have = believed.get(origin), theirs.get(origin)
             if have is not None and have[0] != epoch:
-                continue  # the peer keeps another lineage: the hello's rules, not a lost push
+                if origin == self.peer or kept_loose(have, epoch, 0, hwm):
+                    continue  # a newer lineage (or its own origin): the peer's to send, not ours
+                # The peer keeps an older lineage than ours, one our full set would replace: a
+                # lost full send, or a mark left behind. Any doubt: send the full set again.
+                self.peer_known[origin] = have
+                resend = self._send_origin(origin, (epoch, hwm))
+                if resend:
+                    commands += resend
+                    healed.append(f"{origin} (the full set of lineage {epoch}; it held {have[0]})")
+                continue
             lost = sent is not None and sent[0] == epoch and (have is None or have[1] < sent[1])
             if lost:
                 # Everything sent before the probe has arrived, yet the peer is behind it.

@@ -466,6 +466,18 @@ def test_anti_entropy_leaves_another_lineage_to_the_hello_rules() -> None:
     assert session.peer_known["c"] == ("old", 5)  # later deltas stay loose, no full resends
 
 
+def test_anti_entropy_sends_the_full_set_again_to_a_peer_left_on_an_older_lineage() -> None:
+    # Whatever left it there (a lost full send, a mark replaced by an older lineage's full set):
+    # a peer that answers with an older lineage than ours, one our full set replaces, gets it.
+    source = FakeSource({"c": ("new", 9_000_001)}, [rec(1, "c", 9_000_001), rec(2, "c", 40)])
+    session = opened(source, {"c": ["new", 9_000_001]})
+    commands = session.receive(answer(probe(session), {"c": ["old", 40]}))
+    [resend] = batches(commands)
+    assert (resend["epoch"], resend["from"], resend["to"], len(resend["records"])) == ("new", 0, 9_000_001, 2)
+    assert isinstance(commands[0], Note) and "lineage new" in commands[0].text
+    assert session.receive(answer(probe(session), {"c": ["new", 9_000_001]})) == []  # healed: quiet again
+
+
 def test_anti_entropy_learns_what_the_peer_got_elsewhere_and_skips_pushing_it() -> None:
     source = FakeSource({"b": ("eb", 2), "c": ("ec", 3)}, [rec(1, "c", 3)])
     session = opened(source, {"b": ["eb", 2], "c": ["ec", 3]})
