@@ -50,7 +50,10 @@ async def measure(daemon: Daemon, uuid: str, transcript: Path, session_id: str, 
             before = app.preview.record
             began = time.perf_counter()
             await pilot.press("j")
-            await until(pilot, lambda b=before: app.preview.record is not b and app.preview_text(), within=10)
+            def moved(before: object = before) -> bool:
+                return app.preview.record is not before and bool(app.preview_text())
+
+            await until(pilot, moved, within=10)
             keys.append(time.perf_counter() - began)
         app.table.place_cursor(uuid)
         app._preview_current()
@@ -61,7 +64,10 @@ async def measure(daemon: Daemon, uuid: str, transcript: Path, session_id: str, 
             began = time.perf_counter()
             with transcript.open("a") as handle:
                 handle.write(claude_line(session_id, cwd, "assistant", marker))
-            await until(pilot, lambda m=marker: m in app.preview_text(), within=10, what=marker)
+            def shown(marker: str = marker) -> bool:
+                return marker in app.preview_text()
+
+            await until(pilot, shown, within=10, what=marker)
             delays.append(time.perf_counter() - began)
         return first_frame, keys, delays
 
