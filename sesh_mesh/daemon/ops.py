@@ -261,6 +261,10 @@ def error_reply(exc: BaseException, op: str, *, remote: bool = False) -> dict[st
     """Any exception an op raised, as the `{what, fix, kind}` every door sends back."""
     if isinstance(exc, SeshError):
         return exc.to_wire()
+    if type(exc).__module__ == "sesh_mesh.agents.tmux":  # a TmuxError: tmux refused, or the pane is gone
+        log.warning("%s: %s", op, exc)
+        return SeshError(str(exc), "the pane or its tmux server may be gone: see `sesh agents`, or `sesh resume` "
+                         "the session").to_wire()
     if isinstance(exc, (KeyError, TypeError, ValueError)):
         log.warning("bad arguments for %s: %r", op, exc)
         return UsageError(f"bad arguments for {op}: {exc}", "see sesh --help").to_wire()
