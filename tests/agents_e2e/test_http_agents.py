@@ -21,7 +21,7 @@ from tests.agent_env import agent_bin
 from tests.agents_e2e.bed import Bed, make_bed, ok, sesh, target
 from tests.harness import REPO, Daemon
 from tests.mesh.helpers import wait_linked
-from tests.polling import scaled
+from tests.polling import eventually, scaled
 from tests.web.helpers import client, enable_http, sse_events, token_of
 
 pytestmark = pytest.mark.agents
@@ -123,6 +123,9 @@ def test_http_stream_of_a_pane_turn_and_a_timeout(hbed: HttpBed) -> None:
                                  json={"message": "pane-stream SLEEP 2"}))
         done = check_stream(events, "ECHO: pane-stream")
         assert done["via"] == "pane", done
+        # The busy rule refuses a message while the last turn still shows busy (409): wait for idle.
+        eventually(lambda: bed.alpha.call("info", {"uuid": uuid}).get("turnStatus") == "idle", 30,
+                   what="the pane session idle again")
         slow = http.post(f"/sessions/{uuid}/message", json={"message": "slow WAIT 6", "timeout": 1})
         assert slow.status_code == 504, slow.text
         assert slow.json()["error"]["kind"] == "timeout"
