@@ -149,7 +149,7 @@ def test_here_carries_the_conversation(bed: RemoteBed, agent: str) -> None:
     assert bed.owner_sesh("stop", uuid).code == 0
     eventually(lambda: not bed.here.call("info", {"uuid": uuid}).get("live"), 15, what="beta to see it stop")
     if agent == "pi":  # busy without a pane: a headless turn runs on the owner
-        turn = bed.owner_sesh_background("send", uuid, "SLEEP 8 a headless turn")
+        turn = bed.owner_sesh_background("send", uuid, "SLEEP 5 a headless turn")
         try:
             eventually(lambda: bed.owner.call("info", {"uuid": uuid}).get("turnStatus") == "busy", 30,
                        what="the headless turn to run")
