@@ -142,7 +142,9 @@ class HeadlessRunner:
         finally:
             self.running.pop(uuid, None)
             why = self.stopped.pop(uuid, None)
-            self._report(uuid, "idle", "aborted" if why else ("completed" if proc.returncode == 0 else "failed"))
+            # An exit 0 may still be a failed turn (pi prints a model error and exits 0): then
+            # the transcript's own outcome is the one the turn ends with.
+            self._report(uuid, "idle", "aborted" if why else (None if proc.returncode == 0 else "failed"))
         text = out.decode(errors="replace")
         adapter = get_adapter(agent)
         agent_id = _conversation_id_from_output(adapter, text) or record.get("agentSessionId")
