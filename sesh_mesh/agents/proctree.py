@@ -110,4 +110,9 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return Path(f"/proc/{pid}").exists() and (_stat(pid) is not None)
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    # A zombie has exited; only its parent's wait is missing (a test's child daemon, say).
+    return raw[raw.rfind(b")") + 2 :][:1] != b"Z"

@@ -87,6 +87,8 @@ def register(commands: Commands) -> None:
     ):
         p = commands.add(name, text, [f"sesh {name} a808"], func)
         p.add_argument("uuid", nargs="?", help="uuid or unique prefix (default: the current session)")
+        if name == "compact":
+            p.add_argument("--timeout", help="bound on a headless compaction (default 10m): " + TIMEOUT_HELP)
 
     p = commands.add("pane-keys", "send raw tmux key names to the session's pane (answer a dialog)", [
         "sesh pane-keys a808 Enter", "sesh pane-keys a808 Down Enter"], cmd_pane_keys)
@@ -230,7 +232,7 @@ def cmd_abort(ctx: Context) -> int:
 
 
 def cmd_compact(ctx: Context) -> int:
-    return _simple(ctx, "compact")
+    return _simple(ctx, "compact", {"timeout": timeout(ctx.args.timeout)})
 
 
 def cmd_stop(ctx: Context) -> int:

@@ -492,11 +492,11 @@ class Control:
         await tmux.paste(socket, pane, typed, buffer=f"sesh-{uuid[:8]}")
         await asyncio.sleep(SUBMIT_PAUSE_S)
         await tmux.send_keys(socket, pane, ["Enter"])
-        if not await self.wait_for(started, TURN_START_S, uuid):
+        if not await self.wait_for(started, _start_wait(deadline), uuid):
             log.warning("send: turn did not start in %s, retrying Enter", pane)
             await tmux.leave_mode(socket, pane)
             await tmux.send_keys(socket, pane, ["Enter"])
-            if not await self.wait_for(started, TURN_START_S, uuid):
+            if not await self.wait_for(started, _start_wait(deadline), uuid):
                 raise Unconfirmed("the message was typed into the pane but no turn start was seen",
                                   f"look with `sesh pane-capture {uuid[:8]}` before sending it again")
         if not wait:
@@ -766,6 +766,12 @@ def check_cwd(record: Record) -> None:
         short = record["uuid"][:8]
         raise SeshError(f"session {short}'s working directory {cwd} no longer exists",
                         f"recreate it (mkdir -p {cwd}), or start a new session elsewhere with `sesh new --cwd DIR`")
+
+
+def _start_wait(deadline: float | None) -> float:
+    """TURN_START_S, or less when --timeout ends first: --timeout bounds every wait of `send`."""
+    left = _left(deadline)
+    return TURN_START_S if left is None else min(TURN_START_S, left)
 
 
 def _left(deadline: float | None) -> float | None:

@@ -39,6 +39,8 @@ class Reported:
     source: str
     at: float
     needs_input: bool = False
+    outcome: str | None = None
+    """With an idle from a headless run: how its turn ended (completed, failed, aborted)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class TranscriptSeen:
     """The transcript's count of ended turns and the last one's outcome and reply's first line
     ({count, outcome, reply}): the record's `lastTurn`, from which every daemon tells a turn's end
     and its reply (docs/events.md)."""
+    turns_started: int = 0
+    """Turn starts the parser counted (each turn leaves one, however short it was)."""
+    last_outcome: str | None = None
+    """How the last ended turn ended: completed, aborted or failed."""
 
 
 @dataclass(frozen=True)

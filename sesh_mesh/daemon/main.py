@@ -206,6 +206,7 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
             log.info("serving %s", daemon.api.path)
             await stop.wait()
             log.info("stopping")
+            await daemon.control.shutdown()  # before the API closes: their waiters hear how it ended
             await daemon.api.close()
             # The daemon's own tasks watch `stop` and end themselves; the grace bounds a wedged one.
             with contextlib.suppress(TimeoutError):
@@ -213,6 +214,7 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
             for task in owned:
                 task.cancel()
     finally:
+        await daemon.control.shutdown()
         await daemon.api.close()
         await store.close()
         log.info("stopped")

@@ -22,10 +22,12 @@ class TurnEvent:
     uuid: str
     kind: TurnEventKind
     turn: int
-    """The session's turn number: starts seen since the daemon began; an end or a dialog carries
-    the number of the turn it belongs to."""
+    """The session's turn number (the record's `turn.n`, counted by its owner): a start carries
+    the new turn's, an end or a dialog the number of the turn it belongs to."""
     at: float
     """time.monotonic() when the watcher recorded it."""
+    outcome: str | None = None
+    """For an end: completed, aborted or failed, when a source said so."""
 
 
 class WaitStopped(Exception):
@@ -40,10 +42,16 @@ class TurnEvents:
 
     # ---- publishing --------------------------------------------------------------------------
 
-    def publish(self, uuid: str, kind: TurnEventKind) -> TurnEvent:
-        if kind == "started":
+    def publish(self, uuid: str, kind: TurnEventKind, turn: int | None = None,
+                outcome: str | None = None) -> TurnEvent:
+        """Announce a turn event; `turn` is its number (None: the next one for a start, the
+        current one otherwise)."""
+        if turn is not None:
+            self._turns[uuid] = max(turn, self._turns.get(uuid, 0))
+        elif kind == "started":
             self._turns[uuid] = self._turns.get(uuid, 0) + 1
-        event = TurnEvent(uuid, kind, self._turns.get(uuid, 0), time.monotonic())
+        event = TurnEvent(uuid, kind, turn if turn is not None else self._turns.get(uuid, 0), time.monotonic(),
+                          outcome)
         self._last[uuid] = event
         self.changed(uuid)
         return event
@@ -59,7 +67,8 @@ class TurnEvents:
     # ---- reading -----------------------------------------------------------------------------
 
     def turn(self, uuid: str) -> int:
-        """How many turn starts of `uuid` were published: compare to tell a new turn began."""
+        """The number of the latest turn of `uuid` published to start: compare to tell a new
+        turn began (0 before any since the daemon began)."""
         return self._turns.get(uuid, 0)
 
     def last(self, uuid: str) -> TurnEvent | None:

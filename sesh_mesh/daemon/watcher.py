@@ -25,7 +25,7 @@ from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
 from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, capture_many, list_panes, socket_from_name
-from sesh_mesh.daemon import live_state
+from sesh_mesh.daemon import live_state, turn_track
 from sesh_mesh.daemon.live_state import Reported
 from sesh_mesh.daemon.record_events import last_turn_of
 from sesh_mesh.daemon.sessions import Sessions
@@ -59,6 +59,8 @@ class Watcher:
         self.reported: dict[str, Reported] = {}
         self.turn_events = TurnEvents()
         """Turn starts, ends and dialogs as this watcher records them; commits wake its waiters."""
+        self.tracks: dict[str, turn_track.TurnTrack] = {}
+        """Each session's turns as published so far (turn_track): every turn gets a start and an end."""
         store.subscribe(lambda record: self.turn_events.changed(str(record["uuid"])))
         self.registries: dict[Path, dict[int, ClaudeRegistryEntry]] = {}
         self.pane_owner: dict[tuple[str, str], str] = {}
@@ -105,12 +107,15 @@ class Watcher:
                 name="agents:transcript-watch",
             )
             while not stop.is_set():
+                # Cleared before the tick, not after: a file event or a commit that arrives while
+                # the tick runs (a turn's reply landing just after its start was read) wakes the
+                # next tick at once instead of waiting out TICK_S.
+                self.wake.clear()
                 try:
                     await self.tick()
                 except Exception:
                     # One bad pane or transcript must cost one tick, never the daemon.
                     log.exception("agents: tick failed")
-                self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wait_wake_or_stop(stop), TICK_S)
             self.dirs_changed.set()
@@ -289,11 +294,8 @@ class Watcher:
             if self._derived.get(uuid) == fingerprint:
                 continue  # nothing the state is derived from has changed since last time
             self._derived[uuid] = fingerprint
-            changes = live_state.derive(record, self.observe(uuid, record, agent))
-            if changes:
-                await self._write(uuid, changes)
-                for kind in live_state.turn_events(record, changes):
-                    self.turn_events.publish(uuid, kind)
+            seen = self.observe(uuid, record, agent)
+            await self._write_state(uuid, record, seen, live_state.derive(record, seen))
             # A transcript line or a report may decide a wait without changing the record.
             self.turn_events.changed(uuid)
 
@@ -317,6 +319,41 @@ class Watcher:
             None if reported is None else (reported.status, reported.at),
             int(time.monotonic() // 60),  # reporter freshness expires; re-derive at least each minute
         )
+
+    async def _write_state(self, uuid: str, record: Record, seen: live_state.Observations,
+                           changes: dict[str, Any]) -> None:
+        """Write one look's derived changes, and publish the turn events they mean. A turn that
+        started and ended between two looks (turn_track) is written busy, then idle, so the
+        record, and so `await`, other machines and event consumers, sees every turn."""
+        mtime = 0.0
+        if seen.transcript is not None:
+            with contextlib.suppress(OSError):
+                mtime = Path(seen.transcript.path).stat().st_mtime
+        inputs = turn_track.inputs_of(record, seen, changes, mtime)
+        track = self.tracks.get(uuid)
+        if track is None:
+            track = self.tracks[uuid] = turn_track.TurnTrack.baseline(record, inputs, time.time())
+        steps = turn_track.step(track, inputs)
+        dialogs = [kind for kind in live_state.turn_events(record, changes) if kind == "needs-input"]
+        for index, turn in enumerate(steps):
+            field = {"turn": {"n": turn.number, "state": "running" if turn.kind == "started" else "ended",
+                              "outcome": turn.outcome}}
+            if index < len(steps) - 1:
+                await self._write(uuid, {"turnStatus": "busy" if turn.kind == "started" else "idle", **field})
+            else:
+                changes = {**changes, **field}
+                if index > 0:
+                    # The writes before this one changed turnStatus: say this look's own again.
+                    changes["turnStatus"] = inputs.status_after
+                if turn.kind == "started" and changes.get("turnStatus", record.get("turnStatus")) != "busy":
+                    changes["turnStatus"] = "busy"  # the transcript opened it; the next look ends it
+                await self._write(uuid, changes)
+                changes = {}
+            self.turn_events.publish(uuid, turn.kind, turn.number, turn.outcome)
+        if changes:
+            await self._write(uuid, changes)
+        for kind in dialogs:
+            self.turn_events.publish(uuid, kind, track.number)
 
     async def _write(self, uuid: str, changes: dict[str, Any]) -> None:
         def apply(current: Record | None) -> Record | None:
@@ -347,6 +384,8 @@ class Watcher:
                 context_pct=adapter.context_pct(state),
                 context_tokens=None if state.usage is None else state.usage.context_tokens,
                 last_turn=last_turn_of(state),
+                turns_started=state.turns_started,
+                last_outcome=state.last_turn_outcome,
             )
         reported = self.reported.get(uuid)
         if agent is None:
