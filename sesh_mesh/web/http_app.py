@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -34,8 +35,9 @@ STATUS_OF_KIND = {
     "daemon-down": 503, "not-implemented": 501, "cancelled": 499, "unresolved": 409,
 }  # fmt: skip
 
-PING_S = 15
-"""SSE keep-alive: a `ping` event this often, so proxies and clients keep a quiet stream open."""
+PING_S = float(os.environ.get("SESH_TEST_SSE_PING_S") or 15)
+"""SSE keep-alive: a `ping` event this often, so proxies and clients keep a quiet stream open
+(tests shorten it to see one during a turn)."""
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 

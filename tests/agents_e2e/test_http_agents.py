@@ -49,6 +49,7 @@ def hbed() -> Iterator[HttpBed]:
         for where, daemon in (("local", bed.alpha), ("remote", bed.beta)):
             daemon.stop()
             urls[where] = enable_http(daemon)
+            daemon.extra_env["SESH_TEST_SSE_PING_S"] = "0.5"  # a ping within a streamed turn
             daemon.start()
         wait_linked(bed.alpha, "beta")
         wait_linked(bed.beta, "alpha")
@@ -123,6 +124,7 @@ def test_http_stream_of_a_pane_turn_and_a_timeout(hbed: HttpBed) -> None:
                                  json={"message": "pane-stream SLEEP 2"}))
         done = check_stream(events, "ECHO: pane-stream")
         assert done["via"] == "pane", done
+        assert ("ping", {"type": "ping"}) in events, [name for name, _ in events]
         # The busy rule refuses a message while the last turn still shows busy (409): wait for idle.
         eventually(lambda: bed.alpha.call("info", {"uuid": uuid}).get("turnStatus") == "idle", 30,
                    what="the pane session idle again")
