@@ -58,18 +58,29 @@ def short_ids(sessions: Sequence[tuple[str, str | None]]) -> dict[str, str]:
     resolves. codex and pi ids are time-ordered (UUIDv7), so sessions that began in the same
     minute share their first 8 characters and need more."""
     keyed = sorted({(text, uuid) for uuid, agent_id in sessions for text in (uuid, agent_id) if text})
+    texts = [text for text, _ in keyed]
+    owners = [owner for _, owner in keyed]
+    # Sorted, so the prefix an id shares with another is at most what it shares with its nearest
+    # neighbour of another session on either side, and a run's common prefix is the least of
+    # the adjacent ones.
+    adjacent = [_common_prefix(texts[i], texts[i + 1]) for i in range(len(texts) - 1)]
     shared: dict[str, int] = {}
-    for index, (text, owner) in enumerate(keyed):
-        if text != owner:
+    for index, owner in enumerate(owners):
+        if texts[index] != owner:
             continue
-        # Sorted, so the longest prefix shared with another session's id is shared with the
-        # nearest such id on either side (this session's own agent id is skipped).
+        best = 0
         for step in (-1, 1):
-            other = index + step
-            while 0 <= other < len(keyed) and keyed[other][1] == owner:
+            other, run = index, len(owner)
+            while True:
+                link = other - 1 if step < 0 else other
                 other += step
-            if 0 <= other < len(keyed):
-                shared[owner] = max(shared.get(owner, 0), _common_prefix(text, keyed[other][0]))
+                if not 0 <= other < len(texts):
+                    break
+                run = min(run, adjacent[link])
+                if owners[other] != owner:
+                    best = max(best, run)
+                    break
+        shared[owner] = best
     out = {}
     for uuid, _ in sessions:
         size = max(SHORT_ID_LEN, shared.get(uuid, 0) + 1)
@@ -80,7 +91,8 @@ def short_ids(sessions: Sequence[tuple[str, str | None]]) -> dict[str, str]:
 
 
 def _common_prefix(a: str, b: str) -> int:
-    for index, (left, right) in enumerate(zip(a, b, strict=False)):
-        if left != right:
-            return index
-    return min(len(a), len(b))
+    size = min(len(a), len(b))
+    index = 0
+    while index < size and a[index] == b[index]:
+        index += 1
+    return index
