@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sesh_mesh import ids
-from sesh_mesh.daemon.ops import OpTable
+from sesh_mesh.daemon.ops import OpTable, error_reply
 from sesh_mesh.errors import NotImplementedYet, SeshError, UsageError
 from sesh_mesh.web import message_stream, openapi, turns
 from sesh_mesh.web.routes import ROUTES, HttpRoute, body_args, query_args
@@ -48,11 +48,11 @@ inherits the daemon's)."""
 Handler = Callable[[Request, HttpRoute], Awaitable[Response]]
 
 
-def error_response(exc: BaseException) -> JSONResponse:
+def error_response(exc: BaseException, where: str) -> JSONResponse:
     if not isinstance(exc, SeshError):
-        log.error("http: request failed", exc_info=exc)
-        return JSONResponse({"error": {"what": f"daemon error: {exc!r}", "fix": "see daemon.log",
-                                       "kind": "failure"}}, status_code=500)
+        # The op table's own rule: bad argument values are usage errors, anything else a daemon error.
+        wire = error_reply(exc, where)
+        return JSONResponse({"error": wire}, status_code=400 if wire["kind"] == "usage" else 500)
     return JSONResponse({"error": exc.to_wire()}, status_code=STATUS_OF_KIND.get(exc.kind, 409))
 
 
@@ -234,7 +234,7 @@ def _endpoint(handler: Handler, route: HttpRoute) -> Callable[[Request], Awaitab
         try:
             return await handler(request, route)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON error with its status
-            return error_response(exc)
+            return error_response(exc, f"{route.method} {route.path}")
 
     return endpoint
 

@@ -84,6 +84,8 @@ def query_args(route: HttpRoute, params: dict[str, str], schema: dict[str, Any])
 def body_args(route: HttpRoute, body: dict[str, Any]) -> dict[str, Any]:
     """A JSON body's fields renamed to op arguments; an unknown field is refused."""
     out: dict[str, Any] = {}
+    if "work_dir" in body and "cwd" in body and body["work_dir"] != body["cwd"]:
+        raise UsageError("work_dir and cwd name different directories", "give one of them")
     for key, value in body.items():
         if key not in route.body:
             raise UsageError(f"unknown field {key!r} for {route.method} {route.path}",

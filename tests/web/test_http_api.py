@@ -99,6 +99,7 @@ def test_bad_requests_are_400_and_change_nothing(api: httpx2.Client, pair: tuple
         api.post("/sessions", json=["a list"]),
         api.post("/sessions", json={"agent": "claude", "colour": "red"}),
         api.post("/sessions", json={"agent": "nope", "work_dir": "/tmp"}),
+        api.post("/sessions", json={"agent": "claude", "work_dir": "/tmp", "cwd": "/var"}),
         api.put(f"/sessions/{uid(1)}", json={"archived": "yes"}),
         api.put(f"/sessions/{uid(1)}", json={"owner": "me"}),
         api.post(f"/sessions/{uid(1)}/message", json={"message": "   "}),
