@@ -83,7 +83,8 @@ class Client:
                 if "item" in message:
                     yield "item", message["item"]
                     continue
-                _tell(message.get("notice"))
+                if op not in QUIET_OPS:
+                    _tell(message.get("notice"))
                 if message.get("ok") is True:
                     yield "result", message.get("result")
                     return
@@ -96,6 +97,8 @@ class Client:
 
 
 _TOLD: set[str] = set()
+QUIET_OPS = frozenset({"report"})
+"""Ops called by agent hooks: their stderr lands in the agent's own UI, so no notice there."""
 
 
 def _tell(notice: Any) -> None:
