@@ -94,5 +94,6 @@ SEND_FEATURES: dict[str, str] = {
                         "never the previous reply; --json says delivered; the next send gets its own reply",
     "send_verbatim": "a half-typed draft is cleared first; text starting with -, /, !, #, spaces, multi-line, "
                      "100 KB, from stdin and --file reaches the model as written",
-    "send_busy": "a send to a busy agent waits until idle, then types; --interrupt stops the running turn and sends",
+    "send_busy": "a send to a busy agent waits until idle, then types; --interrupt stops the running turn and sends; "
+                 "a headless turn running is waited for the same way",
 }

@@ -143,3 +143,10 @@ def test_send_busy(beds: Beds, where: str, agent: str) -> None:
     assert time.monotonic() - start < 25, "--interrupt waited for the running turn"
     eventually(lambda: all(r.aborted for r in requests_with(bed, long)), timeout=15,
                what="the interrupted turn's model call to be cut off")
+    # The same rule for a session with no pane: the running headless turn is waited for.
+    child = ok(sesh(bed, "local", "new", "--agent", agent, "--headless", "--msg", f"child-{tag}", "--json")).json()
+    ok(sesh(bed, where, "send", child["uuid"], f"headless busy {tag} SLEEP 3", "--no-wait"))
+    after = f"headless-after-{tag}"
+    assert ok(sesh(bed, where, "send", child["uuid"], after)).out == f"ECHO: {after}\n"
+    assert requests_with(bed, after)[0].started_at >= max(r.last_byte_at or 0 for r in requests_with(
+        bed, f"headless busy {tag}")) - 0.05, "the second headless turn started before the first ended"
