@@ -98,7 +98,7 @@ def _failure(op: str, reply: bytes) -> int:
     if message.get("ok") is True and isinstance(message.get("notice"), str):
         # A result with a notice (config.toml broken or changed): say it, then print the result.
         sys.stderr.write(f"sesh: warning: {message['notice']}\n")
-        sys.stdout.write(json.dumps(message.get("result"), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(message.get("result"), ensure_ascii=False, separators=(",", ":")) + "\n")
         return 0
     if not isinstance(error, dict):
         return _in_doubt(op)
