@@ -247,3 +247,19 @@ def test_daemon_stop_ends_headless_turns_and_new_timeout_bounds_the_launch() -> 
                        "--timeout", "0.5")
         assert bounded.code == 124, bounded
         assert {u for u, r in bed.alpha.records().items() if not r["deleted"]} <= before
+
+
+@pytest.mark.parametrize("agent", [pytest.param(a, marks=pytest.mark.xdist_group(f"agent-{a}"))
+                                   for a in ("claude", "pi")])  # codex has no headless compaction
+def test_detached_compact_shows_busy_and_has_a_bound(beds: Beds, agent: str) -> None:
+    bed = beds.bed(agent)
+    uuid = headless_child(bed, "local", agent)
+    cut = sesh(bed, "local", "compact", uuid, "--timeout", "0.3")
+    assert cut.code == 124 and cut.err.startswith("sesh: "), cut
+    eventually(lambda: no_agent_left(uuid), timeout=15, what="the timed-out compaction's processes to be gone")
+    assert bed.alpha.call("info", {"uuid": uuid})["turnStatus"] == "idle"
+    feed = ChangeFeed(bed.alpha)
+    assert ok(sesh(bed, "local", "compact", uuid, "--json")).json()["compact"] == "done"
+    statuses = eventually(lambda: (s := [r.get("turnStatus") for r in feed.of(uuid)]) and s[-1] == "idle" and s,
+                          timeout=15, what="the compaction's busy and idle in the change feed")
+    assert "busy" in statuses, f"a headless compaction never showed busy: {statuses}"
