@@ -127,6 +127,10 @@ def peer_token(ctx: Context, rest: list[str]) -> int:
     if rest:
         raise UsageError(f"peer token takes no arguments, got {' '.join(rest)!r}", "sesh peer token [--json]")
     token = secrets.token_urlsafe(32)
+    if token.startswith("-"):
+        # `--token -abc` reads as another option (1 token in 64 did): the same alphabet, and
+        # under one bit of the 256 lost.
+        token = "_" + token[1:]
     if ctx.json:
         render.print_json({"token": token})
     else:
