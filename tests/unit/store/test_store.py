@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,61 @@ async def test_a_failed_mutation_writes_nothing(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "s.sqlite")
     assert db.execute("SELECT max_seq FROM origins WHERE origin='a'").fetchone()[0] == before
     db.close()
+
+
+_BATCH_CHILD = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from sesh_mesh.store.record import new_record
+from sesh_mesh.store.store import Store
+
+async def main(path: str, count: int, kill: bool) -> None:
+    store = await Store.open(Path(path), "a")
+    if kill:
+        execute = store._db.execute
+        def dying(sql, *args):
+            # Inside the batch's transaction, after its rows were written and before the commit.
+            if sql.startswith("UPDATE origins"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return execute(sql, *args)
+        store._db.execute = dying
+    def insert(uuid):
+        record = new_record(uuid=uuid, agent="pi", machine="a", cwd="/tmp", now="2026-11-21T10:00:00Z")
+        return lambda current: record if current is None else None
+    await store.write_local_many([(f"batch-{i:04d}", insert(f"batch-{i:04d}")) for i in range(count)])
+    await store.close()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3] == "kill"))
+"""
+
+
+async def test_a_batch_of_local_writes_is_one_commit_all_or_nothing_under_a_kill(tmp_path: Path) -> None:
+    """The watcher writes a look's states with `write_local_many`: a daemon killed inside that
+    commit leaves none of them, and a finished one holds each with its own consecutive seq."""
+    path = tmp_path / "s.sqlite"
+    store = await Store.open(path, "a")
+    await insert(store, uid(1))
+    await store.close()
+
+    def child(mode: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _BATCH_CHILD, str(path), "50", mode],
+                              check=False, capture_output=True, text=True, timeout=60)
+
+    killed = child("kill")
+    assert killed.returncode == -9, killed.stderr
+    reopened = await Store.open(path, "a")
+    assert [u for u in reopened.records if u.startswith("batch-")] == []
+    assert uid(1) in reopened.records
+    before = reopened.own_seq
+    await reopened.close()
+
+    done = child("commit")
+    assert done.returncode == 0, done.stderr
+    final = await Store.open(path, "a")
+    seqs = [int(final.records[f"batch-{i:04d}"]["originSeq"]) for i in range(50)]
+    await final.close()
+    assert seqs[0] > before and seqs == list(range(seqs[0], seqs[0] + 50))
+    db = sqlite3.connect(path)
+    stored = dict(db.execute("SELECT uuid, origin_seq FROM records WHERE uuid LIKE 'batch-%'").fetchall())
+    db.close()
+    assert [stored[f"batch-{i:04d}"] for i in range(50)] == seqs
