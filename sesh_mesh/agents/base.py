@@ -296,6 +296,10 @@ class AgentAdapter(Protocol):
         """The conversation id one JSON line of `headless_argv`'s output announces, if it does."""
         ...
 
+    def stream_deltas(self, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """One JSON line of `headless_argv`'s output as neutral deltas (agents/stream_events.py)."""
+        ...
+
     def headless_compact(self) -> HeadlessCompact:
         """How the agent compacts without a pane; a SeshError naming the gap when it cannot."""
         ...

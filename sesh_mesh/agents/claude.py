@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sesh_mesh.agents import stream_events
 from sesh_mesh.agents.base import (
     CLEAR_INPUT_KEYS,
     AgentKind,
@@ -357,7 +358,9 @@ class ClaudeAdapter:
         session_file: str | None,
         passthrough: Sequence[str] = (),
     ) -> list[str]:
-        argv = [binary, "-p", "--output-format", "json"]
+        # stream-json (it needs --verbose) with partial messages: the model's deltas as they
+        # arrive, which the HTTP door streams (agents/stream_events.py).
+        argv = [binary, "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]
         argv += ["--resume", resume_id] if resume_id else ["--session-id", str(session_id)]
         argv += _permission_args(sandbox or "workspace-write")
         if model:
@@ -366,6 +369,9 @@ class ClaudeAdapter:
 
     def conversation_id_from_output(self, item: Mapping[str, Any]) -> str | None:
         return str(item["session_id"]) if item.get("session_id") else None
+
+    def stream_deltas(self, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return stream_events.claude_deltas(item)
 
     def headless_compact(self) -> HeadlessCompact:
         return "turn"

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sesh_mesh.agents import stream_events
 from sesh_mesh.agents.base import (
     CLEAR_INPUT_KEYS,
     AgentKind,
@@ -236,6 +237,9 @@ class CodexAdapter:
         if item.get("type") == "thread.started" and item.get("thread_id"):
             return str(item["thread_id"])
         return None
+
+    def stream_deltas(self, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return stream_events.codex_deltas(item)
 
     def headless_compact(self) -> HeadlessCompact:
         raise SeshError("not implemented: headless compaction for codex (codex exec has no /compact)",

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sesh_mesh.agents import stream_events
 from sesh_mesh.agents.base import (
     CLEAR_INPUT_KEYS,
     AgentKind,
@@ -221,6 +222,9 @@ class PiAdapter:
         if item.get("type") == "session" and item.get("id"):
             return str(item["id"])
         return None
+
+    def stream_deltas(self, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return stream_events.pi_deltas(item)
 
     def headless_compact(self) -> HeadlessCompact:
         return "rpc"

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ STDERR_TAIL_LINES = 3
 FINISH_WAIT_S = 5.0
 """After its process tree is gone, a turn's result (transcript read, record write) is waited for
 this long at most."""
+
+LineListener = Callable[[dict[str, Any]], None]
 
 STOP_ABORTED = "aborted"
 STOP_TIMED_OUT = "timed out"
@@ -57,6 +60,9 @@ class HeadlessRunner:
         self._turns: dict[str, asyncio.Future[Any]] = {}
         """The task that awaits each running turn's process and reads its result."""
         self._tasks: set[asyncio.Future[Any]] = set()
+        self.listeners: dict[str, LineListener] = {}
+        """Per session: called with each JSON line of its next turns' stdout as it is written
+        (the streaming op, daemon/stream_ops.py). Without one, stdout is read whole at the end."""
 
     async def abort(self, uuid: str, why: str = "") -> bool:
         """End the session's running turn: its whole process tree (proc_kill), then wait until
@@ -138,7 +144,11 @@ class HeadlessRunner:
         uuid = record["uuid"]
         agent = str(record["agent"])
         try:
-            out, err = await proc.communicate(stdin_text)
+            listener = self.listeners.get(uuid)
+            if listener is None:
+                out, err = await proc.communicate(stdin_text)
+            else:
+                out, err = await _communicate_lines(proc, stdin_text, listener)
         finally:
             self.running.pop(uuid, None)
             why = self.stopped.pop(uuid, None)
@@ -172,6 +182,38 @@ class HeadlessRunner:
         lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
         detail = " / ".join(lines[-STDERR_TAIL_LINES:]) or _error_from_output(agent, text) or "no output"
         return turn_reply.settle_headless(agent, uuid, state, path, expected, proc.returncode, detail)
+
+
+async def _communicate_lines(proc: asyncio.subprocess.Process, stdin_text: bytes | None,
+                             listener: LineListener) -> tuple[bytes, bytes]:
+    """`communicate`, with each complete stdout line's JSON passed to `listener` as it arrives.
+    Read in chunks, not readline: one line (claude's init, with every tool) may pass its limit."""
+    assert proc.stdout is not None and proc.stderr is not None
+    err_task = asyncio.ensure_future(proc.stderr.read())
+    try:
+        if proc.stdin is not None:
+            if stdin_text:
+                proc.stdin.write(stdin_text)
+                with contextlib.suppress(ConnectionError):
+                    await proc.stdin.drain()
+            proc.stdin.close()
+        out = bytearray()
+        start = 0
+        while chunk := await proc.stdout.read(65536):
+            out += chunk
+            end = out.rfind(b"\n")
+            if end >= start:
+                for item in _json_lines(out[start:end].decode(errors="replace")):
+                    try:
+                        listener(item)
+                    except Exception:  # a listener's bug must not lose the turn
+                        log.exception("headless stream listener failed")
+                start = end + 1
+        err = await err_task
+    finally:
+        err_task.cancel()
+    await proc.wait()
+    return bytes(out), err
 
 
 RPC_COMPACT_ID = "sesh-compact"

@@ -34,6 +34,7 @@ from sesh_mesh.daemon.schema_ops import SchemaOps
 from sesh_mesh.daemon.search_ops import SearchOps
 from sesh_mesh.daemon.service import Service
 from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.stream_ops import StreamOps
 from sesh_mesh.daemon.tmux_status import TmuxStatus
 from sesh_mesh.daemon.transcript_ops import TranscriptOps
 from sesh_mesh.daemon.watcher import Watcher
@@ -139,6 +140,7 @@ class Daemon:
         self.ops.add(ops_of(self.events))
         self.ops.add(ops_of(self.notifier))
         self.ops.add(ops_of(self.hooks))
+        self.ops.add(ops_of(StreamOps(self.control)))
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.ops.add(ops_of(SchemaOps(self.ops)))
         self.api = ApiServer(self.ops, socket_path(home), notice=self.service.config_file.notice)

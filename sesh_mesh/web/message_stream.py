@@ -1,6 +1,8 @@
-"""POST /sessions/{id}/message/stream: one turn as events, as finely as the transcript is written.
+"""POST /sessions/{id}/message/stream: one turn as events, as finely as the agent's output allows.
 
-The session's transcript is followed (`tail`, owner-routed, so a session of another machine
+A headless session streams the agent's own streaming JSON through the `send-stream` op
+(daemon/stream_ops.py): token deltas as the model writes them. For a session in a pane, the
+session's transcript is followed (`tail`, owner-routed, so a session of another machine
 streams over the mesh) while `send` delivers the message. Each entry the agent writes becomes a
 content block as it lands; when `send` returns, the transcript is read once more so an entry the
 follower had not passed on yet is still sent, in order, before `message_stop` and `done`.
@@ -17,7 +19,7 @@ from typing import Any
 from sesh_mesh import ids
 from sesh_mesh.daemon.ops import OpTable
 from sesh_mesh.errors import SeshError
-from sesh_mesh.web import turns
+from sesh_mesh.web import delta_events, turns
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ ALL_ENTRIES = 1_000_000
 
 async def stream_turn(ops: OpTable, uuid: str, message: str, timeout: float | None,
                       ctx: dict[str, Any]) -> AsyncIterator[turns.Event]:
+    if not ops.sessions.resolve(uuid).get("live"):
+        async for event in stream_headless_turn(ops, uuid, message, timeout, ctx):
+            yield event
+        return
     entries: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     ready = asyncio.Event()
 
@@ -98,6 +104,44 @@ async def stream_turn(ops: OpTable, uuid: str, message: str, timeout: float | No
             sender.cancel()
         with contextlib.suppress(BaseException):
             await follower
+
+
+async def stream_headless_turn(ops: OpTable, uuid: str, message: str, timeout: float | None,
+                               ctx: dict[str, Any]) -> AsyncIterator[turns.Event]:
+    """A headless turn streams the agent's own output: `send-stream` (owner-routed, so over the
+    mesh for another machine's session) emits its deltas while the turn runs."""
+    deltas: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    yield "message_start", {"type": "message_start",
+                            "message": {"id": ids.new_uuid(), "session": uuid, "role": "assistant"}}
+    sender = asyncio.ensure_future(ops.run("send-stream", {"uuid": uuid, "message": message, "timeout": timeout},
+                                           ctx, deltas.put))
+    blocks = delta_events.BlockBuilder()
+    try:
+        while True:
+            getter = asyncio.ensure_future(deltas.get())
+            waited: set[asyncio.Future[Any]] = {getter, sender}
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                for event in blocks.feed(getter.result()):
+                    yield event
+                continue
+            getter.cancel()
+            break
+        while not deltas.empty():
+            for event in blocks.feed(deltas.get_nowait()):
+                yield event
+        for event in blocks.close():
+            yield event
+        result = sender.result()  # raises the send's error (timeout, busy …)
+        transcript = await ops.run("transcript", {"uuid": uuid}, ctx)
+        summary = turns.summary(result, turns.turn_of(transcript.get("entries") or []))
+        yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": summary["outcome"]},
+                                "usage": summary["usage"]}
+        yield "message_stop", {"type": "message_stop"}
+        yield "done", {"type": "done", **summary}
+    finally:
+        if not sender.done():
+            sender.cancel()
 
 
 async def _ready_or_done(ready: asyncio.Event, follower: asyncio.Future[None]) -> None:

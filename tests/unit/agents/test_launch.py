@@ -58,7 +58,8 @@ def test_interactive_argv_new_and_resumed() -> None:
 def test_headless_argv() -> None:
     assert get_adapter("claude").headless_argv("claude", "hi", session_id=SID, resume_id=None, model=None,
                                                sandbox=None, session_file=None) == [
-        "claude", "-p", "--output-format", "json", "--session-id", SID, "--permission-mode", "acceptEdits", "--", "hi"]
+        "claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
+        "--session-id", SID, "--permission-mode", "acceptEdits", "--", "hi"]
     assert get_adapter("codex").headless_argv("codex", "hi", session_id=SID, resume_id=SID, model=None,
                                               sandbox=None, session_file=None) == [
         "codex", "exec", "resume", "--json", "--skip-git-repo-check", "-c", "features.daemon_auto_start=false",
@@ -86,7 +87,9 @@ def test_each_sandbox_mode_maps_to_the_agents_own_flags(agent: str, mode: Sandbo
     adapter = get_adapter(agent)
     argv = adapter.headless_argv(agent, "hi", session_id=SID, resume_id=None, model=None, sandbox=mode,
                                  session_file=PI_FILE)
-    common = 6  # binary, headless flags, session: the same length for the three
+    # binary, headless flags, session: the same length for codex and pi; claude's stream-json
+    # needs two more flags (--verbose --include-partial-messages).
+    common = 8 if agent == "claude" else 6
     assert argv[common:common + len(flags)] == flags
     if agent == "pi":
         assert argv[common:] == flags, "pi's argv ends at its tools (the message goes on stdin)"
