@@ -165,6 +165,8 @@ class Control:
         if not await self.headless.shutdown():
             return
         try:
+            # Also a pause: the `send`s that awaited those turns write their replies (how the
+            # turn ended) before the API closes their connections.
             await self.watcher.tick()
         except Exception:
             # The records then say busy until the next start re-derives them; the agents are gone.
