@@ -143,7 +143,14 @@ def test_http_stream_deltas(hbed: HttpBed, where: str, agent: str) -> None:
         assert created.status_code == 201, created.text
         uuid = created.json()["uuid"]
         message = f"stream {marker} in pieces SLEEP 2"
-        events = list(sse_events(http, "POST", f"/sessions/{uuid}/message/stream", json={"message": message}))
+        events: list[tuple[str, dict[str, Any]]] = []
+        status_at_first_delta = None
+        for event in sse_events(http, "POST", f"/sessions/{uuid}/message/stream", json={"message": message}):
+            if event[0] == "text_delta" and status_at_first_delta is None:
+                # Streamed while the turn runs, not replayed after it: the owner still shows it busy.
+                status_at_first_delta = bed.alpha.call("info", {"uuid": uuid}).get("turnStatus")
+            events.append(event)
+    assert status_at_first_delta == "busy", status_at_first_delta
     done = check_stream(events, f"ECHO: {message}")
     assert events[-1][0] == "done" and done["response"] == f"ECHO: {message}", done
     assert list(block_texts(events).values()) == [f"ECHO: {message}"], block_texts(events)
