@@ -111,7 +111,12 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
+        # os-level, not pathlib: every scan asks this of every live agent (half the cost at 100).
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            raw = os.read(fd, 1024)  # the state is the first field after the name, well within
+        finally:
+            os.close(fd)
     except OSError:
         return False
     # A zombie has exited; only its parent's wait is missing (a test's child daemon, say).

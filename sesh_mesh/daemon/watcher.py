@@ -367,6 +367,7 @@ class Watcher:
         """One commit for the look's last write of each session, then its events. A batch the
         store refuses (one record failing its checks) is written one session at a time, so one
         bad record costs only its own write; the one that fails is logged and looked at again."""
+        failed: set[str] = set()
         try:
             await self.store.write_local_many([(uuid, self._mutation(changes)) for uuid, changes in batch.writes])
         except (SeshError, sqlite3.Error):
@@ -376,8 +377,10 @@ class Watcher:
                 except (SeshError, sqlite3.Error):
                     log.exception("agents: writing the state of %s failed", uuid)
                     self._derived.pop(uuid, None)
+                    failed.add(uuid)
         for uuid, kind, number, outcome in batch.events:
-            self.turn_events.publish(uuid, kind, number, outcome)
+            if uuid not in failed:  # an event is announced only with its write
+                self.turn_events.publish(uuid, kind, number, outcome)
         for uuid in batch.looked:
             # A transcript line or a report may decide a wait without changing the record.
             self.turn_events.changed(uuid)
