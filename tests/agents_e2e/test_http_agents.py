@@ -172,6 +172,9 @@ def test_http_stream_of_a_pane_turn_and_a_timeout(hbed: HttpBed) -> None:
                                  json={"message": "pane-stream SLEEP 2"}))
         done = check_stream(events, "ECHO: pane-stream")
         assert done["via"] == "pane", done
+        # The op that streams a headless turn's own output refuses a pane session (through the mesh).
+        with pytest.raises(Exception, match="runs in a pane, which has no streaming output"):
+            bed.daemon("remote").call("send-stream", {"uuid": uuid, "message": "not sent"})
         assert ("ping", {"type": "ping"}) in events, [name for name, _ in events]
         # The busy rule refuses a message while the last turn still shows busy (409): wait for idle.
         eventually(lambda: bed.alpha.call("info", {"uuid": uuid}).get("turnStatus") == "idle", 30,
