@@ -28,19 +28,26 @@ BIG_LINES = 3200
 """About 100 KB: each line is some 32 bytes."""
 
 
-def send_once(bed: Bed, uuid: str, big: bool = False) -> tuple[float, float]:
+Sample = tuple[float, float, float, float]
+"""wall, model, to model (CLI start → request at the fake model), after model (last byte → CLI exit)."""
+
+
+def send_once(bed: Bed, uuid: str, big: bool = False) -> Sample:
     word = f"bench-{uuid_mod.uuid4().hex[:8]}"
     text = "".join(f"line {i:05d} of {word} message\n" for i in range(BIG_LINES)) if big else word
-    start = time.perf_counter()
+    start, epoch = time.perf_counter(), time.time()
     run = bed.alpha.sesh("send", uuid, "-" if big else word, cwd=bed.cwd, env=bed.env, timeout=300,
                          stdin=text if big else None)
     wall = time.perf_counter() - start
+    ended = epoch + wall
     last = text.strip().splitlines()[-1]
     if run.code != 0 or last not in run.out:
         raise RuntimeError(f"send failed: exit {run.code}: {run.err}")
     calls = [r for r in bed.llm.requests() if r.user_text and word in r.user_text and r.last_byte_at]
     model = sum(r.last_byte_at - r.started_at for r in calls if r.last_byte_at is not None)
-    return wall, model
+    first = min((r.started_at for r in calls), default=epoch)
+    last = max((r.last_byte_at for r in calls if r.last_byte_at is not None), default=ended)
+    return wall, model, first - epoch, ended - last
 
 
 def main() -> None:
@@ -48,6 +55,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--agents", default="claude,codex,pi")
     parser.add_argument("--big-turns", type=int, default=3, help="100 KB sends per agent and path (0: none)")
+    parser.add_argument("--paths", default="pane,headless", help="which paths to measure (pane, headless)")
     opts = parser.parse_args()
     print(f"sesh send overhead = wall - model reply time, p50 over {opts.turns} turns (load {load()})")
     for agent in opts.agents.split(","):
@@ -59,7 +67,7 @@ def main() -> None:
             if made.code != 0:
                 raise RuntimeError(made.err)
             uuid = made.json()["uuid"]
-            for path in ("pane", "headless"):
+            for path in opts.paths.split(","):
                 if path == "headless":
                     bed.alpha.sesh("stop", uuid, cwd=bed.cwd, env=bed.env)
                 samples = [send_once(bed, uuid) for _ in range(opts.turns)]
@@ -68,12 +76,14 @@ def main() -> None:
                     report(agent, f"{path}-100KB", [send_once(bed, uuid, big=True) for _ in range(opts.big_turns)])
 
 
-def report(agent: str, path: str, samples: list[tuple[float, float]]) -> None:
-    overhead = [wall - model for wall, model in samples]
-    walls = [wall for wall, _ in samples]
-    print(f"{agent:<6} {path:<14} overhead p50 {statistics.median(overhead) * 1000:7.0f} ms   "
-          f"wall p50 {statistics.median(walls) * 1000:7.0f} ms   "
-          f"model p50 {statistics.median([m for _, m in samples]) * 1000:5.0f} ms", flush=True)
+def report(agent: str, path: str, samples: list[Sample]) -> None:
+    def p50(values: list[float]) -> float:
+        return statistics.median(values) * 1000
+
+    print(f"{agent:<6} {path:<14} overhead p50 {p50([s[0] - s[1] for s in samples]):7.0f} ms   "
+          f"wall p50 {p50([s[0] for s in samples]):7.0f} ms   model p50 {p50([s[1] for s in samples]):5.0f} ms   "
+          f"to model {p50([s[2] for s in samples]):5.0f} ms   after model {p50([s[3] for s in samples]):5.0f} ms",
+          flush=True)
 
 
 if __name__ == "__main__":

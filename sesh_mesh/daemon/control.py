@@ -21,7 +21,7 @@ from typing import Any
 
 from sesh_mesh import clock, ids
 from sesh_mesh.agent_names import check_agent_name
-from sesh_mesh.agents import binaries, launch, tmux
+from sesh_mesh.agents import binaries, launch, pane_typing, tmux
 from sesh_mesh.agents.base import sandbox_mode
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.daemon import turn_reply
@@ -48,13 +48,11 @@ from sesh_mesh.store.record import Record
 log = logging.getLogger(__name__)
 
 SUBMIT_PAUSE_S = 0.3
-"""Typed text, then this pause, then Enter: codex turns a quick Enter into a newline (paste burst)."""
+"""A typed slash command, then this pause (twice), then Enter: its popup must settle. A message's
+Enter waits for the paste to show instead (pane_typing)."""
 
 TURN_START_S = 6.0
 """A submitted message must show as a started turn within this, else Enter is retried once."""
-
-KEY_BURST_PAUSE_S = 0.03
-"""Between the bursts of keys that clear the input line, so the TUI reads them as keys, not a paste."""
 
 INTERRUPT_WAIT_S = 15.0
 """`send --interrupt`: the running turn must end this soon after Escape."""
@@ -487,13 +485,8 @@ class Control:
             return (ours() is not None or current.get("turnStatus") == "busy"
                     or self.watcher.turn_events.turn(uuid) > turn_mark or not current.get("live"))
 
-        await tmux.leave_mode(socket, pane)
-        for burst in adapter.clear_input_keys:
-            await tmux.send_keys(socket, pane, list(burst))
-            await asyncio.sleep(KEY_BURST_PAUSE_S)
-        await tmux.paste(socket, pane, typed, buffer=f"sesh-{uuid[:8]}")
-        await asyncio.sleep(SUBMIT_PAUSE_S)
-        await tmux.send_keys(socket, pane, ["Enter"])
+        # Enter goes once the pane shows the paste, not after a fixed pause (pane_typing).
+        await pane_typing.type_message(socket, pane, adapter.clear_input_keys, typed, buffer=f"sesh-{uuid[:8]}")
         if not await self.wait_for(started, _start_wait(deadline), uuid):
             log.warning("send: turn did not start in %s, retrying Enter", pane)
             await tmux.leave_mode(socket, pane)
