@@ -403,7 +403,9 @@ class Watcher:
             entry,
             probe,
             None if reported is None else (reported.status, reported.at),
-            int(time.monotonic() // 60),  # reporter freshness expires; re-derive at least each minute
+            # Reporter freshness and registry age expire: re-derive at least each minute. A session
+            # with neither (no pane, no report: most of a large fleet) has no state that ages.
+            int(time.monotonic() // 60) if agent is not None or reported is not None else None,
         )
 
     async def _write_state(self, uuid: str, record: Record, seen: live_state.Observations,
