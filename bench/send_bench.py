@@ -67,6 +67,8 @@ def main() -> None:
             if made.code != 0:
                 raise RuntimeError(made.err)
             uuid = made.json()["uuid"]
+            print(f"{agent:<6} cli floor (`sesh info`, full CLI round trip) p50 {cli_floor(bed, uuid) * 1000:5.0f} ms",
+                  flush=True)
             for path in opts.paths.split(","):
                 if path == "headless":
                     bed.alpha.sesh("stop", uuid, cwd=bed.cwd, env=bed.env)
@@ -74,6 +76,16 @@ def main() -> None:
                 report(agent, path, samples)
                 if opts.big_turns:
                     report(agent, f"{path}-100KB", [send_once(bed, uuid, big=True) for _ in range(opts.big_turns)])
+
+
+def cli_floor(bed: Bed, uuid: str, runs: int = 5) -> float:
+    """What any `sesh` command costs before the daemon does anything: start, import, one request."""
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        bed.alpha.sesh("info", uuid, cwd=bed.cwd, env=bed.env)
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls)
 
 
 def report(agent: str, path: str, samples: list[Sample]) -> None:
