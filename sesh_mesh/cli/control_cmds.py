@@ -252,7 +252,7 @@ def cmd_delegate(ctx: Context) -> int:
     name = mutations.check_name(a.name) if a.name is not None else None
     args = {"agent": a.agent, **cwd_args, "msg": task, "headless": True, "model": a.model,
             "sandbox": None if a.write else a.sandbox,
-            "name": name or "delegate", "tags": ["delegate"], "timeout": wait_s, "machine": ctx.machine,
+            "name": name, "tags": ["delegate"], "timeout": wait_s, "machine": ctx.machine,
             "ephemeral": not a.keep}  # the daemon deletes the worker however its turn ended
     result = ctx.call("new", args)
     if result.get("notDeleted"):

@@ -97,3 +97,9 @@ SEND_FEATURES: dict[str, str] = {
     "send_busy": "a send to a busy agent waits until idle, then types; --interrupt stops the running turn and sends; "
                  "a headless turn running is waited for the same way",
 }
+
+
+def all_features() -> dict[str, str]:
+    """Every feature of every matrix (each test module checks its own dict with assert_covered)."""
+    return {**FEATURES, **CONTROL_FEATURES, **LIFECYCLE_FEATURES, **COCKPIT_FEATURES, **TURN_CONTROL_FEATURES,
+            **SEND_FEATURES}
