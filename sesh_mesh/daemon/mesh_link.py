@@ -290,12 +290,13 @@ class Link:
         """The peer sent back versions of ours this store never holds in its lineage (a restore it
         could not see in the marks): start a new epoch, as for a mark inside a jump."""
         store = self.host.store
+        lost = len(store.lost_to_restore(command.epoch, command.records))
         conflict = store.restore_evidence(command.epoch, command.records)
         if conflict is None:
             return False
         restamped = await store.rebase(conflict)
         log.warning("mesh: %s sent back %d lost versions of ours: %s; counter now %d, %d versions written "
-                    "again, new epoch %s", self.label, len(command.records), conflict.why, store.own_seq,
+                    "again, new epoch %s", self.label, lost, conflict.why, store.own_seq,
                     len(restamped), store.epoch)
         await self._relink_all()
         return True

@@ -246,19 +246,30 @@ class Store:
     def own_gaps(self) -> list[tuple[int, int]]:
         return list(self.gaps)
 
-    def restore_evidence(self, epoch: str, records: Sequence[Record]) -> OwnConflict | None:
+    def lost_to_restore(self, epoch: str, records: Sequence[Record]) -> list[Record]:
         """Records of our own origin and epoch, from a peer, with a seq our counter skipped at a
         start and that we do not hold: versions this store wrote and lost to a restore."""
-        if epoch != self.epoch or self.recovering:
-            return None  # while recovering, our own records from peers are simply adopted
+        if epoch != self.epoch:
+            return []
+        lost = []
         for record in records:
             seq = int(record.get("originSeq") or 0)
             held = self.records.get(str(record.get("uuid")))
             if held is not None and int(held.get("originSeq") or 0) == seq:
                 continue
             if any(below < seq < above for below, above in self.gaps):
-                return self.own_conflict((epoch, seq))
-        return None
+                lost.append(record)
+        return lost
+
+    def restore_evidence(self, epoch: str, records: Sequence[Record]) -> OwnConflict | None:
+        """The new epoch that `lost_to_restore` records call for, if they are any.
+
+        Also while the recovery window is open (a copy taken before it closed starts with it
+        open): adopted as it is, such a version would keep its seq, one of our current lineage
+        below every peer's mark and above `first_seq`, which neither a delta nor closing the
+        window would ever carry to a peer that lacks it."""
+        lost = self.lost_to_restore(epoch, records)
+        return self.own_conflict((epoch, min(int(r["originSeq"]) for r in lost))) if lost else None
 
     def own_conflict(self, peer_mark: tuple[str, int] | None) -> OwnConflict | None:
         """What a peer's hello mark for our own origin says is wrong with our counter, if anything."""
@@ -294,7 +305,11 @@ class Store:
         of ours it exposes; with `new_epoch`, also start a new lineage and reopen the recovery
         window so our own records the peers hold come back. Returns the versions written again."""
         async with self._lock:
-            top = max(self.own_seq, conflict.peer_seq)
+            # Strictly above: our lineages are ranked by their marks (`merge.kept_loose`), and a
+            # peer may hold exactly `max(own_seq, peer_seq)` for the lineage this one replaces
+            # (the counter travelled there). At an equal mark the epochs' order decides, and half
+            # of all new lineages would be kept loose by every peer until anti-entropy.
+            top = max(self.own_seq, conflict.peer_seq) + 1
             restamped: list[Record] = []
             for record in sorted(self.records.values(), key=lambda r: int(r["originSeq"])):
                 seq = int(record["originSeq"])
@@ -303,7 +318,7 @@ class Store:
                     top += 1
                     restamped.append({**clone(record), "originSeq": top})
             epoch = secrets.token_hex(8) if conflict.new_epoch else self.epoch
-            first_seq = max(self.own_seq, conflict.peer_seq) if conflict.new_epoch else self.first_seq
+            first_seq = max(self.own_seq, conflict.peer_seq) + 1 if conflict.new_epoch else self.first_seq
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 if restamped:
