@@ -9,6 +9,11 @@ The first also raced: when gamma took beta's new lineage from alpha before linki
 catch-up for beta was an empty delta, and the newer version came back only through alpha's relay,
 which could arrive after the window had closed. A recovering store's hello now asks every peer for
 all its own records (`test_replication_sim.py` plays that order deterministically).
+
+The second failed about one run in three: the new epoch started at the very counter the peers
+already held for the old lineage, so the epochs' order decided and often every peer kept the new
+lineage loose; and when the copy was taken before the first window had closed, the lost write
+was adopted with its old seq and never reached beta. `test_replication_sim.py` plays both.
 """
 
 from __future__ import annotations
