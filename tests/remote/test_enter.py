@@ -121,6 +121,29 @@ def test_enter_detached_remote_relaunches(bed: RemoteBed, agent: str) -> None:
     _detach(bed, pane, lambda: odd not in bed.windows_here())
 
 
+def test_enter_cleans_its_grouped_session_on_hangup_and_sweeps_stale_ones(bed: RemoteBed) -> None:
+    """The owner's sesh kills its grouped session itself (not tmux's destroy-unattached, which
+    crashes tmux before 3.7): also when ssh goes away under it, and a group left by a killed
+    sesh (no client, its pid gone) is killed by the next attach."""
+    made = bed.new_owner_session("pi", "for the hangup")
+    session_id = bed.owner_tmux.run("display-message", "-p", "-t", made["tmux"]["pane"], "#{session_id}").strip()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"sesh-enter-deadbeef-{dead.pid}"
+    bed.owner_tmux.run("new-session", "-d", "-t", session_id, "-s", stale)
+    run = bed.here_sesh("resume", made["uuid"][:8])
+    assert run.code == 0, run.err
+    pane = bed.windows_here()[made["name"]]
+    bed.here_tmux.wait_for_text(pane, READY["pi"], timeout=30)
+    groups = [name for name in bed.owner_view() if name.startswith("sesh-enter-")]
+    assert stale not in groups and len(groups) == 1, groups
+    bed.here_tmux.run("kill-window", "-t", pane)  # the local ssh gets a hangup, sshd hangs up the owner's half
+    eventually(lambda: not [name for name in bed.owner_view() if name.startswith("sesh-enter-")], 20,
+               what="the owner's sesh to kill its grouped session after the hangup")
+    assert "user" in bed.owner_view()
+    assert bed.owner.call("info", {"uuid": made["uuid"]})["live"] is True
+
+
 def test_enter_from_a_plain_shell_attaches_in_the_foreground(bed: RemoteBed) -> None:
     made = bed.new_owner_session("pi", "for the foreground")
     env = " ".join(f"{key}={shlex.quote(value)}" for key, value in {
