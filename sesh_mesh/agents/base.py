@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -103,6 +103,16 @@ class Turn:
     reply: str | None = None
     error: str | None = None
     """The agent's own error text, when it reported one."""
+    responses: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Each model response of the turn, by an id of the response: (input, output) tokens. Keyed,
+    because an agent may write one response's usage more than once (claude: once per block)."""
+
+    def usage(self) -> tuple[int, int, int] | None:
+        """(input, output) tokens summed over the turn's responses, and how many; None if none seen."""
+        if not self.responses:
+            return None
+        return (sum(i for i, _ in self.responses.values()), sum(o for _, o in self.responses.values()),
+                len(self.responses))
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,8 @@ class ClaudeTranscript(TranscriptState):
                 cache_creation_tokens=cache_creation,
                 context_tokens=input_tokens + cache_read + cache_creation,
             )
+            key = as_str(message.get("id")) or f"@{self._line_offset}"
+            self._turn_usage(key, input_tokens, as_int(usage.get("output_tokens")))  # as usage_of: uncached
         message_id = as_str(message.get("id"))
         if message_id is None or message_id != self._reply_message_id:
             self._reply_message_id = message_id

@@ -135,6 +135,9 @@ class CodexTranscript(TranscriptState):
                     # input_tokens already includes the cached part (OpenAI usage semantics)
                     context_tokens=as_int(last.get("total_tokens")) or input_tokens + output_tokens,
                 )
+                # codex repeats token_count for one response; the running total names the response
+                total = as_int(as_dict(info.get("total_token_usage")).get("total_tokens"))
+                self._turn_usage(f"total-{total}" if total else f"@{self._line_offset}", input_tokens, output_tokens)
         elif event == "thread_settings_applied":
             self.model = as_str(as_dict(payload.get("thread_settings")).get("model")) or self.model
         elif event == "context_compacted" and not (self.entries and self.entries[-1].type == "compaction"):

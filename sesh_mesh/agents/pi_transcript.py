@@ -102,6 +102,7 @@ class PiTranscript(TranscriptState):
                 cache_creation_tokens=cache_write,
                 context_tokens=total,
             )
+            self._turn_usage(f"@{self._line_offset}", input_tokens, output_tokens)
         texts: list[str] = []
         for part in as_list(message.get("content")):
             if not isinstance(part, dict):

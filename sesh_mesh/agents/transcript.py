@@ -211,6 +211,12 @@ class TranscriptState(ABC):
         self.turns_started += 1
         self.turns.append(Turn(self.turns_started, self._line_offset, prompt))
 
+    def _turn_usage(self, key: str, input_tokens: int, output_tokens: int) -> None:
+        """One model response's usage, counted in the open turn (the same `key` counts once)."""
+        turn = self.turns[-1] if self.turns else None
+        if turn is not None and turn.outcome is None:
+            turn.responses[key] = (input_tokens, output_tokens)
+
     def _turn_prompt(self, prompt: str) -> None:
         """The prompt of the open turn, when its opening record did not carry it."""
         turn = self.turns[-1] if self.turns else None

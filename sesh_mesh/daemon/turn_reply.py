@@ -68,11 +68,23 @@ def usage_of(state: TranscriptState) -> dict[str, Any] | None:
             "contextTokens": state.usage.context_tokens}
 
 
+def turn_usage_of(turn: Turn, state: TranscriptState) -> dict[str, Any] | None:
+    """The turn's usage summed over its model responses (`responses` of them); the transcript's
+    latest usage when the agent wrote none inside the turn."""
+    summed = turn.usage()
+    latest = usage_of(state)
+    if summed is None:
+        return latest
+    input_tokens, output_tokens, responses = summed
+    return {"inputTokens": input_tokens, "outputTokens": output_tokens,
+            "contextTokens": None if latest is None else latest["contextTokens"], "responses": responses}
+
+
 def result_of(agent: str, uuid: str, turn: Turn, state: TranscriptState, via: str) -> dict[str, Any]:
     """The reply of a finished turn, or TurnFailed with what the agent said went wrong."""
     if turn.outcome == "completed":
-        return {"reply": turn.reply or "", "usage": usage_of(state), "outcome": "completed", "delivery": DELIVERED,
-                "via": via}
+        return {"reply": turn.reply or "", "usage": turn_usage_of(turn, state), "outcome": "completed",
+                "delivery": DELIVERED, "via": via}
     raise turn_failed(agent, uuid, turn)
 
 

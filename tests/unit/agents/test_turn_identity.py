@@ -70,3 +70,37 @@ def test_the_same_prompt_twice_is_told_apart_by_position() -> None:
     path = Path("/t.jsonl")
     turn = find_turn(state, path, Mark(path, len(one)), "  HISTORY \n")
     assert turn is not None and (turn.number, turn.reply) == (2, "two")
+
+
+def test_a_turns_usage_is_summed_over_its_responses_each_counted_once() -> None:
+    """claude writes one line per content block with the same message id and usage; codex repeats
+    token_count for a response; pi writes one line per response. Each response counts once."""
+    tool: list[object] = [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]
+    result: list[object] = [{"type": "tool_result", "tool_use_id": "t1", "content": "x"}]
+    claude_lines = [claude_user("earlier"), claude_assistant("m0", [{"type": "text", "text": "old"}], "end_turn"),
+                    TURN_DURATION, claude_user("go"),
+                    claude_assistant("m1", [{"type": "text", "text": "reading"}], None),
+                    claude_assistant("m1", tool, "tool_use"), claude_user(result),
+                    claude_assistant("m2", [{"type": "text", "text": "done"}], "end_turn"), TURN_DURATION]
+
+    def count(total: int, last_in: int, last_out: int) -> str:
+        info = {"total_token_usage": {"total_tokens": total},
+                "last_token_usage": {"input_tokens": last_in, "output_tokens": last_out}}
+        return codex("event_msg", {"type": "token_count", "info": info})
+
+    codex_lines = [codex("event_msg", {"type": "task_started"}),
+                   codex("response_item", {"type": "message", "role": "user",
+                                           "content": [{"type": "input_text", "text": "go"}]}),
+                   count(100, 90, 10), count(100, 90, 10), count(250, 130, 20),
+                   codex("event_msg", {"type": "task_complete", "last_agent_message": "done"})]
+    pi_usage = {"input": 40, "output": 4, "cacheRead": 0, "cacheWrite": 0}
+    pi_lines = [pi("user", content=[{"type": "text", "text": "go"}]),
+                pi("assistant", content=[{"type": "text", "text": "step"}], stopReason="toolUse", usage=pi_usage),
+                pi("assistant", content=[{"type": "text", "text": "done"}], stopReason="stop",
+                   usage={**pi_usage, "input": 60, "output": 6})]
+    expected = {"claude": (20, 0, 2), "codex": (220, 30, 2), "pi": (100, 10, 2)}
+    for agent, data in (("claude", claude_lines), ("codex", codex_lines), ("pi", pi_lines)):
+        state = parse_bytes(agent, lines(*data))
+        turn = find_turn(state, Path("/t.jsonl"), Mark(Path("/t.jsonl"), 0), "go")
+        assert turn is not None and turn.outcome == "completed", (agent, turn)
+        assert turn.usage() == expected[agent], (agent, turn.responses)
