@@ -231,6 +231,8 @@ class TmuxStatus:
                 except TmuxError as one:
                     if not gone(one):
                         log.warning("tmux-status: %s", one)
+                        if key not in wanted:
+                            continue  # an unset that failed (a slow tmux): kept, so the next sync tries again
                     self._stamped.pop(key, None)
             summary_set = False
             if global_command:

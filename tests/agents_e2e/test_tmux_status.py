@@ -72,7 +72,10 @@ def wait_options(bed: Bed, pane: str, want: dict[str, str | None], what: str) ->
     try:
         eventually(check, timeout=30, interval=0.05, what=what)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\nlast options: {seen[-1] if seen else None}") from None
+        records = [{k: r.get(k) for k in ("uuid", "live", "turnStatus", "tmux")} for r in bed.alpha.call("list")]
+        status = bed.alpha.call("tmux-status", {})
+        raise AssertionError(f"{exc}\nlast options: {seen[-1] if seen else None}\nrecords: {records}\n"
+                             f"tmux-status: {status}") from None
 
 
 def drawn(bed: Bed, viewer: PrivateTmux, viewer_pane: str, needle: str, what: str) -> str:
