@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sesh_mesh.errors import UsageError
 
-KINDS = (
+EventKind = Literal[
     "session-created",
     "session-deleted",
     "session-archived",
@@ -24,8 +24,9 @@ KINDS = (
     "agent-exited",
     "peer-up",
     "peer-down",
-)
-"""Every event kind (the daemon's `events.EVENT_KINDS` is checked equal in a test)."""
+]
+KINDS: tuple[str, ...] = get_args(EventKind)
+"""Every event kind, declared once here (a leaf module) for the CLI, the config check and the daemon."""
 
 HOOK_TIMEOUT_S = 10.0
 """A hook command or POST that takes longer is killed (or abandoned) and logged as failed."""

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from typing import Any
 
+from sesh_mesh.agents import proctree
 from sesh_mesh.cli.context import Context
 from sesh_mesh.errors import SeshError
 from sesh_mesh.store.record import Record
@@ -102,7 +103,7 @@ def _sweep_stale_groups(tmux_bin: str, socket: str) -> None:
         for line in listing.splitlines():
             attached, _, name = line.partition("\t")
             pid = name.rpartition("-")[2]
-            if attached == "0" and name.startswith(GROUP_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            if attached == "0" and name.startswith(GROUP_PREFIX) and pid.isdigit() and not proctree.alive(int(pid)):
                 subprocess.run([tmux_bin, "-S", socket, "kill-session", "-t", f"={name}"], capture_output=True,
                                timeout=TMUX_TIMEOUT_S, check=False)
 
@@ -120,16 +121,6 @@ def _group_anchor(tmux_bin: str, socket: str, session_id: str, group_name: str) 
         if group == group_name and not name.startswith(GROUP_PREFIX):
             return candidate
     return session_id
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _tmux(tmux_bin: str, socket: str, *args: str) -> str:

@@ -20,11 +20,12 @@ from typing import Any
 
 from sesh_mesh import clock
 from sesh_mesh.config import Config, ConfigError, ConfigFile
-from sesh_mesh.daemon.events import EVENT_KINDS, Event, EventFilter, EventHub, EventKind
+from sesh_mesh.daemon.events import Event, EventFilter, EventHub
 from sesh_mesh.daemon.ops import Emit, op
 from sesh_mesh.daemon.record_events import RecordEvents
 from sesh_mesh.errors import UsageError
-from sesh_mesh.event_config import EventSettings
+from sesh_mesh.event_config import KINDS as EVENT_KINDS
+from sesh_mesh.event_config import EventKind, EventSettings
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store
 

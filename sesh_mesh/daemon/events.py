@@ -15,21 +15,9 @@ import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self, get_args
+from typing import Any, Self
 
-EventKind = Literal[
-    "session-created",
-    "session-deleted",
-    "session-archived",
-    "session-unarchived",
-    "turn-started",
-    "turn-ended",
-    "needs-input",
-    "agent-exited",
-    "peer-up",
-    "peer-down",
-]
-EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+from sesh_mesh.event_config import EventKind
 
 RECENT_EVENTS = 1000
 """How many past events the hub keeps for `sesh events` without --follow (a few hundred bytes each)."""

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sesh_mesh.agents.transcript import TranscriptState, first_line
-from sesh_mesh.daemon.events import Event, EventKind
+from sesh_mesh.daemon.events import Event
+from sesh_mesh.event_config import EventKind
 from sesh_mesh.store.record import Record
 
 CREATED_FRESH_S = 300.0

@@ -32,6 +32,19 @@ outage costs one connect attempt every two seconds."""
 
 async def call(socket: Path, op: str, args: dict[str, Any]) -> Any:
     """One request on its own connection; raises the daemon's error as a SeshError."""
+    async with _request(socket, op, args) as reader:
+        while True:
+            message = await _next_message(reader)
+            if "item" in message:
+                continue
+            if message.get("ok"):
+                return message.get("result")
+            raise from_wire(message.get("error") or {})
+
+
+@contextlib.asynccontextmanager
+async def _request(socket: Path, op: str, args: dict[str, Any]) -> AsyncIterator[asyncio.StreamReader]:
+    """A connection that has sent `op`, closed when the caller is done with the reply."""
     try:
         reader, writer = await asyncio.open_unix_connection(str(socket), limit=wire.MAX_LINE_BYTES)
     except OSError as exc:
@@ -39,20 +52,21 @@ async def call(socket: Path, op: str, args: dict[str, Any]) -> Any:
     try:
         writer.write(wire.encode({"op": op, "args": args, "ctx": caller_context()}))
         await writer.drain()
-        while True:
-            line = await reader.readline()
-            if not line:
-                raise DaemonUnreachable("the daemon closed the connection mid-reply", "see $SESH_HOME/daemon.log")
-            message = json.loads(line)
-            if "item" in message:
-                continue
-            if message.get("ok"):
-                return message.get("result")
-            raise from_wire(message.get("error") or {})
+        yield reader
     finally:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+async def _next_message(reader: asyncio.StreamReader) -> dict[str, Any]:
+    line = await reader.readline()
+    if not line:
+        raise DaemonUnreachable("the daemon closed the connection mid-reply", "see $SESH_HOME/daemon.log")
+    message = json.loads(line)
+    if not isinstance(message, dict):
+        raise ValueError(f"not an object: {line[:80]!r}")  # noqa: TRY004  (callers treat it as a garbled reply)
+    return message
 
 
 async def stream(socket: Path, op: str, args: dict[str, Any]) -> AsyncIterator[Any]:
@@ -60,28 +74,15 @@ async def stream(socket: Path, op: str, args: dict[str, Any]) -> AsyncIterator[A
 
     Closing the iterator (the preview moving to another session) closes the connection, which is
     how the daemon learns to stop following."""
-    try:
-        reader, writer = await asyncio.open_unix_connection(str(socket), limit=wire.MAX_LINE_BYTES)
-    except OSError as exc:
-        raise DaemonUnreachable(f"cannot reach the daemon at {socket}", "start it with `sesh daemon start`") from exc
-    try:
-        writer.write(wire.encode({"op": op, "args": args, "ctx": caller_context()}))
-        await writer.drain()
+    async with _request(socket, op, args) as reader:
         while True:
-            line = await reader.readline()
-            if not line:
-                raise DaemonUnreachable("the daemon closed the connection mid-reply", "see $SESH_HOME/daemon.log")
-            message = json.loads(line)
+            message = await _next_message(reader)
             if "item" in message:
                 yield message["item"]
                 continue
             if message.get("ok"):
                 return
             raise from_wire(message.get("error") or {})
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
 
 
 class DaemonLink:

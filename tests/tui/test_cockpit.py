@@ -101,6 +101,9 @@ async def test_m_on_a_session_without_an_agent_reports_the_failure(seeded: Daemo
         await pilot.press(*"hello", "ctrl+s")
         await app.settle()
         assert app.previewing, "the reply is shown in the preview, so m opens it"
+        failed = [n for n in app._notifications if n.severity == "error"]
+        assert failed and str(failed[-1].title).startswith("message to flaky-tests failed"), \
+            [(n.title, n.message) for n in app._notifications]
 
 
 def _columns_cli(daemon: Daemon, *args: str) -> Any:

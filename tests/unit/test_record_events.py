@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from sesh_mesh.daemon.events import EVENT_KINDS, Dropped, Event, EventFilter, EventHub
+from sesh_mesh.daemon.events import Dropped, Event, EventFilter, EventHub
 from sesh_mesh.daemon.record_events import REPLY_GRACE_S, RecordEvents
-from sesh_mesh.event_config import KINDS
 
 NOW_WALL = 1_800_000_000.0
 FRESH = "2027-01-15T08:00:00Z"  # NOW_WALL as ISO
@@ -97,10 +96,6 @@ def test_the_grace_holds_the_end_until_it_passes() -> None:
     assert derive.due(1.0 + REPLY_GRACE_S - 0.1, "t") == []
     assert [e.kind for e in derive.due(1.0 + REPLY_GRACE_S, "t")] == ["turn-ended"]
     assert derive.next_due() is None and derive.due(100.0, "t") == []
-
-
-def test_every_kind_is_known_to_the_config() -> None:
-    assert EVENT_KINDS == KINDS
 
 
 def test_a_slow_subscriber_gets_a_dropped_marker_and_bounded_memory() -> None:
