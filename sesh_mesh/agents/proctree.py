@@ -42,6 +42,10 @@ def _stat(pid: int) -> Proc | None:
     open_paren, close_paren = raw.find(b"("), raw.rfind(b")")
     comm = raw[open_paren + 1 : close_paren].decode(errors="replace")
     fields = raw[close_paren + 2 :].split()
+    if fields[0] in (b"Z", b"X"):
+        # A zombie has exited: its pid and start time stay until its parent reaps it, which tmux
+        # does not do for a remain-on-exit pane, so an exited agent would look alive forever.
+        return None
     return Proc(pid=pid, ppid=int(fields[1]), comm=comm, start_ticks=int(fields[19]))
 
 

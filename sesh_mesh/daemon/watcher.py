@@ -171,7 +171,7 @@ class Watcher:
             key = (pane.socket, pane.pane)
             known = self.live.get(key)
             agent: LiveAgent | None
-            if known is not None and _same_process(known, tree):
+            if known is not None and not pane.dead and _same_process(known, tree):
                 agent = known
                 agent.pane = pane
             else:
