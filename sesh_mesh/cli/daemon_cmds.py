@@ -295,6 +295,8 @@ def daemon_status(ctx: Context) -> int:
         f"sessions:       {status['sessions']}",
         f"schema version: {status['schemaVersion']}",
         f"store epoch:    {status['epoch']}",
+        *(["recovering:     yes: this store was reset; its own records come back from the peers, and the "
+           "window closes once every peer has caught it up"] if status.get("recovering") else []),
         f"listen:         {status['listen'] or 'none: peers cannot reach this machine (set [mesh] listen)'}",
     ]
     peers = status.get("peers") or []

@@ -178,6 +178,7 @@ class Service:
             "schemaVersion": self.store.schema_version,
             "epoch": self.store.epoch,
             "originSeq": self.store.own_seq,
+            "recovering": self.store.recovering,
             "listen": self.listen,
             "home": str(self.home),
             "peers": self.links.status(),

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from tests.harness import uid
-from tests.mesh.helpers import link, mesh_daemon, register, replica, running, vector, wait_converged
+from tests.polling import eventually
+from tests.mesh.helpers import CONVERGE_S, link, mesh_daemon, register, replica, running, vector, wait_converged
 
 pytestmark = pytest.mark.mesh
 
@@ -33,6 +34,9 @@ def test_a_wiped_daemon_recovers_its_records_and_its_new_writes_reach_the_others
             assert a.sesh("peer", "add", peer, there.url, "--token", token).code == 0
         a.start()
 
+        # The three agree as soon as alpha has its records back from the peers, and again once
+        # its recovery window closes and they are written anew: only the second is the end.
+        eventually(lambda: a.call("status")["recovering"] is False, CONVERGE_S, what="alpha's recovery window to close")
         after = wait_converged(a, b, c)
         # Nothing lost anywhere: every record of before, with its content. Those of alpha's old
         # lineage were written again when its recovery window closed (docs/mesh-protocol.md,
