@@ -209,7 +209,7 @@ class TranscriptState(ABC):
         own turn-start record, whose prompt follows (`_turn_prompt`)."""
         self._start_turn()
         self.turns_started += 1
-        self.turns.append(Turn(self.turns_started, self._line_offset, prompt))
+        self.turns.append(Turn(self.turns_started, self._line_offset, prompt, started_at=self.last_activity))
 
     def _turn_usage(self, key: str, input_tokens: int, output_tokens: int) -> None:
         """One model response's usage, counted in the open turn (the same `key` counts once)."""

@@ -281,6 +281,10 @@ def daemon_gc(ctx: Context) -> int:
     return 0
 
 
+RECOVERING_LINE = ("recovering:     yes: this store was reset; its own records come back from the peers, and the "
+                   "window closes once every peer has caught it up")
+
+
 def daemon_status(ctx: Context) -> int:
     client = Client(ctx.socket, ctx.home, auto_start=False)
     # --machine M: M's own status, fetched through the mesh.
@@ -295,8 +299,7 @@ def daemon_status(ctx: Context) -> int:
         f"sessions:       {status['sessions']}",
         f"schema version: {status['schemaVersion']}",
         f"store epoch:    {status['epoch']}",
-        *(["recovering:     yes: this store was reset; its own records come back from the peers, and the "
-           "window closes once every peer has caught it up"] if status.get("recovering") else []),
+        *([RECOVERING_LINE] if status.get("recovering") else []),
         f"listen:         {status['listen'] or 'none: peers cannot reach this machine (set [mesh] listen)'}",
     ]
     peers = status.get("peers") or []

@@ -101,6 +101,9 @@ class TranscriptSeen:
     """Turn starts the parser counted (each turn leaves one, however short it was)."""
     last_outcome: str | None = None
     """How the last ended turn ended: completed, aborted or failed."""
+    turn_starts: tuple[tuple[int, float], ...] = ()
+    """(turn number as the parser counts, when it started: wall-clock seconds) of the turns the
+    parser keeps whose start time the transcript gives."""
 
 
 @dataclass(frozen=True)

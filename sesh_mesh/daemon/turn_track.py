@@ -49,6 +49,11 @@ class TurnInputs:
     """How a headless run that just ended ended (its runner reports it)."""
     transcript_mtime: float = 0.0
     """When the transcript file was last written (wall clock, seconds)."""
+    transcript_turn_starts: tuple[tuple[int, float], ...] = ()
+    """(the parser's turn number, when the transcript says it started: wall clock) of the turns
+    the parser keeps."""
+    now_wall: float = 0.0
+    """When this look was taken (wall clock, seconds)."""
 
 
 @dataclass
@@ -63,7 +68,12 @@ class TurnTrack:
     transcript_starts: int = 0
     """Transcript starts already accounted for by a published start."""
     unmatched: bool = False
-    """The open turn was started by the status; the transcript's start for it is still to come."""
+    """The latest turn was started by the status; the transcript's start for it is still to come.
+    It may come after the status ended the turn: an agent may write its transcript later than its
+    live status (claude's registry shows a 30 ms turn busy and idle before the transcript holds
+    its prompt)."""
+    status_ended_at: float | None = None
+    """When the status ended that turn, while its transcript start was still to come (wall clock)."""
     since: float = 0.0
     """When this track was made (wall clock): a transcript last written before then is old news."""
 
@@ -82,7 +92,8 @@ class TurnTrack:
         )
 
 
-def inputs_of(record: Record, seen: Observations, changes: dict[str, Any], transcript_mtime: float = 0.0) -> TurnInputs:
+def inputs_of(record: Record, seen: Observations, changes: dict[str, Any], transcript_mtime: float = 0.0,
+              now_wall: float = 0.0) -> TurnInputs:
     """The turn inputs of one look: the status before and after it, the transcript's counts, and
     a headless run's outcome (only a session with no pane runs one)."""
     transcript, reported = seen.transcript, seen.reported
@@ -98,6 +109,8 @@ def inputs_of(record: Record, seen: Observations, changes: dict[str, Any], trans
         transcript_outcome=None if transcript is None else transcript.last_outcome,
         reported_outcome=outcome,
         transcript_mtime=transcript_mtime,
+        transcript_turn_starts=() if transcript is None else transcript.turn_starts,
+        now_wall=now_wall,
     )
 
 
@@ -115,9 +128,11 @@ def _start(track: TurnTrack, steps: list[Step]) -> None:
     steps.append(Step("started", track.number))
 
 
-def _end(track: TurnTrack, steps: list[Step], outcome: str | None) -> None:
+def _end(track: TurnTrack, steps: list[Step], outcome: str | None, at: float | None = None) -> None:
+    """`at`: the status ended the turn then; a start the transcript has yet to show stays its own."""
     track.open = False
-    track.unmatched = False
+    track.unmatched = track.unmatched and at is not None
+    track.status_ended_at = at if track.unmatched else None
     steps.append(Step("ended", track.number, outcome))
 
 
@@ -137,14 +152,16 @@ def _from_transcript(track: TurnTrack, inputs: TurnInputs, steps: list[Step]) ->
         news = 1 if inputs.transcript_mtime > track.since else 0
         track.transcript_starts = max(0, inputs.transcript_starts - news)
     track.transcript_path = path
+    first_new = track.transcript_starts + 1
     new_starts = inputs.transcript_starts - track.transcript_starts
     track.transcript_starts = inputs.transcript_starts
     if new_starts <= 0:
         # Fewer than before: the file was replaced and re-read from its start.
         return
     if track.unmatched:
-        new_starts -= 1  # the status announced the first of them already
-        track.unmatched = False
+        if track.open or _started_by(inputs, first_new, track.status_ended_at):
+            new_starts -= 1  # the status announced the first of them already
+        track.unmatched, track.status_ended_at = False, None
     for index in range(new_starts):
         if track.open:
             _end(track, steps, None)  # a turn starts only once the one before it has ended
@@ -158,7 +175,7 @@ def _from_status(track: TurnTrack, inputs: TurnInputs, steps: list[Step]) -> Non
     busy_now = inputs.status_after == "busy"
     if busy_now and not track.open:
         _start(track, steps)
-        track.unmatched = True
+        track.unmatched, track.status_ended_at = True, None
         return
     if busy_now or not track.open:
         return
@@ -167,8 +184,21 @@ def _from_status(track: TurnTrack, inputs: TurnInputs, steps: list[Step]) -> Non
     # A turn the status opened (or showed busy) ends with the status; one only the transcript
     # opened ends when the transcript closes it.
     if inputs.status_before == "busy" or track.unmatched or not inputs.transcript_open:
-        outcome = inputs.reported_outcome or (None if inputs.transcript_open else inputs.transcript_outcome)
-        _end(track, steps, outcome)
+        # A turn whose transcript start is still to come has no transcript outcome yet: the one
+        # there is the turn before's.
+        known = not inputs.transcript_open and not track.unmatched
+        outcome = inputs.reported_outcome or (inputs.transcript_outcome if known else None)
+        _end(track, steps, outcome, at=inputs.now_wall)
+
+
+def _started_by(inputs: TurnInputs, number: int, ended_at: float | None) -> bool:
+    """The transcript's turn `number` started before the status ended the turn it announced: it
+    is that turn's start, written late. One that started after is a turn of its own (a busy that
+    opened no transcript turn, such as a compaction, then a quick turn)."""
+    if ended_at is None:
+        return False
+    started = dict(inputs.transcript_turn_starts).get(number)
+    return started is not None and started <= ended_at
 
 
 def turn_field(track: TurnTrack, outcome: str | None) -> dict[str, Any]:

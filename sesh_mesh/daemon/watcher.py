@@ -16,11 +16,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sesh_mesh.agents import proctree
-from sesh_mesh.agents.base import PaneProbe
+from sesh_mesh.agents.base import PaneProbe, Turn
 from sesh_mesh.agents.claude import ClaudeRegistryEntry, RegistryCache
 from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversation
 from sesh_mesh.agents.registry import get_adapter
@@ -329,7 +330,7 @@ class Watcher:
         if seen.transcript is not None:
             with contextlib.suppress(OSError):
                 mtime = Path(seen.transcript.path).stat().st_mtime
-        inputs = turn_track.inputs_of(record, seen, changes, mtime)
+        inputs = turn_track.inputs_of(record, seen, changes, mtime, time.time())
         track = self.tracks.get(uuid)
         if track is None:
             track = self.tracks[uuid] = turn_track.TurnTrack.baseline(record, inputs, time.time())
@@ -386,6 +387,7 @@ class Watcher:
                 last_turn=last_turn_of(state),
                 turns_started=state.turns_started,
                 last_outcome=state.last_turn_outcome,
+                turn_starts=_turn_starts(state.turns),
             )
         reported = self.reported.get(uuid)
         if agent is None:
@@ -438,6 +440,15 @@ async def _capture_group(socket: str, panes: list[str]) -> dict[str, str]:
             except TmuxError:
                 continue
         return texts
+
+
+def _turn_starts(turns: Iterable[Turn]) -> tuple[tuple[int, float], ...]:
+    out = []
+    for turn in turns:
+        if turn.started_at:
+            with contextlib.suppress(ValueError):
+                out.append((turn.number, datetime.fromisoformat(turn.started_at).timestamp()))
+    return tuple(out)
 
 
 def _same_process(agent: LiveAgent, tree: proctree.ProcTree) -> bool:

@@ -209,7 +209,10 @@ def test_every_turn_seen(beds: Beds, where: str, agent: str) -> None:
         raise AssertionError(f"turns after {first} in {where}'s feed: {shown}") from None
     numbers = [int((r.get("turn") or {}).get("n") or 0) for r in feed.of(uuid)]
     assert numbers == sorted(numbers), f"turn numbers went backwards: {numbers}"
-    assert max(seen) == first + len(words), f"one turn per message: {seen}"
+    # (status, its source, turn.n, turn.state, lastTurn.count) per change: which look made a turn.
+    looks = [(r.get("turnStatus"), r.get("stateSource"), (r.get("turn") or {}).get("n"),
+              (r.get("turn") or {}).get("state"), (r.get("lastTurn") or {}).get("count")) for r in feed.of(uuid)]
+    assert max(seen) == first + len(words), f"one turn per message: {seen}; changes: {looks}"
     if where == "local":
         # The owner's feed holds every commit: every turn was written busy, then idle.
         assert sorted(seen) == list(range(first + 1, first + 4)), f"a turn is missing: {seen}"

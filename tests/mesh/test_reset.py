@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from tests.harness import uid
-from tests.polling import eventually
 from tests.mesh.helpers import CONVERGE_S, link, mesh_daemon, register, replica, running, vector, wait_converged
+from tests.polling import eventually
 
 pytestmark = pytest.mark.mesh
 

@@ -8,6 +8,7 @@ a queued message, a restart.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -21,6 +22,11 @@ PATH = "/t/a.jsonl"
 def look(before: str, after: str, starts: int | None = None, open_: bool = False, outcome: str | None = None,
          reported: str | None = None, path: str = PATH) -> TurnInputs:
     return TurnInputs(before, after, None if starts is None else path, starts or 0, open_, outcome, reported)
+
+
+def timed(inputs: TurnInputs, now: float, starts: dict[int, float] | None = None) -> TurnInputs:
+    """`inputs` looked at `now` (wall clock), with the transcript's turn start times."""
+    return dataclasses.replace(inputs, now_wall=now, transcript_turn_starts=tuple((starts or {}).items()))
 
 
 def said(steps: list[Any]) -> list[str]:
@@ -71,8 +77,35 @@ def test_a_busy_with_no_transcript_turn_does_not_swallow_the_next_one() -> None:
     # A compaction shows busy but opens no transcript turn; the quick turn after it still counts.
     play(TurnTrack(transcript_path=PATH, transcript_starts=2), [
         (look("idle", "busy", 2), ["started 1"]),
-        (look("busy", "idle", 2, outcome="completed"), ["ended 1 completed"]),
+        # No transcript turn of its own: the outcome there is the turn before's, not this one's.
+        (look("busy", "idle", 2, outcome="completed"), ["ended 1"]),
         (look("idle", "idle", 3, outcome="completed"), ["started 2", "ended 2 completed"]),
+    ])
+    # The same with times: the quick turn started after the busy ended, so it is a turn of its own.
+    play(TurnTrack(transcript_path=PATH, transcript_starts=2), [
+        (timed(look("idle", "busy", 2), 100.0), ["started 1"]),
+        (timed(look("busy", "idle", 2, outcome="completed"), 101.0), ["ended 1"]),
+        (timed(look("idle", "idle", 3, outcome="completed"), 103.0, {3: 102.5}), ["started 2", "ended 2 completed"]),
+    ])
+
+
+def test_a_transcript_written_after_the_status_ended_its_turn_adds_no_turn() -> None:
+    # claude: the registry shows a 30 ms turn busy, then idle, before the transcript holds its
+    # prompt; the prompt (stamped before the idle) and the reply are read a look later.
+    play(TurnTrack(number=3, transcript_path=PATH, transcript_starts=4), [
+        (timed(look("idle", "busy", 4, outcome="completed"), 100.0), ["started 4"]),
+        (timed(look("busy", "idle", 4, outcome="completed"), 100.03), ["ended 4"]),
+        (timed(look("idle", "idle", 5, outcome="completed"), 100.2, {4: 50.0, 5: 99.99}), []),
+        # The next message is a turn of its own again.
+        (timed(look("idle", "busy", 5, outcome="completed"), 101.0), ["started 5"]),
+        (timed(look("busy", "busy", 6, open_=True), 101.01, {5: 99.99, 6: 100.99}), []),
+        (timed(look("busy", "idle", 6, outcome="completed"), 101.05, {6: 100.99}), ["ended 5 completed"]),
+    ])
+    # A start the transcript gives no time for is counted: it cannot be told from a new turn.
+    play(TurnTrack(transcript_path=PATH, transcript_starts=1), [
+        (timed(look("idle", "busy", 1), 100.0), ["started 1"]),
+        (timed(look("busy", "idle", 1), 100.03), ["ended 1"]),
+        (timed(look("idle", "idle", 2, outcome="completed"), 100.2), ["started 2", "ended 2 completed"]),
     ])
 
 

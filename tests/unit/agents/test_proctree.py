@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from sesh_mesh.agents import proctree
 
@@ -14,9 +15,9 @@ def test_a_zombie_is_not_in_the_snapshot_nor_alive() -> None:
         os._exit(0)
     try:
         deadline = time.monotonic() + 10
-        while b") Z" not in open(f"/proc/{child}/stat", "rb").read() and time.monotonic() < deadline:
+        while b") Z" not in Path(f"/proc/{child}/stat").read_bytes() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert b") Z" in open(f"/proc/{child}/stat", "rb").read(), "the child did not become a zombie"
+        assert b") Z" in Path(f"/proc/{child}/stat").read_bytes(), "the child did not become a zombie"
         tree = proctree.snapshot()
         assert child not in tree.procs
         assert child not in tree.children.get(os.getpid(), [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from sesh_mesh.agents.base import TranscriptEntry
@@ -156,3 +158,13 @@ def test_snapshot_matches_state() -> None:
     assert snapshot.turns_completed == state.turns_completed
     assert snapshot.entry_count == len(state.entries) == 3
     assert snapshot.records == 14
+
+
+@pytest.mark.parametrize("name", sorted(TRANSCRIPTS))
+def test_every_turn_carries_the_time_its_prompt_was_written(name: str) -> None:
+    # The watcher tells a late-written start of a turn the status already ended from a new turn
+    # by this time (turn_track._started_by).
+    state = parse_whole(name)
+    assert state.turns, name
+    times = [datetime.fromisoformat(str(turn.started_at)).timestamp() for turn in state.turns]
+    assert times == sorted(times)
