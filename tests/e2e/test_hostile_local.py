@@ -82,5 +82,6 @@ def test_a_subscriber_that_stops_reading_holds_one_pending_version_per_session(d
             delivered += [r["name"] for r in line["item"]["changes"] if r["uuid"] == session]
     # What the kernel and the transport buffered before the daemon stopped writing, then the
     # latest version only: the versions in between were coalesced, not queued.
-    assert len(delivered) < writes // 2, len(delivered)
-    assert delivered == sorted(delivered, key=lambda name: int(name.rsplit("-", 1)[1]))
+    renames = [name for name in delivered if str(name).startswith("name-")]  # not the snapshot's first name
+    assert len(renames) < writes // 2, len(renames)
+    assert renames == sorted(renames, key=lambda name: int(name.rsplit("-", 1)[1]))
