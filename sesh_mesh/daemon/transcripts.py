@@ -70,9 +70,10 @@ def read_all(agent: str, path: Path) -> TranscriptState:
     return state
 
 
-async def watch_dirs(dirs: Callable[[], Iterable[Path]], wake: Callable[[], None], stop: asyncio.Event,
+async def watch_dirs(dirs: Callable[[], Iterable[Path]], wake: Callable[[set[Path]], None], stop: asyncio.Event,
                      dirs_changed: asyncio.Event) -> None:
-    """Wake the watcher whenever a file changes in one of `dirs()`; re-arm when the set changes."""
+    """Wake the watcher with the changed files whenever a file changes in one of `dirs()`;
+    re-arm when the set changes."""
     while not stop.is_set():
         watched = sorted({str(d) for d in dirs() if d.is_dir()})
         dirs_changed.clear()
@@ -83,9 +84,9 @@ async def watch_dirs(dirs: Callable[[], Iterable[Path]], wake: Callable[[], None
         async with asyncio.TaskGroup() as group:
             relay_task = group.create_task(_relay(stop, dirs_changed, rearm), name="transcripts:rearm")
             try:
-                async for _changes in watchfiles.awatch(*watched, stop_event=rearm, debounce=50, step=20,
-                                                       recursive=True):
-                    wake()
+                async for changes in watchfiles.awatch(*watched, stop_event=rearm, debounce=50, step=20,
+                                                      recursive=True):
+                    wake({Path(path) for _change, path in changes})
             except (OSError, RuntimeError) as exc:
                 # A watched dir vanished mid-watch (an agent data dir deleted): re-arm, never die.
                 log.warning("transcript watch on %s failed: %s", watched, exc)

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,12 @@ from sesh_mesh.agents.identify import LiveAgent, find_agent, resolve_conversatio
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.tmux import PaneInfo, TmuxError, capture, capture_many, list_panes, socket_from_name
 from sesh_mesh.daemon import live_state, turn_track
-from sesh_mesh.daemon.live_state import Reported
+from sesh_mesh.daemon.live_state import Reported, TurnEventKind
 from sesh_mesh.daemon.record_events import last_turn_of
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
 from sesh_mesh.daemon.turn_events import TurnEvents
+from sesh_mesh.errors import SeshError
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store
 
@@ -67,6 +70,13 @@ class Watcher:
         self.pane_owner: dict[tuple[str, str], str] = {}
         self.wake = asyncio.Event()
         self.dirs_changed = asyncio.Event()
+        self.changed_files: set[Path] = set()
+        """Files watchfiles saw change since the last look (transcripts, claude's sessions/)."""
+        self.files_wake = asyncio.Event()
+        self._looking = asyncio.Lock()
+        """Held while tails are read and states derived and written (a tick's, or the changed
+        files' look): turn tracks and fingerprints are one look's at a time. A scan does not
+        hold it."""
         self.scan_errors: dict[str, str] = {}
         self._last_scan = 0.0
         self._scans = 0
@@ -104,9 +114,10 @@ class Watcher:
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(
-                watch_dirs(lambda: set(self._watched), self.wake.set, stop, self.dirs_changed),
+                watch_dirs(lambda: set(self._watched), self._files_changed, stop, self.dirs_changed),
                 name="agents:transcript-watch",
             )
+            group.create_task(self._watch_changed_files(stop), name="agents:changed-files")
             while not stop.is_set():
                 # Cleared before the tick, not after: a file event or a commit that arrives while
                 # the tick runs (a turn's reply landing just after its start was read) wakes the
@@ -122,23 +133,69 @@ class Watcher:
             self.dirs_changed.set()
 
     async def _wait_wake_or_stop(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+        await self._wait_any(self.wake, stop)
+
+    @staticmethod
+    async def _wait_any(*events: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(event.wait()) for event in events]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
 
+    def _files_changed(self, paths: set[Path]) -> None:
+        self.changed_files |= paths
+        self.files_wake.set()
+        self.wake.set()
+
+    async def _watch_changed_files(self, stop: asyncio.Event) -> None:
+        """A turn's end in a transcript (or claude's registry) must not wait for a pane scan, which
+        at 50 panes takes 100 ms or more: the sessions whose files changed are looked at here at
+        once, with the panes of the last scan, even while a tick is scanning."""
+        while not stop.is_set():
+            await self._wait_any(self.files_wake, stop)
+            self.files_wake.clear()
+            changed, self.changed_files = self.changed_files, set()
+            try:
+                await self.reconcile_changed(changed)
+            except Exception:
+                log.exception("agents: looking at changed files failed")
+
     async def tick(self, force_scan: bool = False) -> None:
         now = time.monotonic()
         if force_scan or now - self._last_scan >= PANE_SCAN_S:
             self._last_scan = now
             await self.scan()
-        by_uuid = self._live_by_uuid()  # once per tick: both steps below need it
-        await asyncio.to_thread(self._refresh_files, by_uuid)
-        await self.reconcile(by_uuid)
+        async with self._looking:
+            by_uuid = self._live_by_uuid()  # once per tick: both steps below need it
+            await asyncio.to_thread(self._refresh_files, by_uuid)
+            await self.reconcile(by_uuid)
         for listener in self.after_tick:
             listener()
+
+    async def reconcile_changed(self, paths: set[Path]) -> None:
+        """Look at once at the sessions whose transcript or claude registry is among `paths`."""
+        async with self._looking:
+            # The panes as the last scan left them, read under the lock: a look must never
+            # write a session live from panes older than the look before it.
+            by_uuid = self._live_by_uuid()
+            registry_dirs = {d for d in self.registries if d / "sessions" in {p.parent for p in paths}}
+            uuids = {uuid for uuid, tail in self.tails.items() if tail.path in paths}
+            uuids |= {uuid for uuid, agent in by_uuid.items() if agent.data_dir in registry_dirs}
+            if not uuids:
+                return
+
+            def refresh() -> None:
+                for data_dir in registry_dirs:
+                    self.registries[data_dir] = self._registry_cache.read(data_dir)
+                for uuid in uuids:
+                    tail = self.tails.get(uuid)
+                    if tail is not None and tail.refresh():
+                        tail.changed_at = time.monotonic()
+
+            await asyncio.to_thread(refresh)
+            await self.reconcile(by_uuid, only=uuids)
 
     async def scan(self) -> None:
         panes: list[PaneInfo] = []
@@ -287,16 +344,47 @@ class Watcher:
 
     # ---- deriving and writing state ----------------------------------------------------------
 
-    async def reconcile(self, by_uuid: dict[str, LiveAgent]) -> None:
-        self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
+    async def reconcile(self, by_uuid: dict[str, LiveAgent], only: set[str] | None = None) -> None:
+        """Derive every local session's state (or only those in `only`) and write what changed.
+
+        The writes of one look go to the store as one transaction (`Store.write_local_many`):
+        at 50 live panes a storm's 50 separate commits cost 140 ms of a look; one costs a few.
+        Each write still takes its own originSeq, and the turn events wait for the commit."""
+        if only is None:
+            self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
+        batch = _Batch()
         for uuid, record in self._local_records():
+            if only is not None and uuid not in only:
+                continue
             agent = by_uuid.get(uuid)
             fingerprint = self._inputs(uuid, record, agent)
             if self._derived.get(uuid) == fingerprint:
                 continue  # nothing the state is derived from has changed since last time
             self._derived[uuid] = fingerprint
             seen = self.observe(uuid, record, agent)
-            await self._write_state(uuid, record, seen, live_state.derive(record, seen))
+            await self._write_state(uuid, record, seen, live_state.derive(record, seen), batch)
+            batch.looked.append(uuid)
+        await self._commit(batch)
+
+    async def _commit(self, batch: _Batch) -> None:
+        """One commit for the look's last write of each session, then its events. A batch the
+        store refuses (one record failing its checks) is written one session at a time, so one
+        bad record costs only its own write; the one that fails is logged and looked at again."""
+        failed: set[str] = set()
+        try:
+            await self.store.write_local_many([(uuid, self._mutation(changes)) for uuid, changes in batch.writes])
+        except (SeshError, sqlite3.Error):
+            for uuid, changes in batch.writes:
+                try:
+                    await self._write(uuid, changes)
+                except (SeshError, sqlite3.Error):
+                    log.exception("agents: writing the state of %s failed", uuid)
+                    self._derived.pop(uuid, None)
+                    failed.add(uuid)
+        for uuid, kind, number, outcome in batch.events:
+            if uuid not in failed:  # an event is announced only with its write
+                self.turn_events.publish(uuid, kind, number, outcome)
+        for uuid in batch.looked:
             # A transcript line or a report may decide a wait without changing the record.
             self.turn_events.changed(uuid)
 
@@ -318,14 +406,18 @@ class Watcher:
             entry,
             probe,
             None if reported is None else (reported.status, reported.at),
-            int(time.monotonic() // 60),  # reporter freshness expires; re-derive at least each minute
+            # Reporter freshness and registry age expire: re-derive at least each minute. A session
+            # with neither (no pane, no report: most of a large fleet) has no state that ages.
+            int(time.monotonic() // 60) if agent is not None or reported is not None else None,
         )
 
     async def _write_state(self, uuid: str, record: Record, seen: live_state.Observations,
-                           changes: dict[str, Any]) -> None:
+                           changes: dict[str, Any], batch: _Batch) -> None:
         """Write one look's derived changes, and publish the turn events they mean. A turn that
         started and ended between two looks (turn_track) is written busy, then idle, so the
-        record, and so `await`, other machines and event consumers, sees every turn."""
+        record, and so `await`, other machines and event consumers, sees every turn: the
+        earlier commits are made at once, the last one joins the look's `batch` (and so do the
+        events that follow it)."""
         mtime = 0.0
         if seen.transcript is not None:
             with contextlib.suppress(OSError):
@@ -348,15 +440,20 @@ class Watcher:
                     changes["turnStatus"] = inputs.status_after
                 if turn.kind == "started" and changes.get("turnStatus", record.get("turnStatus")) != "busy":
                     changes["turnStatus"] = "busy"  # the transcript opened it; the next look ends it
-                await self._write(uuid, changes)
+                batch.writes.append((uuid, changes))
+                batch.events.append((uuid, turn.kind, turn.number, turn.outcome))
                 changes = {}
+                continue
             self.turn_events.publish(uuid, turn.kind, turn.number, turn.outcome)
         if changes:
-            await self._write(uuid, changes)
-        for kind in dialogs:
-            self.turn_events.publish(uuid, kind, track.number)
+            batch.writes.append((uuid, changes))
+        batch.events += [(uuid, kind, track.number, None) for kind in dialogs]
 
     async def _write(self, uuid: str, changes: dict[str, Any]) -> None:
+        await self.store.write_local(uuid, self._mutation(changes))
+
+    @staticmethod
+    def _mutation(changes: dict[str, Any]) -> Callable[[Record | None], Record | None]:
         def apply(current: Record | None) -> Record | None:
             if current is None or current.get("deleted"):
                 return None
@@ -365,7 +462,7 @@ class Watcher:
             # archive) last changed, and lists sorted by it must not reshuffle on every turn.
             return None if new == current else new
 
-        await self.store.write_local(uuid, apply)
+        return apply
 
     def observe(self, uuid: str, record: Record, agent: LiveAgent | None) -> live_state.Observations:
         """What `live_state.derive` decides from: this watcher's view of one session, now."""
@@ -426,6 +523,17 @@ class Watcher:
             )
         out.sort(key=lambda item: str(item["tmux"]))
         return out
+
+
+@dataclass
+class _Batch:
+    """One look's writes, committed together, and what to publish once they are."""
+
+    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[str, TurnEventKind, int, str | None]] = field(default_factory=list)
+    """(uuid, kind, turn number, outcome), published in order after the commit."""
+    looked: list[str] = field(default_factory=list)
+    """Sessions derived in this look: their waiters are woken after the commit."""
 
 
 async def _capture_group(socket: str, panes: list[str]) -> dict[str, str]:

@@ -55,8 +55,14 @@ def link(a: Daemon, b: Daemon, token: str | None = None, a_dials: str | None = N
          b_dials: str | None = None) -> str:
     """Configure a and b as each other's peers (addresses default to the direct listen ports)."""
     token = token or secrets.token_urlsafe(32)
-    add_peer(a, b.machine, a_dials or (b.url if b.listen else NOBODY), token)
-    add_peer(b, a.machine, b_dials or (a.url if a.listen else NOBODY), token)
+    adds = [(a, b.machine, a_dials or (b.url if b.listen else NOBODY)),
+            (b, a.machine, b_dials or (a.url if a.listen else NOBODY))]
+    if adds[0][2] != NOBODY and adds[1][2] == NOBODY:
+        # Only a dials: b must know a first, or a's first dial is refused as from a stranger,
+        # which is fatal and retried only after FATAL_RETRY_S (30 s): a flake under load.
+        adds.reverse()
+    for daemon, name, address in adds:
+        add_peer(daemon, name, address, token)
     return token
 
 
@@ -114,7 +120,9 @@ def wait_converged(*daemons: Daemon, timeout: float = CONVERGE_S) -> set[tuple[s
     try:
         return eventually(same, timeout, interval=0.1, what="the mesh to converge")
     except AssertionError:
-        report = {d.machine: {"vector": vector(d), "records": len(digest(d))} for d in daemons}
+        report = {d.machine: {"vector": vector(d), "records": len(digest(d)),
+                              "peers": [{k: p.get(k) for k in ("name", "connected", "fatal", "lastError")}
+                                        for p in d.call("status")["peers"]]} for d in daemons}
         raise AssertionError(f"no convergence: {json.dumps(report, indent=1)}") from None
 
 
