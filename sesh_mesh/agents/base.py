@@ -250,6 +250,11 @@ class AgentAdapter(Protocol):
         """Busy / needs-input / ready from a capture-pane text and the pane title (the floor authority)."""
         ...
 
+    def input_is_empty(self, text: str) -> bool:
+        """The capture shows the input line, and it holds no draft: typing may skip the clearing
+        keys (`clear_input_keys`, some 70 ms). False whenever unsure: the keys are then sent."""
+        ...
+
     def match_process(self, comm: str, argv: Sequence[str]) -> bool:
         """Whether a process (comm as in /proc/<pid>/comm, full argv) is this agent's interactive CLI."""
         ...

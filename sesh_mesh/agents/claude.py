@@ -87,8 +87,12 @@ def claude_hooks(report_bin: str) -> str:
     """`--settings` JSON with hooks that report turn state (UserPromptSubmit/Stop/Notification)."""
 
     def hook(state: str) -> list[dict[str, object]]:
-        # --at carries the event time: hook processes may reach the daemon out of order.
-        command = f'{shlex.quote(report_bin)} report {state} --at "$(date +%s%3N)"'
+        # claude waits for a hook to exit before it goes on (UserPromptSubmit before the model
+        # request): the report, a Python process (~100 ms), runs in the background with its
+        # output away from the hook's pipes, so the hook itself is one short shell. --at carries
+        # the event time, since reports may then reach the daemon out of order.
+        report = f'{shlex.quote(report_bin)} report {state} --at "$(date +%s%3N)"'
+        command = f"{{ {report} </dev/null >/dev/null 2>&1 & }}"
         return [{"hooks": [{"type": "command", "command": command}]}]
 
     return json.dumps(
@@ -291,6 +295,17 @@ class ClaudeAdapter:
         busy = True if busy_seen else (False if ready else None)
         prompt = dialog_prompt(tail, DIALOG_MARKERS) if needs_input else None
         return PaneProbe(busy=busy, needs_input=needs_input, ready=ready and not needs_input, prompt=prompt)
+
+    def input_is_empty(self, text: str) -> bool:
+        # One input line between the two rules, holding nothing after the prompt glyph (claude
+        # pads it with a no-break space): a draft, a second draft line, shell mode (`!`) or the
+        # placeholder hint all show as text there.
+        bottom = nonblank_tail(text, PANE_TAIL_LINES)
+        for index in range(len(bottom) - 2, 0, -1):
+            if INPUT_RE.match(bottom[index]):
+                return (bool(RULE_RE.match(bottom[index - 1])) and bool(RULE_RE.match(bottom[index + 1]))
+                        and not bottom[index].strip()[1:].strip())
+        return False
 
     def match_process(self, comm: str, argv: Sequence[str]) -> bool:
         if comm == "claude":

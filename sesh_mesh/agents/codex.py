@@ -150,6 +150,9 @@ class CodexAdapter:
     def context_pct(self, state: TranscriptState) -> int | None:
         return context_pct_of(state, state.context_window or CODEX_DEFAULT_CONTEXT_WINDOW)
 
+    def input_is_empty(self, text: str) -> bool:
+        return False  # not read: the clearing keys cost ~70 ms, and a send here meets its goal with them
+
     def probe_pane(self, text: str, title: str = "") -> PaneProbe:
         tail = nonblank_tail(text, PANE_TAIL_LINES)
         if pane_is_dead(tail) or any_contains(tail, EXIT_MARKERS):

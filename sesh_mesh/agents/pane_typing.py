@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sesh_mesh.agents import tmux
 
@@ -53,10 +53,15 @@ def paste_shown(before: str, now: str, mark: str) -> bool:
     return any(count > had[found] for found, count in Counter(PLACEHOLDER.findall(now)).items())
 
 
+def _leave_mode(pane: str) -> list[str]:
+    """Leave copy/view mode, which swallows keys: a tmux command that rides in another's process."""
+    return ["if-shell", "-F", "-t", pane, "#{pane_in_mode}", f"send-keys -t {pane} -X cancel"]
+
+
 async def clear_input(socket: str, pane: str, bursts: Sequence[Sequence[str]]) -> None:
-    """Leave copy/view mode (it swallows keys) and send the bursts that empty the input line; the
-    mode check rides in the first burst's tmux process."""
-    leave = ["if-shell", "-F", "-t", pane, "#{pane_in_mode}", f"send-keys -t {pane} -X cancel"]
+    """Leave copy/view mode and send the bursts that empty the input line; the mode check rides
+    in the first burst's tmux process."""
+    leave = _leave_mode(pane)
     first = True
     for burst in bursts:
         chain = [leave, ["send-keys", "-t", pane, *burst]] if first else [["send-keys", "-t", pane, *burst]]
@@ -67,16 +72,18 @@ async def clear_input(socket: str, pane: str, bursts: Sequence[Sequence[str]]) -
         await tmux.run_chain(socket, [leave])
 
 
-async def paste(socket: str, pane: str, text: str, buffer: str) -> None:
+async def paste(socket: str, pane: str, text: str, buffer: str, leave_mode: bool = False) -> None:
     """Bracketed paste (`paste-buffer -p` keeps newlines inside one message), loaded and pasted by
-    one tmux process; the text goes in on stdin (an argument is capped at 128 KiB)."""
+    one tmux process (which first leaves copy mode, with `leave_mode`); the text goes in on stdin
+    (an argument is capped at 128 KiB)."""
 
     def run() -> None:
         tmux.ISSUED["load-buffer"] += 1
         tmux.ISSUED["paste-buffer"] += 1
         tmux.ISSUED["processes"] += 1
-        done = subprocess.run([shutil.which("tmux") or "tmux", "-S", socket, "load-buffer", "-b", buffer, "-", ";",
-                               "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane],
+        leave = [*_leave_mode(pane), ";"] if leave_mode else []
+        done = subprocess.run([shutil.which("tmux") or "tmux", "-S", socket, *leave, "load-buffer", "-b", buffer, "-",
+                               ";", "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane],
                               input=text.encode(), capture_output=True, check=False, timeout=30)
         if done.returncode != 0:
             raise tmux.TmuxError(f"tmux paste on {socket}: {done.stderr.decode(errors='replace').strip()}")
@@ -97,12 +104,20 @@ async def until_shown(socket: str, pane: str, before: str, text: str, limit_s: f
         await asyncio.sleep(min(POLL_S, left))
 
 
-async def type_message(socket: str, pane: str, bursts: Sequence[Sequence[str]], text: str, buffer: str) -> bool:
-    """Clear the input line, paste `text`, press Enter once the TUI shows the paste. True when the
-    paste was seen on screen, False when the Enter went after the cap instead."""
-    await clear_input(socket, pane, bursts)
+async def type_message(socket: str, pane: str, bursts: Sequence[Sequence[str]], text: str, buffer: str,
+                       input_is_empty: Callable[[str], bool] = lambda _screen: False) -> bool:
+    """Clear the input line (unless the screen shows it empty), paste `text`, press Enter once
+    the TUI shows the paste. True when the paste was seen on screen, False when the Enter went
+    after the cap instead.
+
+    The screen taken before the clearing serves as the one before the paste: clearing a draft
+    only takes copies of the message's last word or placeholders away, so the paste still shows
+    as one more than before, unless the draft held them, and then the cap decides."""
     before = await tmux.capture(socket, pane)
-    await paste(socket, pane, text, buffer)
+    empty = input_is_empty(before)
+    if not empty:
+        await clear_input(socket, pane, bursts)
+    await paste(socket, pane, text, buffer, leave_mode=empty)
     shown = await until_shown(socket, pane, before, text)
     await tmux.send_keys(socket, pane, ["Enter"])
     return shown

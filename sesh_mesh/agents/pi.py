@@ -146,6 +146,9 @@ class PiAdapter:
     def context_pct(self, state: TranscriptState) -> int | None:
         return context_pct_of(state, state.context_window or self.context_window(state.model))
 
+    def input_is_empty(self, text: str) -> bool:
+        return False  # not read: the clearing keys cost ~70 ms, and a send here meets its goal with them
+
     def probe_pane(self, text: str, title: str = "") -> PaneProbe:
         tail = nonblank_tail(text, PANE_TAIL_LINES)
         if pane_is_dead(tail):

@@ -486,7 +486,8 @@ class Control:
                     or self.watcher.turn_events.turn(uuid) > turn_mark or not current.get("live"))
 
         # Enter goes once the pane shows the paste, not after a fixed pause (pane_typing).
-        await pane_typing.type_message(socket, pane, adapter.clear_input_keys, typed, buffer=f"sesh-{uuid[:8]}")
+        await pane_typing.type_message(socket, pane, adapter.clear_input_keys, typed, buffer=f"sesh-{uuid[:8]}",
+                                       input_is_empty=adapter.input_is_empty)
         if not await self.wait_for(started, _start_wait(deadline), uuid):
             log.warning("send: turn did not start in %s, retrying Enter", pane)
             await tmux.leave_mode(socket, pane)

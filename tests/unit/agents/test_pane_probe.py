@@ -101,3 +101,25 @@ def test_dialog_text_in_the_conversation_is_not_a_dialog() -> None:
 def test_blank_pane_is_unknown() -> None:
     for kind in ("claude", "codex", "pi"):
         assert get_adapter(kind).probe_pane("\n\n$ \n") == PaneProbe(busy=None, needs_input=False, ready=False)
+
+
+def with_input(screen: str, line: str) -> str:
+    """`screen` with its input line (the last line starting with the prompt glyph) replaced."""
+    lines = screen.split("\n")
+    index = max(i for i, text in enumerate(lines) if text.startswith("\u276f"))
+    return "\n".join([*lines[:index], line, *lines[index + 1:]])
+
+
+def test_claude_reads_an_empty_input_line_and_nothing_else_as_empty() -> None:
+    claude = get_adapter("claude")
+    for name in ("claude-idle-start.txt", "claude-idle-after-turn.txt"):
+        screen = (SAMPLES / name).read_text()
+        assert claude.input_is_empty(screen), name
+        # A draft, a second draft line, shell mode: not empty, so the clearing keys are sent.
+        for draft in ("\u276f\u00a0half a thought", "\u276f\u00a0first\n  second", "!\u00a0ls"):
+            assert not claude.input_is_empty(with_input(screen, draft)), (name, draft)
+    for name in ("claude-busy-streaming.txt", "claude-busy-waiting.txt"):
+        screen = (SAMPLES / name).read_text()
+        assert not claude.input_is_empty(with_input(screen, "\u276f\u00a0typed while busy")), name
+    for agent in ("codex", "pi"):  # not read: always cleared
+        assert not get_adapter(agent).input_is_empty((SAMPLES / "claude-idle-start.txt").read_text())
