@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 
 INDEX_INTERVAL_S = 2.0
 """The index catches up with growing transcripts this often (and before every search)."""
+
+FULL_SYNC_S = 30.0
+"""The periodic catch-up skips a pass when no session's transcript grew as the watcher saw it;
+every this often it stats every transcript anyway (a search always does)."""
+
+NOT_LOCATED = Path("/nonexistent")
+"""The path of a session whose transcript is not located yet."""
 
 FANOUT_TIMEOUT_S = 20.0
 """A machine that has not answered a search within this is reported as failed; the rest still print."""
@@ -68,6 +76,8 @@ class SearchOps:
         self.index = SearchIndex(service.home / "search.sqlite")
         self.lock = asyncio.Lock()
         self.reported_errors: set[str] = set()
+        self._synced: tuple[frozenset[tuple[str, Path, int]], float] | None = None
+        """What the last sync saw (each target with the watcher's offset into it) and when."""
 
     def _targets(self) -> list[IndexTarget]:
         me = self.service.machine
@@ -82,13 +92,27 @@ class SearchOps:
             else:
                 # Not located yet (the watcher resolves it at the first message): nothing to index,
                 # but the session stays a target so its rows are kept.
-                targets.append(IndexTarget(record["uuid"], str(record["agent"]), Path("/nonexistent")))
+                targets.append(IndexTarget(record["uuid"], str(record["agent"]), NOT_LOCATED))
         return targets
 
-    async def catch_up(self) -> None:
-        """Index what the local transcripts gained since the last call; drop deleted sessions."""
+    def _seen(self, targets: list[IndexTarget]) -> frozenset[tuple[str, Path, int]]:
+        tails = self.watcher.tails
+        return frozenset((t.uuid, t.path, tails[t.uuid].state.offset if t.uuid in tails else -1) for t in targets)
+
+    async def catch_up(self, force: bool = True) -> None:
+        """Index what the local transcripts gained since the last call; drop deleted sessions.
+        Unless `force`d, a pass in which no transcript grew as the watcher saw it is skipped (at
+        500 sessions a pass stats every transcript and reads the index's table: a fifth of the
+        idle daemon's CPU), but not for longer than FULL_SYNC_S."""
         async with self.lock:
-            stats = await asyncio.to_thread(self.index.sync, self._targets())
+            targets = self._targets()
+            seen = self._seen(targets)
+            now = time.monotonic()
+            last = self._synced
+            if not force and last is not None and last[0] == seen and now - last[1] < FULL_SYNC_S:
+                return
+            stats = await asyncio.to_thread(self.index.sync, targets)
+            self._synced = (seen, now)
         for error in set(stats.errors) - self.reported_errors:
             log.warning("search index: skipped %s", error)  # once per distinct error, not every pass
         self.reported_errors = set(stats.errors)
@@ -100,7 +124,7 @@ class SearchOps:
         try:
             while not stop.is_set():
                 try:
-                    await self.catch_up()
+                    await self.catch_up(force=False)
                 except Exception:
                     # A transcript the parser or SQLite chokes on costs one pass, never the daemon.
                     log.exception("search index: catch-up failed")
