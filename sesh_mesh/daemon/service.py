@@ -21,6 +21,7 @@ from sesh_mesh.config import Config, ConfigFile
 from sesh_mesh.daemon.op_args import NoArgs
 from sesh_mesh.daemon.ops import Emit, OpTable, op
 from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.waiting import first_of
 from sesh_mesh.errors import SeshError, UsageError
 from sesh_mesh.store import mutations, validation
 from sesh_mesh.store.record import Record, new_record, to_wire
@@ -436,7 +437,7 @@ class Service:
                 await emit({"snapshot": [self.decorate(r) for r in self.sessions.all()]})
             while not self.stop_requested.is_set():
                 routes = self.links.routes_event()
-                await _first_of(changed, routes)
+                await first_of(changed, routes)
                 changed.clear()
                 batch = list(pending.values())
                 pending.clear()
@@ -459,13 +460,6 @@ class Service:
 mutations_fn = Callable[[Record | None], Record | None]
 
 
-async def _first_of(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 def _purge_transcript(record: Record) -> str | None:

@@ -32,6 +32,7 @@ from sesh_mesh.agents.tmux import (
 )
 from sesh_mesh.daemon.ops import op
 from sesh_mesh.daemon.sessions import Sessions
+from sesh_mesh.daemon.waiting import first_of
 from sesh_mesh.daemon.watcher import Watcher
 from sesh_mesh.glyphs import glyph, status_line, summary, summary_kind
 from sesh_mesh.store.record import Record
@@ -133,12 +134,7 @@ class TmuxStatus:
     async def run(self, stop: asyncio.Event) -> None:
         await self._adopt_leftovers()
         while not stop.is_set():
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await first_of(self._wake, stop)
             self._wake.clear()
             if stop.is_set() or not self._ready:
                 continue  # before the watcher's first tick nothing is known to own a pane

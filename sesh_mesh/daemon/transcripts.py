@@ -16,6 +16,7 @@ import watchfiles
 
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.transcript import TranscriptState
+from sesh_mesh.daemon.waiting import first_of
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ async def watch_dirs(dirs: Callable[[], Iterable[Path]], wake: Callable[[set[Pat
         watched = sorted({str(d) for d in dirs() if d.is_dir()})
         dirs_changed.clear()
         if not watched:
-            await _wait_any(stop, dirs_changed)
+            await first_of(stop, dirs_changed)
             continue
         rearm = asyncio.Event()
         async with asyncio.TaskGroup() as group:
@@ -95,14 +96,7 @@ async def watch_dirs(dirs: Callable[[], Iterable[Path]], wake: Callable[[set[Pat
 
 
 async def _relay(stop: asyncio.Event, dirs_changed: asyncio.Event, rearm: asyncio.Event) -> None:
-    await _wait_any(stop, dirs_changed)
+    await first_of(stop, dirs_changed)
     rearm.set()
 
 
-async def _wait_any(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

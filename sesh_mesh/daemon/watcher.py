@@ -34,6 +34,7 @@ from sesh_mesh.daemon.record_events import last_turn_of
 from sesh_mesh.daemon.sessions import Sessions
 from sesh_mesh.daemon.transcripts import TranscriptTail, watch_dirs
 from sesh_mesh.daemon.turn_events import TurnEvents
+from sesh_mesh.daemon.waiting import first_of
 from sesh_mesh.errors import SeshError
 from sesh_mesh.store.record import Record
 from sesh_mesh.store.store import Store
@@ -137,20 +138,8 @@ class Watcher:
                     # One bad pane or transcript must cost one tick, never the daemon.
                     log.exception("agents: tick failed")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait_wake_or_stop(stop), TICK_S)
+                    await asyncio.wait_for(first_of(self.wake, stop), TICK_S)
             self.dirs_changed.set()
-
-    async def _wait_wake_or_stop(self, stop: asyncio.Event) -> None:
-        await self._wait_any(self.wake, stop)
-
-    @staticmethod
-    async def _wait_any(*events: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(event.wait()) for event in events]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     def _files_changed(self, paths: set[Path]) -> None:
         self.changed_files |= paths
@@ -162,7 +151,7 @@ class Watcher:
         at 50 panes takes 100 ms or more: the sessions whose files changed are looked at here at
         once, with the panes of the last scan, even while a tick is scanning."""
         while not stop.is_set():
-            await self._wait_any(self.files_wake, stop)
+            await first_of(self.files_wake, stop)
             self.files_wake.clear()
             changed, self.changed_files = self.changed_files, set()
             try:
