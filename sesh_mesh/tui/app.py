@@ -36,6 +36,9 @@ from sesh_mesh.tui.preview import Preview
 from sesh_mesh.tui.rows import Row, RowSet, View
 from sesh_mesh.tui.table import DEFAULT_COLUMNS, SessionTable
 
+FLAGS_SAVE_S = 1.0
+"""Changed attention flags reach their file within this, not only when the TUI exits."""
+
 AGE_REFRESH_S = 15.0
 """How often the age column is redrawn; ages are shown in whole units, so this is plenty."""
 SIDE_BY_SIDE_MIN_WIDTH = 140
@@ -228,6 +231,7 @@ class SeshApp(App[Record | None]):
         self.run_worker(self.link.run(), name="daemon-link", group="link", exit_on_error=False)
         self.run_worker(self._ask_machine(), group="call", exit_on_error=False)
         self.set_interval(AGE_REFRESH_S, self.table.refresh)
+        self.set_interval(FLAGS_SAVE_S, self.attention.save_if_changed)
         self._place_preview(self.size.width)
         self._update_status()
 

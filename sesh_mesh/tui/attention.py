@@ -56,6 +56,8 @@ class Attention:
     """uuid -> why it was flagged."""
     closed_at: datetime | None = None
     """When the TUI last closed (from the file): activity after it was not seen by anyone."""
+    saved: dict[str, str] = field(default_factory=dict)
+    """The flags as the file holds them."""
 
     @classmethod
     def load(cls, path: Path | None) -> Attention:
@@ -70,6 +72,7 @@ class Attention:
             flags = saved.get("flags")
             if isinstance(flags, dict):
                 found.flags = {str(k): str(v) for k, v in flags.items() if isinstance(v, str)}
+                found.saved = dict(found.flags)
             found.closed_at = parse_time(saved.get("closedAt"))
         return found
 
@@ -82,6 +85,15 @@ class Attention:
             temp.write_text(json.dumps(doc), encoding="utf-8")
             os.chmod(temp, 0o600)
             os.replace(temp, self.path)
+            self.saved = dict(self.flags)
+
+    def save_if_changed(self) -> bool:
+        """Save when the flags differ from the file's, so a TUI that is killed (or whose terminal
+        closes) keeps them; the time saved then stands for when it closed. True when it saved."""
+        if self.flags == self.saved:
+            return False
+        self.save()
+        return True
 
     # ---- what the records say ---------------------------------------------------------------
 
