@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,43 @@ def test_claude_uses_sesh_mcp_tools(hbed: HttpBed, tmp_path: Path) -> None:
     assert "ECHO: question-via-mcp" in answered
     # the child really took the turn, on alpha, asked through beta's MCP server
     assert any("question-via-mcp" in (r.user_text or "") for r in bed.llm.requests())
+
+
+def test_a_second_stream_of_a_streaming_session_is_refused_and_the_first_is_whole(hbed: HttpBed) -> None:
+    """While one caller streams a headless turn, a second `send-stream` of that session is
+    refused (and sends nothing); the first stream is whole, and once it ended streaming works."""
+    bed = hbed.bed
+    marker = "second-stream"
+    with hbed.api("local") as http:
+        created = http.post("/sessions", json={"agent": "pi", "work_dir": str(bed.cwd), "headless": True,
+                                               "message": f"hi {marker}", "machine": "alpha", "name": marker})
+        assert created.status_code == 201, created.text
+        uuid = created.json()["uuid"]
+        first: list[tuple[str, dict[str, Any]]] = []
+        streaming = threading.Event()
+
+        def stream() -> None:
+            for event in sse_events(http, "POST", f"/sessions/{uuid}/message/stream",
+                                    json={"message": f"first {marker} SLEEP 3"}):
+                first.append(event)
+                if event[0] == "text_delta":
+                    streaming.set()
+
+        reader = threading.Thread(target=stream, daemon=True)
+        reader.start()
+        assert streaming.wait(60), f"the first stream sent no delta: {first}"
+        asked = len(bed.llm.requests())
+        with hbed.api("local") as other:
+            refused = list(sse_events(other, "POST", f"/sessions/{uuid}/message/stream",
+                                      json={"message": f"second {marker}"}))
+        assert [name for name, _ in refused if name != "ping"] == ["message_start", "error", "done"], refused
+        assert "already streaming a turn to another caller" in refused[-1][1]["error"]["what"], refused
+        reader.join(60)
+        assert not reader.is_alive(), "the first stream did not end"
+    done = check_stream(first, f"ECHO: first {marker}")
+    assert done["response"] == f"ECHO: first {marker} SLEEP 3", done
+    assert not any(r.user_text and f"second {marker}" in r.user_text for r in bed.llm.requests()[asked:]), \
+        "the refused message reached the model"
+    with hbed.api("local") as http:
+        again = list(sse_events(http, "POST", f"/sessions/{uuid}/message/stream", json={"message": f"third {marker}"}))
+    assert check_stream(again, f"ECHO: third {marker}")["response"] == f"ECHO: third {marker}", again
