@@ -56,6 +56,11 @@ PROBE_S = float(os.environ.get("SESH_TEST_MESH_RPC_PROBE_S") or 30.0)
 finished call answers from its remembered result (so a lost reply is found), a running one
 acknowledges again. One small frame per interval per long call (a `send` awaiting its turn)."""
 
+MAX_PENDING_ITEMS = 1000
+"""A forwarded stream's items waiting for its local caller to take them: beyond this the caller is
+not keeping up (a suspended `tail --follow`), and the stream ends with an error rather than
+holding the owner's output in memory without bound (the link's reader cannot wait for one call)."""
+
 MAX_UNANSWERED_SENDS = 3
 """Sends in a row without any answer on a live link before the caller gives up."""
 
@@ -238,6 +243,12 @@ class Rpc:
                 acked, unanswered = True, 0
                 if kind == "lost":
                     return _LOST
+                if kind == "overflow":
+                    raise SeshError(
+                        f"the stream of {op} from machine {machine!r} stopped: its reader fell "
+                        f"{MAX_PENDING_ITEMS} items behind",
+                        "read the stream as it comes (a suspended reader holds it up), or ask for less",
+                    )
                 if kind == "ack":
                     continue
                 if kind == "item":
@@ -298,6 +309,15 @@ class Rpc:
                 link.partial.setdefault(call_id, []).append(data)
                 return
             payload = wire.decode("".join(link.partial.pop(call_id, [])) + data)
+            if kind == "rpc-item" and queue.qsize() >= MAX_PENDING_ITEMS:
+                # The caller is not taking them: end its call now (it cancels the owner's work);
+                # what it has not read is dropped, and later frames of the call with it.
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(("overflow", None))
+                del link.calls[call_id]
+                link.send({"t": "rpc-cancel", "id": call_id})  # now: the reader may never come back
+                return
             queue.put_nowait(("item" if kind == "rpc-item" else "reply", payload))
         else:
             log.info("mesh: ignored unknown rpc frame %r from %s", kind, link.peer)

@@ -3,6 +3,8 @@ and size: the store's `forward_results` and the RPC layer's in-memory replies.""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 
 from sesh_mesh.daemon import mesh_rpc
+from sesh_mesh.errors import SeshError
 from sesh_mesh.store import store as store_module
 from sesh_mesh.store.store import Store
 
@@ -45,3 +48,48 @@ def test_remembered_replies_are_bounded_in_count_age_and_size(monkeypatch: pytes
     time.sleep(0.01)
     rpc._remember("fresh", {"ok": True})
     assert list(rpc._recent) == [] or list(rpc._recent) == ["fresh"]
+
+
+class _Link:
+    """A live link whose frames are recorded: what the caller side of an RPC sends."""
+
+    peer = "beta"
+    alive = True
+
+    def __init__(self) -> None:
+        self.calls: dict[str, Any] = {}
+        self.partial: dict[str, list[str]] = {}
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+async def test_a_forwarded_stream_whose_reader_stops_ends_with_an_error_not_a_growing_queue() -> None:
+    rpc = mesh_rpc.Rpc(ops=Any, routes=Any)  # type: ignore[arg-type]  # neither is used here
+    link = _Link()
+    stuck, resume = asyncio.Event(), asyncio.Event()
+    taken: list[Any] = []
+
+    async def emit(item: Any) -> None:
+        taken.append(item)
+        stuck.set()
+        await resume.wait()  # a suspended reader (a stopped `tail --follow`)
+
+    attempt = asyncio.ensure_future(
+        rpc._attempt(link, False, "beta", "tail", {}, "key", {}, emit, None))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    (call_id,) = link.calls
+    frame = {"t": "rpc-item", "id": call_id, "data": json.dumps({"line": "x" * 100})}
+    rpc.on_frame(link, frame)  # type: ignore[arg-type]
+    await asyncio.wait_for(stuck.wait(), 1)
+    for _ in range(mesh_rpc.MAX_PENDING_ITEMS * 3):
+        rpc.on_frame(link, frame)  # type: ignore[arg-type]
+        queue = link.calls.get(call_id)
+        assert queue is None or queue.qsize() <= mesh_rpc.MAX_PENDING_ITEMS
+    assert call_id not in link.calls, "the overflowing call still takes frames"
+    assert {"t": "rpc-cancel", "id": call_id} in link.sent, "the owner was not told to stop at once"
+    resume.set()  # the reader comes back: it is told why its stream ended
+    with pytest.raises(SeshError, match="fell 1000 items behind"):
+        await asyncio.wait_for(attempt, 1)
+    assert len(taken) == 1
