@@ -163,7 +163,7 @@ def test_a_flag_reaches_its_file_while_the_tui_runs(seeded: Daemon, tmp_path: An
             await pilot.press("f")
 
             def saved() -> bool:
-                return path.exists() and json.loads(path.read_text())["flags"] == {DOCS: "flagged by hand"}
+                return path.exists() and bool(json.loads(path.read_text())["flags"] == {DOCS: "flagged by hand"})
 
             await until(pilot, saved, within=5, what="the flag in its file, the TUI still running")
             await pilot.press("f")

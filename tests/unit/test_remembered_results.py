@@ -77,14 +77,14 @@ async def test_a_forwarded_stream_whose_reader_stops_ends_with_an_error_not_a_gr
         await resume.wait()  # a suspended reader (a stopped `tail --follow`)
 
     attempt = asyncio.ensure_future(
-        rpc._attempt(link, False, "beta", "tail", {}, "key", {}, emit, None))  # type: ignore[arg-type]
+        rpc._attempt(link, False, "beta", "tail", {}, "key", {}, emit, None))
     await asyncio.sleep(0)
     (call_id,) = link.calls
     frame = {"t": "rpc-item", "id": call_id, "data": json.dumps({"line": "x" * 100})}
-    rpc.on_frame(link, frame)  # type: ignore[arg-type]
+    rpc.on_frame(link, frame)
     await asyncio.wait_for(stuck.wait(), 1)
     for _ in range(mesh_rpc.MAX_PENDING_ITEMS * 3):
-        rpc.on_frame(link, frame)  # type: ignore[arg-type]
+        rpc.on_frame(link, frame)
         queue = link.calls.get(call_id)
         assert queue is None or queue.qsize() <= mesh_rpc.MAX_PENDING_ITEMS
     assert call_id not in link.calls, "the overflowing call still takes frames"
