@@ -120,7 +120,7 @@ def register(commands: Commands) -> None:
 
 def _print_reply(ctx: Context, result: dict[str, Any]) -> None:
     if ctx.json:
-        render.print_json({k: result.get(k) for k in ("uuid", "reply", "usage", "durationMs", "delivery")})
+        render.print_json({k: result.get(k) for k in ("uuid", "reply", "usage", "durationMs", "delivery", "via")})
     elif result.get("reply") is not None:
         sys.stdout.write(str(result["reply"]).rstrip("\n") + "\n")
 
@@ -198,7 +198,7 @@ def cmd_send(ctx: Context) -> int:
         if ctx.json:  # a script reading --json learns how far it got, then the error line and code follow
             render.print_json({"uuid": None, "reply": None, "usage": None,
                                "durationMs": int((time.monotonic() - started) * 1000), "delivery": delivery_of(exc),
-                               "error": exc.what})
+                               "via": None, "error": exc.what})
         raise
     _print_reply(ctx, result)
     return 0

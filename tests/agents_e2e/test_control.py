@@ -88,10 +88,13 @@ def test_send_pane(beds: Beds, where: str, agent: str) -> None:
     reply = ok(sesh(bed, where, "send", uuid[:8], word)).out
     assert reply == f"ECHO: {word}\n"
     pane = bed.alpha.call("info", {"uuid": uuid})["tmux"]["pane"]
-    assert f"ECHO: {word}" in bed.tmux.capture(pane, history=True), "the reply did not come through the pane"
+    # The reply comes from the transcript, which the agent may write before it redraws its pane.
+    eventually(lambda: f"ECHO: {word}" in bed.tmux.capture(pane, history=True), 10,
+               what="the reply in the pane it came through")
     multi = f"first line {word}\nsecond line"
     shaped = ok(sesh(bed, where, "send", uuid, multi, "--json")).json()
-    assert set(shaped) == {"uuid", "reply", "usage", "durationMs", "delivery"}
+    assert set(shaped) == {"uuid", "reply", "usage", "durationMs", "delivery", "via"}
+    assert shaped["via"] == "pane", shaped
     assert shaped["delivery"] == "delivered"
     assert shaped["reply"] == f"ECHO: {multi}"
     assert any(multi in t for r in seen_by_llm(bed, word) for t in r.user_texts), "multi-line text was split"
@@ -116,8 +119,10 @@ def test_send_headless(beds: Beds, where: str, agent: str) -> None:
     # Live again: a send must go through the pane, never fork the conversation headless.
     placed = resume_op(bed, uuid)
     word = f"live-again-{uuid_mod.uuid4().hex[:6]}"
-    ok(sesh(bed, where, "send", uuid, word))
-    assert f"ECHO: {word}" in bed.tmux.capture(placed["tmux"]["pane"], history=True)
+    sent = ok(sesh(bed, where, "send", uuid, word, "--json")).json()
+    assert sent["via"] == "pane" and sent["reply"] == f"ECHO: {word}", sent
+    # The reply comes from the transcript, which the agent may write before it redraws its pane.
+    bed.tmux.wait_for_text(placed["tmux"]["pane"], f"ECHO: {word}", timeout=10)
 
 
 @pytest.mark.parametrize(("where", "agent"), cells("await_abort"))
