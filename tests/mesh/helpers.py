@@ -51,10 +51,17 @@ def add_peer(daemon: Daemon, name: str, address: str, token: str) -> None:
         daemon.call("peers-reload")
 
 
+def new_token() -> str:
+    """A peer token as `sesh peer token` makes it: never starting with `-`, which a test passing
+    it as `--token T` on a command line would have read as an option (1 draw in 64)."""
+    token = secrets.token_urlsafe(32)
+    return "_" + token[1:] if token.startswith("-") else token
+
+
 def link(a: Daemon, b: Daemon, token: str | None = None, a_dials: str | None = None,
          b_dials: str | None = None) -> str:
     """Configure a and b as each other's peers (addresses default to the direct listen ports)."""
-    token = token or secrets.token_urlsafe(32)
+    token = token or new_token()
     adds = [(a, b.machine, a_dials or (b.url if b.listen else NOBODY)),
             (b, a.machine, b_dials or (a.url if a.listen else NOBODY))]
     if adds[0][2] != NOBODY and adds[1][2] == NOBODY:

@@ -138,8 +138,17 @@ def test_enter_cleans_its_grouped_session_on_hangup_and_sweeps_stale_ones(bed: R
     groups = [name for name in bed.owner_view() if name.startswith("sesh-enter-")]
     assert stale not in groups and len(groups) == 1, groups
     bed.here_tmux.run("kill-window", "-t", pane)  # the local ssh gets a hangup, sshd hangs up the owner's half
-    eventually(lambda: not [name for name in bed.owner_view() if name.startswith("sesh-enter-")], 20,
-               what="the owner's sesh to kill its grouped session after the hangup")
+    try:
+        eventually(lambda: not [name for name in bed.owner_view() if name.startswith("sesh-enter-")], 20,
+                   what="the owner's sesh to kill its grouped session after the hangup")
+    except AssertionError as exc:
+        # Seen once in a loaded full run: name who is still there (ssh, sshd, the attaching sesh,
+        # its tmux client) so the next failure says which half did not hang up.
+        ps = subprocess.run(["ps", "-eo", "pid,ppid,pgid,sid,stat,etime,args"], capture_output=True, text=True,
+                            check=False).stdout
+        kept = [line for line in ps.splitlines() if any(w in line for w in ("ssh", "--attach", "tmux -S"))]
+        clients = bed.owner_tmux.run("list-clients", "-F", "#{client_pid} #{session_name} #{client_tty}", check=False)
+        raise AssertionError(f"{exc}\nowner's clients: {clients!r}\nprocesses:\n" + "\n".join(kept)) from None
     assert "user" in bed.owner_view()
     assert bed.owner.call("info", {"uuid": made["uuid"]})["live"] is True
 
