@@ -76,23 +76,49 @@ def attach_here(ctx: Context, uuid: str, *, check_only: bool) -> int:
 
 
 def _attach_then_kill(tmux_bin: str, socket: str, group: str, argv: list[str], env: dict[str, str]) -> int:
-    """Run the attaching client to its end, then kill its grouped session. A hangup (ssh gone)
-    or ^C reaches the client, which exits on its own; here it only must not end this process
-    before the kill."""
+    """Run the attaching client to its end, then kill its grouped session.
+
+    ^C and a TERM reach the client, which exits on its own; here they only must not end this
+    process before the kill. A hangup (ssh gone) kills the group at once instead of waiting for
+    the client: when this process is the session leader (a shell that exec'd it), the kernel
+    sends the hangup to it alone, and the client then depends on the tmux server noticing the
+    lost tty. Killing the session ends the client in any case."""
     caught = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
     saved = {sig: signal.signal(sig, _note_signal) for sig in caught}
+    child: subprocess.Popen[bytes] | None = None
+    code = 128 + signal.SIGHUP
     try:
-        code = subprocess.run(argv, env=env, check=False).returncode
+        child = subprocess.Popen(argv, env=env)
+        code = child.wait()
+    except _HungUp:
+        pass
     finally:
+        signal.signal(signal.SIGHUP, _ignore_signal)  # a second hangup must not stop the cleanup
         subprocess.run([tmux_bin, "-S", socket, "kill-session", "-t", f"={group}"], capture_output=True,
                        timeout=TMUX_TIMEOUT_S, check=False)
+        if child is not None:
+            try:
+                child.wait(timeout=TMUX_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     return code
 
 
+class _HungUp(Exception):
+    """The terminal hung up while the client ran."""
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """Nothing: the cleanup runs to its end."""
+
+
 def _note_signal(signum: int, frame: object) -> None:
     """A handler, not SIG_IGN: the tmux child gets default dispositions back at exec."""
+    if signum == signal.SIGHUP:
+        raise _HungUp
 
 
 def _sweep_stale_groups(tmux_bin: str, socket: str) -> None:
