@@ -103,8 +103,8 @@ class Turn:
     reply: str | None = None
     error: str | None = None
     """The agent's own error text, when it reported one."""
-    started_at: str | None = None
-    """The timestamp of the record that opened it (ISO 8601, the agent's own)."""
+    started_s: float | None = None
+    """When the record that opened it says it was written (wall clock, seconds), if it says."""
     responses: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Each model response of the turn, by an id of the response: (input, output) tokens. Keyed,
     because an agent may write one response's usage more than once (claude: once per block)."""

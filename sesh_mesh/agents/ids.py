@@ -46,3 +46,13 @@ def iso_z(moment: datetime) -> str:
 
 def iso_from_epoch(seconds: float) -> str:
     return iso_z(datetime.fromtimestamp(seconds, tz=UTC))
+
+
+def epoch_from_iso(text: str | None) -> float | None:
+    """The inverse of `iso_from_epoch`, for any ISO-8601 time an agent writes; None if it is none."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None

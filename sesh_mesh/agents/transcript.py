@@ -28,7 +28,7 @@ from sesh_mesh.agents.base import (
     TurnStatus,
     Usage,
 )
-from sesh_mesh.agents.ids import iso_from_epoch
+from sesh_mesh.agents.ids import epoch_from_iso, iso_from_epoch
 
 TOOL_TEXT_LIMIT = 4000
 """Tool call/result text kept per entry: file reads and command output can be megabytes, and
@@ -209,7 +209,9 @@ class TranscriptState(ABC):
         own turn-start record, whose prompt follows (`_turn_prompt`)."""
         self._start_turn()
         self.turns_started += 1
-        self.turns.append(Turn(self.turns_started, self._line_offset, prompt, started_at=self.last_activity))
+        # Parsed once here: the watcher reads it on every look at the session.
+        self.turns.append(Turn(self.turns_started, self._line_offset, prompt,
+                               started_s=epoch_from_iso(self.last_activity)))
 
     def _turn_usage(self, key: str, input_tokens: int, output_tokens: int) -> None:
         """One model response's usage, counted in the open turn (the same `key` counts once)."""

@@ -18,7 +18,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +168,8 @@ class Watcher:
             self._ticks += 1
             only = None if force_scan or self._ticks % FULL_LOOK_TICKS == 0 else self._tick_sessions(by_uuid)
             await asyncio.to_thread(self._refresh_files, by_uuid, only)
-            await self.reconcile(by_uuid, only, owners=True)
+            self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
+            await self.reconcile(by_uuid, only)
         for listener in self.after_tick:
             listener()
 
@@ -194,7 +194,7 @@ class Watcher:
                         tail.changed_at = time.monotonic()
 
             await asyncio.to_thread(refresh)
-            await self.reconcile(by_uuid, only=uuids, owners=False)
+            await self.reconcile(by_uuid, only=uuids)
 
     async def scan(self) -> None:
         panes: list[PaneInfo] = []
@@ -359,16 +359,12 @@ class Watcher:
 
     # ---- deriving and writing state ----------------------------------------------------------
 
-    async def reconcile(self, by_uuid: dict[str, LiveAgent], only: set[str] | None = None,
-                        owners: bool = True) -> None:
-        """Derive every local session's state (or only those in `only`) and write what changed;
-        `owners`: this look's panes are the last scan's, so `pane_owner` is set from them.
+    async def reconcile(self, by_uuid: dict[str, LiveAgent], only: set[str] | None = None) -> None:
+        """Derive every local session's state (or only those in `only`) and write what changed.
 
         The writes of one look go to the store as one transaction (`Store.write_local_many`):
         at 50 live panes a storm's 50 separate commits cost 140 ms of a look; one costs a few.
         Each write still takes its own originSeq, and the turn events wait for the commit."""
-        if owners:
-            self.pane_owner = {(a.pane.socket, a.pane.pane): uuid for uuid, a in by_uuid.items()}
         batch = _Batch()
         for uuid, record in self._local_records():
             if only is not None and uuid not in only:
@@ -568,12 +564,7 @@ async def _capture_group(socket: str, panes: list[str]) -> dict[str, str]:
 
 
 def _turn_starts(turns: Iterable[Turn]) -> tuple[tuple[int, float], ...]:
-    out = []
-    for turn in turns:
-        if turn.started_at:
-            with contextlib.suppress(ValueError):
-                out.append((turn.number, datetime.fromisoformat(turn.started_at).timestamp()))
-    return tuple(out)
+    return tuple((turn.number, turn.started_s) for turn in turns if turn.started_s is not None)
 
 
 def _same_process(agent: LiveAgent, tree: proctree.ProcTree) -> bool:
