@@ -146,28 +146,18 @@ def test_flags_are_kept_for_the_next_run(seeded: Daemon, tmp_path: Any) -> None:
     asyncio.run(run())
 
 
-def test_a_flag_reaches_its_file_while_the_tui_runs(seeded: Daemon, tmp_path: Any) -> None:
+async def test_a_flag_reaches_its_file_while_the_tui_runs(seeded: Daemon, tui: Tui, tmp_path: Any) -> None:
     # A TUI that is killed, or whose terminal closes, never runs its exit: the flag must already
     # be in the file by then.
-    import asyncio
-
-    from tests.tui.helpers import loaded, make_app
-
     path = tmp_path / "tui-attention.json"
 
-    async def run() -> None:
-        app = make_app(seeded, attention_path=path)
-        async with app.run_test() as pilot:
-            await loaded(pilot)
-            await cursor_to(pilot, DOCS)
-            await pilot.press("f")
+    def flags() -> Any:
+        return json.loads(path.read_text())["flags"] if path.exists() else None
 
-            def saved() -> bool:
-                return path.exists() and bool(json.loads(path.read_text())["flags"] == {DOCS: "flagged by hand"})
-
-            await until(pilot, saved, within=5, what="the flag in its file, the TUI still running")
-            await pilot.press("f")
-            await until(pilot, lambda: json.loads(path.read_text())["flags"] == {}, within=5,
-                        what="the lowered flag in its file")
-
-    asyncio.run(run())
+    async with tui.open(attention_path=path) as (_app, pilot):
+        await cursor_to(pilot, DOCS)
+        await pilot.press("f")
+        await until(pilot, lambda: flags() == {DOCS: "flagged by hand"}, within=5,
+                    what="the flag in its file, the TUI still running")
+        await pilot.press("f")
+        await until(pilot, lambda: flags() == {}, within=5, what="the lowered flag in its file")
