@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Daemon, free_port, uid
-from tests.mesh.helpers import link, mesh_daemon, register, replica, running, vector, wait_converged
+from tests.mesh.helpers import link, mesh_daemon, register, replica, running, vector, wait_converged, wait_linked
 
 pytestmark = pytest.mark.mesh
 
@@ -70,6 +70,9 @@ def test_a_store_restored_from_an_old_copy_loses_neither_life() -> None:
             assert names == {uid(1): "before-the-copy", uid(2): "the-lost-future", uid(3): "after-the-restore"}, (
                 daemon.machine)
         assert vector(a)["alpha"][0] != old_epoch  # the forked lineage was left behind
+        # The new epoch closed every link of alpha's (docs/mesh-protocol.md, Epochs); the data can
+        # converge over the first link back while the other is still in its reconnect pause.
+        wait_linked(a, "beta", "gamma")
         status = a.call("status")
         assert all(n == 0 for peer in status["peers"] for n in peer["lag"].values()), status["peers"]
 
