@@ -1,4 +1,4 @@
-"""Incremental transcript tails, and the one module that imports watchfiles.
+"""Incremental transcript tails, and the watch that wakes them (inotify, `daemon/inotify.py`).
 
 A tail re-reads only the bytes appended since its last read; a shrunk or replaced file starts a
 fresh parser. A garbage or deleted transcript never raises: the tail records the error.
@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import watchfiles
-
 from sesh_mesh.agents.registry import get_adapter
 from sesh_mesh.agents.transcript import TranscriptState
+from sesh_mesh.daemon.inotify import watch_trees
 from sesh_mesh.daemon.waiting import first_of
 
 log = logging.getLogger(__name__)
@@ -81,22 +80,11 @@ async def watch_dirs(dirs: Callable[[], Iterable[Path]], wake: Callable[[set[Pat
         if not watched:
             await first_of(stop, dirs_changed)
             continue
-        rearm = asyncio.Event()
-        async with asyncio.TaskGroup() as group:
-            relay_task = group.create_task(_relay(stop, dirs_changed, rearm), name="transcripts:rearm")
-            try:
-                async for changes in watchfiles.awatch(*watched, stop_event=rearm, debounce=50, step=20,
-                                                      recursive=True):
-                    wake({Path(path) for _change, path in changes})
-            except (OSError, RuntimeError) as exc:
-                # A watched dir vanished mid-watch (an agent data dir deleted): re-arm, never die.
-                log.warning("transcript watch on %s failed: %s", watched, exc)
-                await asyncio.sleep(1)
-            relay_task.cancel()
-
-
-async def _relay(stop: asyncio.Event, dirs_changed: asyncio.Event, rearm: asyncio.Event) -> None:
-    await first_of(stop, dirs_changed)
-    rearm.set()
-
-
+        try:
+            stopped = await watch_trees([Path(d) for d in watched], wake, stop, dirs_changed)
+        except OSError as exc:
+            log.warning("transcript watch on %s failed: %s; the 1 s tick covers it", watched, exc)
+            stopped = False
+        if not stopped:
+            # A watched dir vanished (an agent data dir deleted): re-arm on what is left, without spinning.
+            await asyncio.sleep(1)

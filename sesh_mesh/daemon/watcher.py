@@ -2,7 +2,7 @@
 
 One loop: every PANE_SCAN_S it lists every pane of every scanned tmux server in one call per
 server and walks /proc once; between scans it refreshes transcripts and claude registries,
-woken at once by watchfiles. The state of each registered local session is derived from the
+woken at once by inotify. The state of each registered local session is derived from the
 best authority available (claude registry > reporters > transcript > pane probe) by the pure
 `live_state.derive` and written to its record only when it changed, so it replicates; the turn
 starts, ends and dialogs those writes mean are published to `turn_events` (docs/live-state.md).
@@ -41,7 +41,7 @@ from sesh_mesh.store.store import Store
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
-"""Transcripts and registries are re-checked this often as a safety net; a file event (watchfiles
+"""Transcripts and registries are re-checked this often as a safety net; a file event (inotify
 on the transcript dirs and claude's sessions/) wakes the loop at once, so this bounds nothing
 a user waits for. Shorter ticks cost idle CPU for every watched session."""
 
@@ -78,7 +78,7 @@ class Watcher:
         self.wake = asyncio.Event()
         self.dirs_changed = asyncio.Event()
         self.changed_files: set[Path] = set()
-        """Files watchfiles saw change since the last look (transcripts, claude's sessions/)."""
+        """Files the inotify watch saw change since the last look (transcripts, claude's sessions/)."""
         self.files_wake = asyncio.Event()
         self._looking = asyncio.Lock()
         """Held while tails are read and states derived and written (a tick's, or the changed

@@ -13,7 +13,7 @@ LAUNCHER = Path(__file__).resolve().parents[2] / "bin" / "sesh"
 def test_cli_import_does_not_load_textual_or_libtmux() -> None:
     code = (
         "import sys\nimport sesh_mesh.cli.main\n"
-        "heavy = [m for m in ('textual', 'libtmux', 'aiosqlite', 'websockets', 'watchfiles', 'pydantic',\n"
+        "heavy = [m for m in ('textual', 'libtmux', 'aiosqlite', 'websockets', 'pydantic',\n"
         "                     'mcp', 'starlette', 'uvicorn', 'sse_starlette', 'sesh_mesh.web',\n"
         "                     'sesh_mesh.daemon', 'sesh_mesh.daemon.op_args') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

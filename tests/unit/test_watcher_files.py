@@ -1,6 +1,6 @@
 """A transcript's file event is looked at at once, not after the next pane scan (docs/live-state.md).
 
-A real watcher on a real store and a real pi session file (watchfiles and all); only the pane
+A real watcher on a real store and a real pi session file (its inotify watch and all); only the pane
 scan is replaced, by one that never returns, as a 50-pane scan under load seems to a turn's end.
 """
 
@@ -76,7 +76,7 @@ async def test_a_transcript_event_is_looked_at_while_the_pane_scan_is_still_runn
                 probe.write_text(str(len(events)))
                 return bool(events)
 
-            await until(armed, "watchfiles to report a file in the transcript's directory")
+            await until(armed, "the inotify watch to report a file in the transcript's directory")
             append(transcript, {"type": "message", "id": "m1", "parentId": None, "timestamp": NOW,
                                 "message": {"role": "user", "content": [{"type": "text", "text": "hi"}]}})
             append(transcript, {"type": "message", "id": "m2", "parentId": "m1", "timestamp": NOW,
