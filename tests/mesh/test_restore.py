@@ -34,7 +34,9 @@ def _rejoin(daemon: Daemon, aside: Path) -> None:
     daemon.call("peers-reload")
 
 
-def test_a_store_restored_from_an_old_copy_loses_neither_life() -> None:
+@pytest.mark.parametrize("clock", ["sane", "a-day-slow"])
+def test_a_store_restored_from_an_old_copy_loses_neither_life(clock: str) -> None:
+    slow = _faketime_lib() if clock == "a-day-slow" else None
     a, b, c = mesh_daemon("alpha"), mesh_daemon("beta"), mesh_daemon("gamma")
     link(a, b)
     link(a, c)
@@ -53,15 +55,22 @@ def test_a_store_restored_from_an_old_copy_loses_neither_life() -> None:
         a.start()
         register(a, uid(2), name="the-lost-future")  # reaches beta and gamma, then the disk is restored
         wait_converged(a, b, c)
+        lost_seq = int(vector(a)["alpha"][1])
         a.stop()
         for name in STORE_FILES:
             (a.home / name).unlink(missing_ok=True)
             if (copy / name).exists():
                 shutil.copy2(copy / name, a.home / name)
 
+        if slow is not None:
+            # The restored copy's counter is then above the slow wall clock: no jump at its start,
+            # so its next seqs follow the copy's, below every seq the lost future issued.
+            a.extra_env = {**a.extra_env, "LD_PRELOAD": slow, "FAKETIME": "-1d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
         aside = _alone(a)
         assert uid(2) not in replica(a)
         register(a, uid(3), name="after-the-restore")  # one write before any link catches up
+        if slow is not None:
+            assert int(vector(a)["alpha"][1]) < lost_seq  # the clock really held the counter back
         _rejoin(a, aside)
 
         wait_converged(a, b, c)
