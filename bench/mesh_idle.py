@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sesh_mesh.daemon.mesh import HEARTBEAT_S
 from sesh_mesh.daemon.mesh_link import ANTI_ENTROPY_S
 from tests.harness import Daemon, free_port, uid
-from tests.mesh.helpers import Proxy, add_peer, register, wait_converged, wait_linked
+from tests.mesh.helpers import Proxy, add_peer, new_token, register, wait_converged, wait_linked
 
 
 def main() -> None:
@@ -34,12 +34,13 @@ def main() -> None:
     opts = parser.parse_args()
     daemons = [Daemon(name, listen=f"127.0.0.1:{free_port()}") for name in ("alpha", "beta", "gamma")]
     proxies: list[Proxy] = []
+    tokens = {frozenset(pair): new_token() for pair in itertools.combinations([d.machine for d in daemons], 2)}
     try:
         for here, there in itertools.permutations(daemons, 2):
             assert there.port
             proxy = Proxy(there.port)
             proxies.append(proxy)
-            add_peer(here, there.machine, proxy.url, "idle-bench-token")
+            add_peer(here, there.machine, proxy.url, tokens[frozenset((here.machine, there.machine))])
         for daemon in daemons:
             daemon.start()
         for index, daemon in enumerate(daemons):

@@ -17,4 +17,9 @@ def now_s() -> float:
 
 
 def now_iso() -> str:
-    return datetime.fromtimestamp(now_s(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    return iso_at(now_s())
+
+
+def iso_at(wall_s: float) -> str:
+    """`wall_s` as the records' timestamps write it: UTC, to the hundredth of a second."""
+    return datetime.fromtimestamp(wall_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"

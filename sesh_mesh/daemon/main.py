@@ -144,9 +144,10 @@ class Daemon:
         self.ops.when_owner_unreachable("mutate", self.service.mutate_unreachable_owner)
         self.ops.add(ops_of(SchemaOps(self.ops)))
         self.api = ApiServer(self.ops, socket_path(home), notice=self.service.config_file.notice)
-        # Any committed record (an import, a replicated one, a rename) may need its state derived:
-        # wake the watcher rather than leave it to the next tick.
-        store.subscribe(lambda _record: self.watcher.wake.set())
+        # Any committed record of this machine's (an import, a rename, one adopted back from a peer)
+        # may need its state derived: wake the watcher rather than leave it to the next tick. Other
+        # machines' records are never derived here, and a catch-up commits thousands of them.
+        store.subscribe(lambda record: self.watcher.wake.set() if record.get("machine") == machine else None)
         self.tasks: list[asyncio.Task[Any]] = []
 
     async def _scan_for_new_agent(self, record: Record) -> None:

@@ -26,7 +26,7 @@ from sesh_mesh.errors import SeshError
 from sesh_mesh.store import merge
 from sesh_mesh.store.record import Record, clone
 from sesh_mesh.store.schema import migrate
-from sesh_mesh.store.validation import MAX_SEQ, check_local_write, sanitize_remote
+from sesh_mesh.store.validation import MAX_SEQ, check_local_write, needs_sanitizing, sanitize_remote
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +431,9 @@ class Store:
         before either is applied, and a judgement made at reading time would let the older
         lineage replace the newer one. Records of our own origin are adopted only when
         `adopt_own` (default: while `recovering`), and never over a version written here. Every
-        record is sanitised (`validation.sanitize_remote`) before it is kept.
+        record is sanitised (`validation.sanitize_remote`, a copy) before it is kept; one that
+        needs nothing is kept as given, so callers hand over records no one else changes (the
+        mesh passes the ones it just decoded).
         """
         for seq in (from_seq, to_seq):
             if not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
@@ -455,14 +457,14 @@ class Store:
                 return Applied([], False, False)
             records = self._not_written_here(records)
         # A purged tombstone's record stays dead: a stale live copy from a peer is not taken back.
-        records = [sanitize_remote(record) for record in records if record.get("uuid") not in self.purged]
+        records = [record for record in records if record.get("uuid") not in self.purged]
         async with self._lock:
             mark = self.marks.get(origin)
             changed: dict[str, Record] = {}
             for record in sorted(records, key=lambda r: int(r["originSeq"])):
                 current = changed.get(record["uuid"]) or self.records.get(record["uuid"])
                 if merge.should_apply(None if current is None else _version(current), _version(record)):
-                    changed[record["uuid"]] = clone(record)
+                    changed[record["uuid"]] = record
             if origin == self.machine:
                 # Our own records coming back from a peer while a reset store recovers: the
                 # counter continues above every seq of ours that exists anywhere (bounded by
@@ -485,9 +487,16 @@ class Store:
             own_bump = origin == self.machine and new_mark.max_seq > self.own_seq
             if not changed and new_mark == mark and not own_bump:
                 return Applied([], False, loose)
+            rows = []
+            for uuid, record in changed.items():
+                row = _row(record)
+                if needs_sanitizing(record, row[-1]):
+                    changed[uuid] = record = sanitize_remote(record)
+                    row = _row(record)
+                rows.append(row)
             async with self._transaction():
                 if changed:
-                    await self._db.executemany(_UPSERT, [_row(record) for record in changed.values()])
+                    await self._db.executemany(_UPSERT, rows)
                 await self._db.execute(
                     "INSERT INTO origins (origin, epoch, max_seq) VALUES (?, ?, ?) "
                     "ON CONFLICT(origin) DO UPDATE SET epoch = excluded.epoch, max_seq = excluded.max_seq",
