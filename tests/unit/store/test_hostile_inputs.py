@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesh_mesh.daemon.mesh_link import encode_frame
 from sesh_mesh.errors import UsageError
@@ -373,3 +375,33 @@ async def test_a_huge_seq_in_the_recovery_window_cannot_brick_the_counter(tmp_pa
     written = await insert(store, 3)
     assert written["originSeq"] == validation.MAX_SEQ + 1
     await store.close()
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", "\u00e9", "\ud800", "\udfff", "\x1b", "\x7f", "\u202e", "\u2028",
+                                           "\U0001f680"]) | st.characters(blacklist_categories=()), max_size=8)
+"""Text drawn often from the characters that matter (lone surrogate halves, controls, a bidi
+override, a line separator, an emoji that JSON escapes as a valid pair) and sometimes from all."""
+_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | _TEXT,
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                      max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=_TEXT | st.integers(), tags=st.none() | _TEXT | st.lists(_TEXT | st.integers(), max_size=3),
+       extra=st.dictionaries(_TEXT, _VALUE, max_size=3))
+def test_the_fast_sanitising_check_agrees_with_the_sanitiser(name: Any, tags: Any, extra: dict[str, Any]) -> None:
+    """The store keeps a peer's record as decoded when `needs_sanitizing` says so: it must never
+    miss a record the full sanitiser would change (a lone surrogate anywhere, a control
+    character in a name or tag, tags that are not a list of strings)."""
+    record: dict[str, Any] = {**extra, "uuid": uid(1), "machine": "b", "name": name}
+    if tags is not None:
+        record["tags"] = tags
+    as_json = json.dumps(record, separators=(",", ":"))
+    assert validation.needs_sanitizing(record, as_json) == (validation.sanitize_remote(record) != record)
+
+
+def test_a_valid_emoji_pair_needs_nothing_and_a_lone_half_in_a_nested_key_is_found() -> None:
+    emoji = {"uuid": uid(1), "name": "ship \U0001f680", "tags": ["ok"]}
+    assert not validation.needs_sanitizing(emoji, json.dumps(emoji))
+    nested = {"uuid": uid(1), "tmux": {"deep": {"\ud801": 1}}}
+    assert validation.needs_sanitizing(nested, json.dumps(nested))
