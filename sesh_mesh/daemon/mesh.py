@@ -309,7 +309,8 @@ class Mesh:
                         # Before the hello: the token never reaches a certificate we did not pin.
                         await ws.close(CloseCode.WRONG_PEER, "certificate fingerprint mismatch")
                         raise _PinMismatch(mismatch)
-                session = PeerSession(self.machine, self.store, Role.DIALER, expected_peer=peer.name, token=peer.token)
+                session = PeerSession(self.machine, self.store, Role.DIALER, expected_peer=peer.name, token=peer.token,
+                                      lazy=True)
                 link = Link(self, ws, session, dialed=True, address=peer.address)
                 self._links.add(link)
                 try:
@@ -341,7 +342,7 @@ class Mesh:
                         address, waiting)
             await ws.close(CloseCode.TRY_AGAIN_LATER, "too many unauthenticated connections")
             return
-        session = PeerSession(self.machine, self.store, Role.LISTENER, tokens=self._token_for)
+        session = PeerSession(self.machine, self.store, Role.LISTENER, tokens=self._token_for, lazy=True)
         link = Link(self, ws, session, dialed=False, address=address, max_frame_after_hello=MAX_FRAME_BYTES)
         self._links.add(link)
         try:

@@ -34,6 +34,7 @@ from sesh_mesh.store.replication import (
     PeerLinks,
     PeerSession,
     Send,
+    Stream,
 )
 from sesh_mesh.store.store import Store
 
@@ -243,6 +244,15 @@ class Link:
             elif isinstance(command, Close):
                 log.warning("mesh: closing %s: %s", self.label, command.detail or command.reason)
                 await self.close(command.code, command.reason, command.detail, command.fatal)
+            elif isinstance(command, Stream):
+                for item in command.commands:
+                    if not self.alive:
+                        break
+                    await self._execute([item])
+                    if isinstance(item, Send):
+                        # Let the writer send this batch while the next one is encoded: the peer
+                        # applies the first batches of a catch-up while we build the rest.
+                        await asyncio.sleep(0)
             elif isinstance(command, Authenticated):
                 refusal = await self.host.link_authenticated(self)
                 if refusal is not None:

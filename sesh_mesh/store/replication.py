@@ -41,9 +41,10 @@ missing: an idle link costs one small probe and one vector per side per interval
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Protocol
@@ -185,7 +186,16 @@ class Note:
     text: str
 
 
-Command = Send | Apply | Close | Authenticated | PeerCaughtUp | PeerLinks | Deliver | Note
+@dataclass(frozen=True)
+class Stream:
+    """Commands made one at a time as they are taken (a lazy catch-up, see `PeerSession.lazy`):
+    the link executes each before it takes the next, so that its writer sends the first batches
+    while the later ones are still being encoded."""
+
+    commands: Iterator[Command]
+
+
+Command = Send | Apply | Close | Authenticated | PeerCaughtUp | PeerLinks | Deliver | Note | Stream
 
 
 class BadMessage(ValueError):
@@ -208,6 +218,10 @@ class PeerSession:
     """Dialer: the shared token for `expected_peer`."""
     tokens: Callable[[str], str | None] | None = None
     """Listener: the token configured for a claimed machine name, or None when unknown."""
+    lazy: bool = False
+    """The hello's catch-up comes as one `Stream` whose batches are encoded as they are taken.
+    Which records it sends, and what the peer is taken to hold, is settled when the hello is
+    read, exactly as for the eager list (records are never changed in place, only replaced)."""
 
     peer: str | None = None
     state: str = "new"
@@ -455,17 +469,19 @@ class PeerSession:
 
     def _catch_up(self) -> list[Command]:
         ours = self.source.vector()
-        commands: list[Command] = []
+        parts: list[Iterable[Command]] = []
         for origin in sorted(ours):
             known = self.peer_known.get(origin)
             full = known is None or known[0] != ours[origin][0]
-            commands += self._send_origin(origin, ours[origin])
+            parts.append(self._origin_commands(origin, ours[origin]))
             if origin == self.peer and self.peer_recovering and not full:
-                commands += self._own_records_back(origin, ours[origin])
+                parts.append(self._own_records_back(origin, ours[origin]))
         # The snapshot above covers every commit so far.
         self._dirty.clear()
-        commands.append(Send({"t": "caught-up"}))
-        return commands
+        parts.append([Send({"t": "caught-up"})])
+        if self.lazy:
+            return [Stream(itertools.chain.from_iterable(parts))]
+        return [command for part in parts for command in part]
 
     def _own_records_back(self, peer: str, mark: tuple[str, int]) -> list[Command]:
         """Every record of the recovering peer's own origin we hold, loose: our mark for it is
@@ -478,31 +494,42 @@ class PeerSession:
         return commands
 
     def _send_origin(self, origin: str, mark: tuple[str, int]) -> list[Command]:
+        return list(self._origin_commands(origin, mark))
+
+    def _origin_commands(self, origin: str, mark: tuple[str, int]) -> Iterator[Command]:
+        """The batches that bring the peer up to `mark` for `origin`. What to send and what the
+        peer then holds (`peer_known`) are settled now; the batches are encoded as they are taken."""
         epoch, hwm = mark
         known = self.peer_known.get(origin)
         if known is not None and known[0] == epoch:
             if known[1] >= hwm:
-                return []
+                return iter(())
             after = known[1]
         else:
             after = 0  # another lineage, or unknown to the peer: the full set
         records = self.source.changes_since(origin, after)
         if not records and hwm <= after:
-            return []
-        chunks, skipped = _chunks(records)
-        # A record that cannot travel is left out, and the claim still covers it: one record
-        # must never stop a link, nor hold every later write of its origin back.
-        commands: list[Command] = self._unsendable(skipped)
-        start = after
-        chunks = chunks or [[]]
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            # Records above our own mark (held, not yet contiguous) never extend the claim.
-            to_seq = hwm if last else max(start, min(_seq(chunk[-1]), hwm))
-            commands.append(Send(_batch(origin, epoch, hwm, start, to_seq, chunk)))
-            start = to_seq
+            return iter(())
         self.peer_known[origin] = (epoch, hwm)
-        return commands
+        return self._origin_batches(origin, epoch, hwm, after, records)
+
+    def _origin_batches(self, origin: str, epoch: str, hwm: int, after: int,
+                        records: list[Record]) -> Iterator[Command]:
+        start = after
+        held: list[Record] | None = None
+        for chunk, skipped in _chunk_stream(records):
+            # A record that cannot travel is left out, and the claim still covers it: one record
+            # must never stop a link, nor hold every later write of its origin back.
+            yield from self._unsendable(skipped)
+            if chunk is None:
+                continue
+            if held is not None:
+                # Records above our own mark (held, not yet contiguous) never extend the claim.
+                to_seq = max(start, min(_seq(held[-1]), hwm))
+                yield Send(_batch(origin, epoch, hwm, start, to_seq, held))
+                start = to_seq
+            held = chunk
+        yield Send(_batch(origin, epoch, hwm, start, hwm, held or []))
 
     def _unsendable(self, skipped: list[tuple[Record, str]]) -> list[Command]:
         return [
@@ -656,6 +683,17 @@ def _chunks(records: list[Record]) -> tuple[list[list[Record]], list[tuple[Recor
     and the records that cannot be sent at all, each with the reason."""
     chunks: list[list[Record]] = []
     skipped: list[tuple[Record, str]] = []
+    for chunk, left_out in _chunk_stream(records):
+        skipped += left_out
+        if chunk is not None:
+            chunks.append(chunk)
+    return chunks, skipped
+
+
+def _chunk_stream(records: list[Record]) -> Iterator[tuple[list[Record] | None, list[tuple[Record, str]]]]:
+    """`_chunks` one batch at a time: each batch (None at the end if only records left out
+    remain) with the records left out before it."""
+    skipped: list[tuple[Record, str]] = []
     current: list[Record] = []
     size = 0
     for record in records:
@@ -668,13 +706,12 @@ def _chunks(records: list[Record]) -> tuple[list[list[Record]], list[tuple[Recor
             skipped.append((record, f"takes {encoded} bytes, over the {SEND_MAX_RECORD_BYTES} a record may send"))
             continue
         if current and (size + encoded > BATCH_TARGET_BYTES or len(current) >= BATCH_MAX_RECORDS):
-            chunks.append(current)
-            current, size = [], 0
+            yield current, skipped
+            current, size, skipped = [], 0, []
         current.append(record)
         size += encoded
-    if current:
-        chunks.append(current)
-    return chunks, skipped
+    if current or skipped:
+        yield current or None, skipped
 
 
 def _origin(record: Record) -> str:

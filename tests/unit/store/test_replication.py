@@ -13,6 +13,7 @@ from sesh_mesh.store.record import Record, new_record
 from sesh_mesh.store.replication import (
     BATCH_MAX_RECORDS,
     PROTO_VERSION,
+    SEND_MAX_RECORD_BYTES,
     Apply,
     Authenticated,
     Close,
@@ -25,6 +26,7 @@ from sesh_mesh.store.replication import (
     PeerSession,
     Role,
     Send,
+    Stream,
     Vector,
 )
 from tests.harness import uid
@@ -526,3 +528,46 @@ def test_bad_hello_gaps_close_the_link(gaps: Any) -> None:
     message["gaps"] = gaps
     commands = session.receive(json.dumps(message))
     assert any(isinstance(c, Close) and "bad hello gaps" in c.reason for c in commands), commands
+
+
+def _expanded(commands: list[Command]) -> list[Command]:
+    out: list[Command] = []
+    for command in commands:
+        out += list(command.commands) if isinstance(command, Stream) else [command]
+    return out
+
+
+@pytest.mark.parametrize("shape", ["many", "a-record-too-large", "held-above-the-mark", "only-a-mark", "two-origins"])
+def test_a_lazy_catch_up_sends_exactly_what_the_eager_one_does(shape: str) -> None:
+    count = BATCH_MAX_RECORDS * 2 + 5
+    records = [rec(n, "b", n) for n in range(1, count + 1)]
+    marks: Vector = {"b": ("eb", count)}
+    if shape == "a-record-too-large":
+        records[BATCH_MAX_RECORDS + 3]["summary"] = "x" * (SEND_MAX_RECORD_BYTES + 1)
+    elif shape == "held-above-the-mark":
+        marks = {"b": ("eb", 10)}
+    elif shape == "only-a-mark":
+        records = []
+    elif shape == "two-origins":
+        records += [rec(10_000 + n, "c", n) for n in range(1, 30)]
+        marks["c"] = ("ec", 29)
+    eager_session, lazy_session = listener(FakeSource(marks, records)), listener(FakeSource(marks, records))
+    lazy_session.lazy = True
+    eager = eager_session.receive(hello())
+    lazy = lazy_session.receive(hello())
+    assert any(isinstance(c, Stream) for c in lazy) and not any(isinstance(c, Stream) for c in eager)
+    # What the peer is taken to hold is settled when the hello is read, before a batch is encoded.
+    assert lazy_session.peer_known == eager_session.peer_known
+    assert _expanded(lazy) == eager
+
+
+def test_a_lazy_catch_up_sends_the_records_as_they_were_when_the_hello_was_read() -> None:
+    records = [rec(n, "b", n) for n in range(1, 4)]
+    source = FakeSource({"b": ("eb", 3)}, records)
+    session = listener(source)
+    session.lazy = True
+    [stream] = [c for c in session.receive(hello()) if isinstance(c, Stream)]
+    source.records.append(rec(4, "b", 4))  # committed after the hello: the next push carries it
+    source.marks["b"] = ("eb", 4)
+    sent = [c.message for c in stream.commands if isinstance(c, Send) and c.message["t"] == "batch"]
+    assert [r["originSeq"] for m in sent for r in m["records"]] == [1, 2, 3] and sent[-1]["to"] == 3
