@@ -103,8 +103,8 @@ class EventOps:
         wall = clock.now_s()
         events = self.derive.commit(record, time.monotonic(), wall, self._iso_at(wall))
         self.hub.publish_all(events)
-        if self.derive.next_due() is not None:
-            self._due.set()
+        if self.derive.ends_pending:
+            self._due.set()  # the run loop reads the new deadline (an early wake only re-reads it)
 
     def _iso_at(self, wall: float) -> str:
         """`clock.iso_at(wall)`, formatted once per hundredth of a second: a 10,000-record

@@ -31,7 +31,7 @@ so name the reply) before announcing the end without one: the status and the tra
 separate sources and either may reach the record first."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     status: Any
     needs_input: bool
@@ -201,6 +201,12 @@ class RecordEvents:
                 record = self._latest.pop(uuid)
                 out.append(_event("turn-ended", record, now_iso, turn_detail(record, False)))
         return out
+
+    @property
+    def ends_pending(self) -> bool:
+        """Some session's turn end waits for its grace (so `next_due` may be set): a cheap test
+        for each commit, where `next_due` walks them."""
+        return bool(self._latest)
 
     def next_due(self) -> float | None:
         dues = [seen.end_due for uuid in self._latest if (seen := self._seen.get(uuid)) and seen.end_due is not None]
