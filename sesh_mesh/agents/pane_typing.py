@@ -53,15 +53,10 @@ def paste_shown(before: str, now: str, mark: str) -> bool:
     return any(count > had[found] for found, count in Counter(PLACEHOLDER.findall(now)).items())
 
 
-def _leave_mode(pane: str) -> list[str]:
-    """Leave copy/view mode, which swallows keys: a tmux command that rides in another's process."""
-    return ["if-shell", "-F", "-t", pane, "#{pane_in_mode}", f"send-keys -t {pane} -X cancel"]
-
-
 async def clear_input(socket: str, pane: str, bursts: Sequence[Sequence[str]]) -> None:
     """Leave copy/view mode and send the bursts that empty the input line; the mode check rides
     in the first burst's tmux process."""
-    leave = _leave_mode(pane)
+    leave = tmux.leave_mode_command(pane)
     first = True
     for burst in bursts:
         chain = [leave, ["send-keys", "-t", pane, *burst]] if first else [["send-keys", "-t", pane, *burst]]
@@ -81,7 +76,7 @@ async def paste(socket: str, pane: str, text: str, buffer: str, leave_mode: bool
         tmux.ISSUED["load-buffer"] += 1
         tmux.ISSUED["paste-buffer"] += 1
         tmux.ISSUED["processes"] += 1
-        leave = [*_leave_mode(pane), ";"] if leave_mode else []
+        leave = [*tmux.leave_mode_command(pane), ";"] if leave_mode else []
         done = subprocess.run([shutil.which("tmux") or "tmux", "-S", socket, *leave, "load-buffer", "-b", buffer, "-",
                                ";", "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane],
                               input=text.encode(), capture_output=True, check=False, timeout=30)

@@ -155,15 +155,16 @@ async def capture(socket: str, pane: str, lines: int = 0) -> str:
     return "\n".join(out[-lines:])
 
 
-async def pane_in_mode(socket: str, pane: str) -> bool:
-    out = await asyncio.to_thread(_run, socket, "display-message", "-p", "-t", pane, "#{pane_in_mode}")
-    return bool(out) and out[0].strip() == "1"
+def leave_mode_command(pane: str) -> list[str]:
+    """The tmux command that leaves copy/view mode if `pane` is in it, to chain with others in
+    one process (`run_chain`): claude and codex often leave a detached pane in view-mode, which
+    swallows keys."""
+    return ["if-shell", "-F", "-t", pane, "#{pane_in_mode}", f"send-keys -t {pane} -X cancel"]
 
 
 async def leave_mode(socket: str, pane: str) -> None:
-    """Leave copy/view mode: claude and codex often leave a detached pane in view-mode, which swallows keys."""
-    if await pane_in_mode(socket, pane):
-        await asyncio.to_thread(_run, socket, "send-keys", "-t", pane, "-X", "cancel")
+    """Leave copy/view mode (`leave_mode_command`), in one tmux process."""
+    await run_chain(socket, [leave_mode_command(pane)])
 
 
 async def send_keys(socket: str, pane: str, keys: Sequence[str], literal: bool = False) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sesh_mesh.config import Config, ConfigError, ConfigFile
 from sesh_mesh.daemon.events import Event, EventFilter, EventHub
 from sesh_mesh.daemon.ops import Emit, op
 from sesh_mesh.daemon.record_events import RecordEvents
+from sesh_mesh.daemon.waiting import first_of
 from sesh_mesh.errors import UsageError
 from sesh_mesh.event_config import KINDS as EVENT_KINDS
 from sesh_mesh.event_config import EventKind, EventSettings
@@ -127,7 +128,7 @@ class EventOps:
                 due = self.derive.next_due()
                 timeout = None if due is None else max(0.0, due - time.monotonic())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(self._due.wait, stop.wait), timeout)
+                    await asyncio.wait_for(first_of(self._due, stop), timeout)
                 self.hub.publish_all(self.derive.due(time.monotonic(), clock.now_iso()))
         finally:
             self.hub.close()
@@ -154,13 +155,3 @@ class EventOps:
             if subscription is not None:
                 subscription.close()
         return None
-
-
-async def _first(*waits: Callable[[], Awaitable[Any]]) -> None:
-    """Return when the first of `waits` completes; cancel the rest."""
-    tasks = [asyncio.ensure_future(wait()) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()

@@ -19,6 +19,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import errno
+import functools
 import logging
 import os
 import struct
@@ -54,16 +55,12 @@ MAX_TREE_DIRS = 4096
 """One tree is watched down to this many directories; beyond that the tick covers it (a data dir
 is a few hundred directories even after years of codex's YYYY/MM/DD layout)."""
 
-_libc: ctypes.CDLL | None = None
-
-
+@functools.cache
 def _lib() -> ctypes.CDLL:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        _libc.inotify_init1.argtypes = [ctypes.c_int]
-        _libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-    return _libc
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.inotify_init1.argtypes = [ctypes.c_int]
+    libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+    return libc
 
 
 class TreeWatch:
@@ -81,7 +78,8 @@ class TreeWatch:
         self.lost: str | None = None
         """Why some change may have gone unseen (a full queue, the watch limit), until reported."""
         self.root_gone = asyncio.Event()
-        """A root was deleted or moved: its watch is gone, and the caller re-arms."""
+        """A root was deleted or moved: its watch is gone or names another place now, and the
+        caller re-arms on the paths as they are."""
         for root in self.roots:
             self._add_tree(root, report=False)
 
@@ -162,6 +160,8 @@ class TreeWatch:
                     continue
                 if base is None:
                     continue
+                if mask & IN_MOVE_SELF and base in self.roots:
+                    self.root_gone.set()  # inotify follows the directory, not the path we watch
                 path = base / os.fsdecode(name) if name else base
                 changed.add(path)
                 if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):

@@ -460,8 +460,6 @@ class Service:
 mutations_fn = Callable[[Record | None], Record | None]
 
 
-
-
 def _purge_transcript(record: Record) -> str | None:
     """Remove the deleted session's transcript (`delete --purge`); the path removed, if any."""
     path = record.get("filePath")

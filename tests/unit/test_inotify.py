@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sesh_mesh.daemon import inotify
+from sesh_mesh.daemon import inotify, transcripts
 from sesh_mesh.daemon.inotify import watch_trees
 from tests.polling import scaled
 
@@ -84,11 +84,15 @@ async def test_a_burst_of_writes_wakes_with_them_together(tmp_path: Path) -> Non
         assert seen.calls <= 3, seen.calls
 
 
-async def test_a_deleted_root_ends_the_watch_so_the_caller_re_arms(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["deleted", "moved"])
+async def test_a_root_deleted_or_moved_ends_the_watch_so_the_caller_re_arms(tmp_path: Path, how: str) -> None:
     root = tmp_path / "data"
     root.mkdir()
     async with watching(root) as (_seen, _stop, task):
-        root.rmdir()
+        if how == "deleted":
+            root.rmdir()
+        else:
+            root.rename(tmp_path / "elsewhere")  # the watch would follow it there, away from the path
         assert await asyncio.wait_for(task, scaled(5)) is False
 
 
@@ -108,3 +112,24 @@ async def test_a_missing_root_is_no_error_and_watches_nothing(tmp_path: Path) ->
         (tmp_path / "f").write_text("x")
         await seen.until(tmp_path / "f")
         assert not task.done()
+
+
+async def test_inotify_that_cannot_start_is_logged_and_tried_again_without_killing_the_watch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """EMFILE from inotify_init1 (fs.inotify.max_user_instances spent): the transcript watch
+    says so, the 1 s tick covers the files meanwhile, and the watch is armed again."""
+    calls: list[list[Path]] = []
+    stop = asyncio.Event()
+
+    async def flaky(roots: list[Path], wake: object, *until: asyncio.Event) -> bool:
+        calls.append(list(roots))
+        if len(calls) == 1:
+            raise OSError(24, "inotify_init1: Too many open files")
+        stop.set()
+        return True
+
+    monkeypatch.setattr(transcripts, "watch_trees", flaky)
+    async with asyncio.timeout(scaled(10)):
+        await transcripts.watch_dirs(lambda: [tmp_path], lambda _paths: None, stop, asyncio.Event())
+    assert calls == [[tmp_path], [tmp_path]]
+    assert "Too many open files" in caplog.text and "the 1 s tick covers it" in caplog.text

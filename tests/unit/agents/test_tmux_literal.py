@@ -160,3 +160,15 @@ def test_literal_doubles_every_hash(raw: str, escaped: str) -> None:
 ])  # fmt: skip
 def test_command_arg_keeps_a_trailing_semicolon_from_ending_the_command(raw: str, sent: str) -> None:
     assert tmux.command_arg(raw) == sent
+
+
+def test_leave_mode_takes_a_pane_out_of_copy_mode_and_leaves_a_pane_in_none_alone(server: PrivateTmux) -> None:
+    pane = server.run("display-message", "-p", "-t", "=base:", "#{pane_id}").strip()
+    server.run("copy-mode", "-t", pane)
+    assert server.display(pane, "#{pane_in_mode}") == "1"
+    asyncio.run(tmux.leave_mode(_socket(server), pane))
+    assert server.display(pane, "#{pane_in_mode}") == "0"
+    asyncio.run(tmux.leave_mode(_socket(server), pane))  # not in a mode: nothing to do, no error
+    assert server.display(pane, "#{pane_in_mode}") == "0"
+    asyncio.run(tmux.send_keys(_socket(server), pane, ["x", "Enter"]))  # the pane still takes keys
+    eventually(lambda: "x" in server.capture(pane), scaled(5), what="the key reaching the pane")
