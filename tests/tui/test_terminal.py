@@ -53,7 +53,7 @@ def test_tui_filter_then_enter_prints_the_selection(tmux: PrivateTmux, seeded: D
 
 
 def test_pick_with_captured_stdout_draws_on_the_terminal(tmux: PrivateTmux, seeded: Daemon) -> None:
-    script = f'sel=$({SESH} pick --format kv); echo "EXIT=$?"; printf "%s\\n" "$sel" | sed "s/^/SEL /"'
+    script = f'sel=$({SESH} pick --format kv); echo "EXIT=$?"; printf "%s\\n" "$sel" | sed "s/^/SEL /"; echo PRINTED'
     pane = start(tmux, seeded, script)
     screen = tmux.wait_for_text(pane, "auth-refactor")  # drawn although stdout is a pipe
     assert "Enter pick" in screen
@@ -61,7 +61,8 @@ def test_pick_with_captured_stdout_draws_on_the_terminal(tmux: PrivateTmux, seed
     tmux.send_text(pane, "flaky", submit=False)
     tmux.wait_for_text(pane, "filter: flaky")
     tmux.send_keys(pane, "Enter")  # Enter in the prompt picks the best match
-    out = tmux.wait_for_text(pane, "EXIT=0")
+    out = tmux.wait_for_text(pane, "PRINTED")  # not EXIT=0: the SEL lines come after it
+    assert "EXIT=0" in out
     lines = [line for line in out.splitlines() if line.startswith("SEL ")]
     assert lines == [
         f"SEL uuid={FLAKY}", "SEL machine=alpha", "SEL agent=pi", "SEL cwd=/srv/app/tests", "SEL name=flaky-tests",
