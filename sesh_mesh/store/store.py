@@ -27,6 +27,7 @@ from sesh_mesh.store import merge
 from sesh_mesh.store.record import Record, clone
 from sesh_mesh.store.schema import migrate
 from sesh_mesh.store.validation import MAX_SEQ, check_local_write, needs_sanitizing, sanitize_remote
+from sesh_mesh.wire import dumps_compact_ascii
 
 log = logging.getLogger(__name__)
 
@@ -628,7 +629,7 @@ def _row(record: Record) -> tuple[Any, ...]:
         1 if record.get("deleted") else 0,
         record.get("agent"),
         record.get("agentSessionId"),
-        json.dumps(record, separators=(",", ":")),
+        dumps_compact_ascii(record),
     )
 
 
