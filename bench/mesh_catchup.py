@@ -3,12 +3,14 @@
 The peer holds N records of its own (seeded by `sesh import`, one transaction). Each run starts
 a new empty daemon, adds the peer with a live `peers-reload`, and times from that request until
 the new daemon logs that it caught up (then checks that it holds all N records: waiting reads the
-log, because a status poll would load the very loop it times). Bytes on the wire are counted by a TCP proxy between them.
+log, because a status poll would load the very loop it times). Bytes on the wire are counted
+by a TCP proxy between them; the new daemon's CPU time comes from /proc.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -32,6 +34,12 @@ def holds(daemon: Daemon, count: int) -> bool:
     return int(daemon.call("status")["records"]) >= count
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def caught_up_line(daemon: Daemon) -> str:
     """The daemon's "caught up with source in …" log line, or "" while it has not caught up."""
     log = daemon.home / "daemon.log"
@@ -51,13 +59,15 @@ def main() -> None:
         started = time.perf_counter()
         seed(source, opts.records)
         print(f"seeded {opts.records} records on the source in {time.perf_counter() - started:.2f}s")
-        times, wire, linked = [], [], []
+        times, wire, linked, cpu = [], [], [], []
         for run in range(opts.runs):
             fresh = mesh_daemon(f"fresh{run}", listen=False).start()
             token = new_token()
             try:
                 add_peer(source, fresh.machine, NOBODY, token)
                 proxy.up = proxy.down = 0
+                assert fresh.process is not None
+                cpu_before = cpu_s(fresh.process.pid)
                 started = time.perf_counter()
                 add_peer(fresh, "source", proxy.url, token)  # live reload: the clock starts here
                 # Waiting reads the new daemon's log, not its status: a status poll walks every
@@ -65,13 +75,15 @@ def main() -> None:
                 line = eventually(partial(caught_up_line, fresh), CATCHUP_LIMIT_S, interval=POLL_S,
                                   what=f"{fresh.machine} to log its catch-up")
                 elapsed = time.perf_counter() - started
+                cpu.append(cpu_s(fresh.process.pid) - cpu_before)
                 if not holds(fresh, opts.records):
                     raise SystemExit(f"{fresh.machine} logged its catch-up but holds fewer than {opts.records} records")
                 times.append(elapsed)
                 wire.append(proxy.up + proxy.down)
                 own = float(line.rsplit(" in ", 1)[1].rstrip("s"))
                 linked.append(own)
-                print(f"run {run + 1}: {elapsed:.3f}s ({own:.2f}s from the link's opening), "
+                print(f"run {run + 1}: {elapsed:.3f}s ({own:.2f}s from the link's opening, "
+                      f"{cpu[-1]:.2f} CPU s in the new daemon), "
                       f"{opts.records / elapsed:,.0f} records/s, "
                       f"{(proxy.up + proxy.down) / 1e6:.2f} MB on the wire")
             finally:
@@ -80,7 +92,8 @@ def main() -> None:
         best = median(times)
         print(f"catch-up of {opts.records} records: median {best:.3f}s = {opts.records / best:,.0f} records/s, "
               f"{median(wire) / opts.records:.0f} bytes/record on the wire (compressed); "
-              f"from the link's opening (the daemon's own log) median {median(linked):.2f}s")
+              f"from the link's opening (the daemon's own log) median {median(linked):.2f}s; "
+              f"the new daemon's CPU median {median(cpu):.2f}s")
     finally:
         proxy.close()
         source.stop()

@@ -58,6 +58,8 @@ class TurnEvents:
 
     def changed(self, uuid: str | None = None) -> None:
         """Wake the waiters of `uuid` (and those of any session); None wakes every waiter."""
+        if not self._waiters:
+            return  # every commit lands here: a catch-up makes thousands with nobody waiting
         keys = list(self._waiters) if uuid is None else [uuid, None]
         for key in keys:
             for waiter in self._waiters.pop(key, ()):

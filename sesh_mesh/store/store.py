@@ -464,7 +464,7 @@ class Store:
             changed: dict[str, Record] = {}
             for record in sorted(records, key=lambda r: int(r["originSeq"])):
                 current = changed.get(record["uuid"]) or self.records.get(record["uuid"])
-                if merge.should_apply(None if current is None else _version(current), _version(record)):
+                if current is None or merge.should_apply(_version(current), _version(record)):
                     changed[record["uuid"]] = record
             if origin == self.machine:
                 # Our own records coming back from a peer while a reset store recovers: the

@@ -246,7 +246,14 @@ def sanitize_remote(record: Record) -> Record:
 def needs_sanitizing(record: Record, as_json: str) -> bool:
     """Whether `sanitize_remote` would change `record`, whose `json.dumps` (ASCII, the default)
     is `as_json`: a lone surrogate can only show there as a `\\udXXX` escape, so the common
-    record, with none, costs one substring search instead of a walk over every value."""
+    record, with none, costs one substring search instead of a walk over every value. Every
+    character sanitising replaces is a control (escaped by JSON, or DEL, kept as it is) or not
+    ASCII (escaped): JSON with no backslash and no DEL holds none, and only the tags' types remain."""
+    if "\\" not in as_json and "\x7f" not in as_json:
+        if "tags" not in record:
+            return False
+        tags = record["tags"]
+        return not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)
     if "\\ud" in as_json or "\\uD" in as_json:
         return sanitize_remote(record) != record
     name = record.get("name")
