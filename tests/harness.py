@@ -34,10 +34,35 @@ def short_home(prefix: str = "sh") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
+PORTS_FIRST, PORTS_END = 20_000, 32_000
+"""Listen ports for test daemons come from here, below the kernel's ephemeral range (32768 and
+up by default), so no outgoing connection can take one between the pick and the daemon's bind.
+A port from bind(0) is an ephemeral one: in the window before the daemon bound it, any dial of
+either xdist worker could get it as its local port (a CI failure: "address already in use")."""
+
+_WORKERS = 8
+_next_port: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, not handed out twice by this process: each xdist
+    worker draws from its own slice of PORTS_FIRST..PORTS_END, in turn, skipping taken ones."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    slot = int(worker) % _WORKERS if worker.isdigit() else os.getpid() % _WORKERS
+    size = (PORTS_END - PORTS_FIRST) // _WORKERS
+    first = PORTS_FIRST + slot * size
+    if not _next_port:
+        _next_port.append(os.getpid() % size)  # a rerun in the same slot starts elsewhere
+    for _ in range(size):
+        port = first + _next_port[0] % size
+        _next_port[0] += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {first}..{first + size - 1}")
 
 
 def base_env(home: Path, machine: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:

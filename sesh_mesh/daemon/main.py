@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -206,6 +207,11 @@ async def serve(home: Path, machine: str, config: Config, listen: str | None) ->
             if http is not None:
                 owned.append(group.create_task(http.run(stop), name="http"))
             await daemon.api.start()
+            # What start-up built (modules, the loaded store's records) lives as long as the
+            # daemon: keep the cyclic collector from walking it again on every full collection,
+            # which a catch-up of thousands of records otherwise triggers mid-way.
+            gc.collect()
+            gc.freeze()
             log.info("serving %s", daemon.api.path)
             await stop.wait()
             log.info("stopping")
