@@ -133,3 +133,30 @@ async def test_inotify_that_cannot_start_is_logged_and_tried_again_without_killi
         await transcripts.watch_dirs(lambda: [tmp_path], lambda _paths: None, stop, asyncio.Event())
     assert calls == [[tmp_path], [tmp_path]]
     assert "Too many open files" in caplog.text and "the 1 s tick covers it" in caplog.text
+
+
+async def test_a_full_kernel_queue_reports_every_file_once_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """More events than the kernel queues for one descriptor, while nothing reads it: the queue
+    overflows for real (IN_Q_OVERFLOW), the watch says so and reports every file it holds,
+    including one that never changed, since which ones did is lost."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 1_000_000:
+        pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many events to overflow it here")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "quiet").mkdir()
+    busy = [tmp_path / "busy" / "a.jsonl", tmp_path / "busy" / "b.jsonl"]
+    quiet = tmp_path / "quiet" / "never-touched.jsonl"
+    for path in (*busy, quiet):
+        path.write_text("{}\n")
+    seen = Seen()
+    watch = inotify.TreeWatch([tmp_path], seen)
+    try:
+        for n in range(limit + 1000):
+            os.utime(busy[n % 2])  # alternating: the kernel merges only identical neighbours
+        watch.read()
+    finally:
+        watch.close()
+    assert seen.calls == 1
+    assert {*busy, quiet} <= seen.paths
+    assert "inotify queue overflowed" in caplog.text and "reporting every file once" in caplog.text
