@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sesh_mesh.daemon.peers import load_peers, save_peers
+from tests.harness import free_port
 from tests.polling import eventually
 from tests.remote.bed import READY, RemoteBed, make_remote_bed
 
@@ -228,7 +229,7 @@ def test_failures_are_one_line(bed: RemoteBed) -> None:
         assert (none.code, none.err) == (1, ("sesh: no ssh target for machine 'alpha': it is not a peer of this "
                                             "machine (sesh peer add alpha ws://HOST:PORT --token T --ssh "
                                             "[user@]host[:port])\n"))
-        closed = f"root@127.0.0.1:{bed.sshd.port + 1 if bed.sshd.port < 65535 else 1}"
+        closed = f"root@127.0.0.1:{free_port()}"  # nothing listens there (not the port after sshd's: taken)
         save_peers(bed.here.home, {"alpha": peers["alpha"].__class__(**{**peers["alpha"].__dict__, "ssh": closed})})
         doctor = {row["check"]: row for row in json.loads(bed.here_sesh("doctor", "--json").out)}
         assert doctor["ssh-alpha"]["status"] == "warn" and "Connection refused" in doctor["ssh-alpha"]["detail"]
