@@ -13,7 +13,7 @@ second source to double it). No I/O and no clock of its own: `now` is monotonic 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sesh_mesh.agents.transcript import TranscriptState, first_line
@@ -127,6 +127,19 @@ class RecordEvents:
         self._seen: dict[str, _Seen] = {}
         self._latest: dict[str, Record] = {}
         """The last version of each session with an end due (to announce it from)."""
+        self._stale_day: int | None = None
+        self._stale_before = ""
+        """Dates before this are older than the fresh window (`_surely_stale`), for `_stale_day`."""
+
+    def _surely_stale(self, created_at: Any, wall_s: float) -> bool:
+        """True when `created_at`'s date alone puts it well before the fresh window: a catch-up
+        sees thousands of old records first, and parsing each timestamp was a tenth of its
+        events' cost. Two days of margin cover any UTC offset; anything else is parsed."""
+        day = int((wall_s - self.fresh_s) // 86_400) - 2
+        if day != self._stale_day:
+            self._stale_day = day
+            self._stale_before = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+        return isinstance(created_at, str) and created_at[:10] < self._stale_before
 
     def prime(self, records: list[Record]) -> None:
         """Remember the records the store held at start, announcing nothing about them."""
@@ -140,7 +153,10 @@ class RecordEvents:
         old = self._seen.get(uuid)
         self._seen[uuid] = new
         if old is None:
-            age = _age_s(record.get("createdAt"), wall_s)
+            created = record.get("createdAt")
+            if new.deleted or self._surely_stale(created, wall_s):
+                return []
+            age = _age_s(created, wall_s)
             fresh = age is not None and age <= self.fresh_s
             return [] if new.deleted or not fresh else [_event("session-created", record, now_iso, {
                 "cwd": _text(record.get("cwd")), "headless": bool(record.get("headless"))})]

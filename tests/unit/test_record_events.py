@@ -4,12 +4,15 @@ and the hub's bounded fan-out."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesh_mesh.daemon.events import Dropped, Event, EventFilter, EventHub
-from sesh_mesh.daemon.record_events import REPLY_GRACE_S, RecordEvents
+from sesh_mesh.daemon.record_events import CREATED_FRESH_S, REPLY_GRACE_S, RecordEvents
 
 NOW_WALL = 1_800_000_000.0
 FRESH = "2027-01-15T08:00:00Z"  # NOW_WALL as ISO
@@ -126,3 +129,28 @@ def test_recent_keeps_the_last_events() -> None:
     assert [e.machine for e in hub.recent()] == ["p3", "p4", "p5", "p6", "p7"]
     assert [e.machine for e in hub.recent(EventFilter(frozenset({"peer-up"})), 1)] == ["p7"]
     assert hub.recent(n=0) == []
+
+
+_OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ago=st.floats(min_value=-86_400.0, max_value=CREATED_FRESH_S + 5 * 86_400.0), offset=_OFFSETS,
+       style=st.sampled_from(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y%m%dT%H%M%S"]))
+def test_the_date_shortcut_never_hides_a_fresh_session(ago: float, offset: int, style: str) -> None:
+    """A first-seen record is announced as created when its createdAt is within the fresh window,
+    whatever ISO form or UTC offset it is written in; the date shortcut for old ones must agree."""
+    zone = timezone(timedelta(minutes=offset))
+    created = datetime.fromtimestamp(NOW_WALL - ago, zone)
+    text = created.strftime(style) + created.strftime("%z")
+    announced = [kind for kind, _ in _first_sight(text)]
+    assert announced == (["session-created"] if ago <= CREATED_FRESH_S else []), text
+
+
+def _first_sight(created_at: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.kind, e.detail) for e in RecordEvents().commit({**BASE, "createdAt": created_at}, 0.0, NOW_WALL, FRESH)]
+
+
+@pytest.mark.parametrize("created_at", ["yesterday", "", "0000-00-00", "11/30/2026", None, 17])
+def test_a_created_at_no_one_can_read_announces_nothing(created_at: Any) -> None:
+    assert _first_sight(created_at) == []
