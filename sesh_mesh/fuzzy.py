@@ -129,6 +129,24 @@ def score_positions(text: str, positions: Sequence[int], classes: str | None = N
     return score
 
 
+_RUN_SCORES: dict[str, int] = {}
+RUN_SCORES_MAX = 4096
+
+
+def _run_score(kinds: str, run: int, length: int) -> int:
+    """`score_positions` of a contiguous run, which depends only on the classes of the run and
+    of the character before it: the TUI scores the same few shapes across 10,000 rows per
+    keystroke, so each shape's score is computed once (a bounded memo, cleared when full)."""
+    shape = (kinds[run - 1] if run > 0 else _START) + kinds[run:run + length]
+    score = _RUN_SCORES.get(shape)
+    if score is None:
+        if len(_RUN_SCORES) >= RUN_SCORES_MAX:
+            _RUN_SCORES.clear()
+        # The shape as its own classes, matched from offset 1: offset 0 stands for what precedes.
+        score = _RUN_SCORES[shape] = score_positions(shape, range(1, len(shape)), shape)
+    return score
+
+
 def _greedy(haystack: str, term: str, start: int) -> list[int] | None:
     """Positions of `term` in `haystack` taking each character at its first occurrence from
     `start` (whose character must be term[0]), then pulled right-to-left to the tightest window."""
@@ -173,8 +191,7 @@ def match_term(text: str, haystack: str, term: str, classes: str | None = None) 
     tries = 0
     while run >= 0 and tries < MAX_STARTS:
         if _PAIR_BONUS[(kinds[run - 1] if run > 0 else _START, kinds[run])] >= BONUS_BOUNDARY:
-            contiguous = range(run, run + len(term))
-            return Match(score_positions(text, contiguous, kinds), tuple(contiguous))
+            return Match(_run_score(kinds, run, len(term)), tuple(range(run, run + len(term))))
         run = haystack.find(term, run + 1)
         tries += 1
     # General path: align from the first occurrence of term[0] and from later occurrences that

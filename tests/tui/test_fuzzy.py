@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sesh_mesh import fuzzy
 
 
@@ -86,3 +89,30 @@ def test_folding_keeps_offsets() -> None:
     text = "İstanbul x"  # "İ".lower() is two code points
     found = fuzzy.match("x", text)
     assert found is not None and text[found.positions[0]] == "x"
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("abAB1 -_/.:é")), min_size=1, max_size=24)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_TEXT, data=st.data())
+def test_a_contiguous_run_scores_as_its_positions_do(text: str, data: st.DataObject) -> None:
+    """The memo of run scores (one per shape of classes) gives what scoring the run's positions
+    in the text itself gives, wherever the run starts and whatever precedes it."""
+    start = data.draw(st.integers(0, len(text) - 1))
+    length = data.draw(st.integers(1, len(text) - start))
+    kinds = fuzzy.classes_of(text)
+    fuzzy._RUN_SCORES.clear()
+    first = fuzzy._run_score(kinds, start, length)
+    again = fuzzy._run_score(kinds, start, length)  # from the memo
+    assert first == again == fuzzy.score_positions(text, range(start, start + length), kinds)
+
+
+def test_the_run_memo_stays_bounded() -> None:
+    fuzzy._RUN_SCORES.clear()
+    seen = 0
+    for n in range(fuzzy.RUN_SCORES_MAX + 10):  # each n a different shape: lower and upper case
+        text = format(n, "013b").replace("0", "a").replace("1", "A")
+        fuzzy._run_score(fuzzy.classes_of(text), 0, len(text))
+        seen = max(seen, len(fuzzy._RUN_SCORES))
+    assert seen == fuzzy.RUN_SCORES_MAX and 0 < len(fuzzy._RUN_SCORES) <= fuzzy.RUN_SCORES_MAX
