@@ -259,11 +259,13 @@ class RowSet:
             return
         self._rescore(in_view, terms)
         scored = self._scored
-        hits = [(row, found) for row in in_view if (found := scored[row.uuid]) is not None]
-        # Best first; ties: shorter line, then newer (the sort is stable over newest-first).
-        hits.sort(key=lambda hit: (-hit[1].score, len(hit[0].text)))
-        self.visible = [row for row, _ in hits]
-        self.matches = {row.uuid: found for row, found in hits}
+        # Best first; ties: shorter line, then newer (the place in newest-first order). Plain
+        # tuples sort in C: a key function was a Python call per hit, 10,000 per keystroke.
+        hits = [(-found.score, len(row.text), place, row, found)
+                for place, row in enumerate(in_view) if (found := scored[row.uuid]) is not None]
+        hits.sort()  # `place` is unique: rows and matches are never compared
+        self.visible = [hit[3] for hit in hits]
+        self.matches = {hit[3].uuid: hit[4] for hit in hits}
 
     def _rescore(self, rows: list[Row], terms: list[str]) -> None:
         query = " ".join(terms)
@@ -284,6 +286,12 @@ class RowSet:
         sensitive = fuzzy.smart_case(query)
         folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
         scored = self._scored
+        if len(folded_terms) == 1:  # the usual query: one call per row, not two
+            term, match_term = folded_terms[0], fuzzy.match_term
+            for row in rows:
+                if row.uuid not in scored:
+                    scored[row.uuid] = match_term(row.text, row.text if sensitive else row.folded, term, row.classes)
+            return
         match_terms = fuzzy.match_terms
         for row in rows:
             uuid = row.uuid
