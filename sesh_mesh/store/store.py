@@ -26,7 +26,7 @@ from sesh_mesh.errors import SeshError
 from sesh_mesh.store import merge
 from sesh_mesh.store.record import Record, clone
 from sesh_mesh.store.schema import migrate
-from sesh_mesh.store.validation import MAX_SEQ, check_local_write, needs_sanitizing, sanitize_remote
+from sesh_mesh.store.validation import MAX_SEQ, check_local_write, encodable, needs_sanitizing, sanitize_remote
 from sesh_mesh.wire import dumps_compact_ascii
 
 log = logging.getLogger(__name__)
@@ -457,6 +457,10 @@ class Store:
                     )
                 return Applied([], False, False)
             records = self._not_written_here(records)
+        # The uuid keys the record in memory and on disk alike: one that sanitising would change
+        # (a lone surrogate) is sanitised before anything looks it up. The rest wait for the
+        # cheap check below, on the records that change.
+        records = [sanitize_remote(record) if _unencodable_uuid(record) else record for record in records]
         # A purged tombstone's record stays dead: a stale live copy from a peer is not taken back.
         records = [record for record in records if record.get("uuid") not in self.purged]
         async with self._lock:
@@ -631,6 +635,11 @@ def _row(record: Record) -> tuple[Any, ...]:
         record.get("agentSessionId"),
         dumps_compact_ascii(record),
     )
+
+
+def _unencodable_uuid(record: Record) -> bool:
+    uuid = record.get("uuid")
+    return isinstance(uuid, str) and not uuid.isascii() and not encodable(uuid)
 
 
 def _advance(mark: OriginMark | None, origin: str, epoch: str, from_seq: int, to_seq: int) -> OriginMark:

@@ -233,6 +233,22 @@ async def test_a_peer_record_with_surrogates_and_escapes_is_stored_sanitised(tmp
     await store.close()
 
 
+async def test_a_peer_uuid_with_a_lone_surrogate_is_held_under_its_sanitised_uuid(tmp_path: Path) -> None:
+    """The uuid keys the record in memory and on disk: both must be the sanitised one, before and
+    after a restart, and a second version from the peer replaces the first instead of joining it."""
+    path = tmp_path / "s.sqlite"
+    store = await Store.open(path, "a")
+    raw = {"uuid": "u\ud800x", "origin": "b", "machine": "b", "originSeq": 1, "deleted": False, "name": "one"}
+    await store.apply_remote("b", "eb", [raw], 0, 1)
+    assert {key: record["uuid"] for key, record in store.records.items()} == {"u\ufffdx": "u\ufffdx"}
+    await store.apply_remote("b", "eb", [{**raw, "originSeq": 2, "name": "two"}], 1, 2)
+    assert [r["name"] for r in store.records.values()] == ["two"]
+    await store.close()
+    store = await Store.open(path, "a")
+    assert {key: record["name"] for key, record in store.records.items()} == {"u\ufffdx": "two"}
+    await store.close()
+
+
 async def test_a_record_stored_with_a_surrogate_before_the_checks_is_served_sanitised(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     store = await Store.open(path, "a")
