@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median, ms, pct, seed_legacy_file, time_command
+from bench.common import cpu_seconds, median, ms, pct, seed_legacy_file, time_command
 from sesh_mesh.agents.pi import pi_session_dir
 from sesh_mesh.glyphs import GLYPH_IDLE
 from tests.agent_env import agents_installed, make_agent_env
@@ -50,7 +50,6 @@ from tests.tmux_helpers import PrivateTmux
 
 STANDIN = Path(__file__).resolve().parent / "fleet_standin.py"
 SIZES = ((10, 10), (100, 50), (500, 100))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 IDLE_WINDOW_S = 30.0
@@ -58,9 +57,6 @@ IDLE_WINDOW_S = 30.0
 a tick, and read 0.9-1.2 % at 500/100 where 60 s windows read 0.73-0.77 %."""
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def rss_mib(pid: int) -> float:

@@ -10,19 +10,16 @@ by a TCP proxy between them; the new daemon's CPU time comes from /proc.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median
+from bench.common import cpu_seconds, median
 from tests.harness import Daemon
-from tests.mesh.helpers import NOBODY, Proxy, add_peer, mesh_daemon, new_token, seed
-from tests.polling import eventually
+from tests.mesh.helpers import NOBODY, Proxy, add_peer, log_line, mesh_daemon, new_token, seed
 
 POLL_S = 0.02
 """Log poll interval while waiting: small next to a catch-up of hundreds of milliseconds."""
@@ -32,19 +29,6 @@ CATCHUP_LIMIT_S = 600.0
 
 def holds(daemon: Daemon, count: int) -> bool:
     return int(daemon.call("status")["records"]) >= count
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def caught_up_line(daemon: Daemon) -> str:
-    """The daemon's "caught up with source in …" log line, or "" while it has not caught up."""
-    log = daemon.home / "daemon.log"
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return next((line for line in text.splitlines() if "caught up with source in" in line), "")
 
 
 def main() -> None:
@@ -67,15 +51,14 @@ def main() -> None:
                 add_peer(source, fresh.machine, NOBODY, token)
                 proxy.up = proxy.down = 0
                 assert fresh.process is not None
-                cpu_before = cpu_s(fresh.process.pid)
+                cpu_before = cpu_seconds(fresh.process.pid)
                 started = time.perf_counter()
                 add_peer(fresh, "source", proxy.url, token)  # live reload: the clock starts here
                 # Waiting reads the new daemon's log, not its status: a status poll walks every
                 # record on the daemon's loop, and polling it every 20 ms slowed the catch-up it timed.
-                line = eventually(partial(caught_up_line, fresh), CATCHUP_LIMIT_S, interval=POLL_S,
-                                  what=f"{fresh.machine} to log its catch-up")
+                line = log_line(fresh, "caught up with source in", CATCHUP_LIMIT_S, POLL_S)
                 elapsed = time.perf_counter() - started
-                cpu.append(cpu_s(fresh.process.pid) - cpu_before)
+                cpu.append(cpu_seconds(fresh.process.pid) - cpu_before)
                 if not holds(fresh, opts.records):
                     raise SystemExit(f"{fresh.machine} logged its catch-up but holds fewer than {opts.records} records")
                 times.append(elapsed)

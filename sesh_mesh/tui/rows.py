@@ -11,6 +11,7 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 from sesh_mesh import fuzzy, ids
 from sesh_mesh.glyphs import glyph
@@ -286,17 +287,15 @@ class RowSet:
         sensitive = fuzzy.smart_case(query)
         folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
         scored = self._scored
-        if len(folded_terms) == 1:  # the usual query: one call per row, not two
-            term, match_term = folded_terms[0], fuzzy.match_term
-            for row in rows:
-                if row.uuid not in scored:
-                    scored[row.uuid] = match_term(row.text, row.text if sensitive else row.folded, term, row.classes)
-            return
-        match_terms = fuzzy.match_terms
+        # The usual one-term query goes to match_term itself: one call per row, not two.
+        matcher: Callable[[str, str, Any, str | None], fuzzy.Match | None] = fuzzy.match_terms
+        terms_arg: Any = folded_terms
+        if len(folded_terms) == 1:
+            matcher, terms_arg = fuzzy.match_term, folded_terms[0]
         for row in rows:
             uuid = row.uuid
             if uuid not in scored:
-                scored[uuid] = match_terms(row.text, row.text if sensitive else row.folded, folded_terms, row.classes)
+                scored[uuid] = matcher(row.text, row.text if sensitive else row.folded, terms_arg, row.classes)
 
     def index_of(self, uuid: str | None) -> int | None:
         if uuid is None:

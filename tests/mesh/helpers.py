@@ -385,11 +385,11 @@ def relays(*targets: int) -> Iterator[list[Relay]]:
             relay.close()
 
 
-def log_line(daemon: Daemon, text: str, timeout: float = 10.0) -> str:
-    """The daemon.log line containing `text` (waits until it appears)."""
+def log_line(daemon: Daemon, text: str, timeout: float = 10.0, interval: float = 0.05) -> str:
+    """The daemon.log line containing `text` (waits until it appears, reading every `interval`)."""
 
     def find() -> str:
         log = (daemon.home / "daemon.log").read_text(errors="replace") if (daemon.home / "daemon.log").exists() else ""
         return next((line for line in log.splitlines() if text in line), "")
 
-    return eventually(find, timeout, what=f"{text!r} in {daemon.machine}'s daemon.log")
+    return eventually(find, timeout, interval, what=f"{text!r} in {daemon.machine}'s daemon.log")
