@@ -20,6 +20,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Container
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.events import Resize
 from textual.widgets import Input, Static
 
@@ -35,6 +37,7 @@ from sesh_mesh.tui.link import DaemonLink, call
 from sesh_mesh.tui.preview import Preview
 from sesh_mesh.tui.rows import Row, RowSet, View
 from sesh_mesh.tui.table import DEFAULT_COLUMNS, SessionTable
+from sesh_mesh.tui.terminal_driver import TerminalDriver
 
 FLAGS_SAVE_S = 1.0
 """Changed attention flags reach their file within this, not only when the TUI exits."""
@@ -182,6 +185,12 @@ class SeshApp(App[Record | None]):
     WHILE_FILTERING = frozenset({"move", "move_page", "cycle_view", "choose", "escape"})
     """Actions that keep working while the filter prompt has focus (letters go to the prompt)."""
 
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own choice, except that on a POSIX terminal frames are written whole
+        (`terminal_driver`: Textual's driver drops the rest of a frame a signal interrupts)."""
+        chosen = super().get_driver_class()
+        return TerminalDriver if chosen is LinuxDriver else chosen
 
     def __init__(self, options: Options) -> None:
         super().__init__()
