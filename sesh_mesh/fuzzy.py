@@ -16,8 +16,9 @@ boundaries are tried (fzf v1 plus boundary-aware restarts), not fzf v2's O(n·m)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SCORE_MATCH = 16
 SCORE_GAP_START = -3
@@ -42,12 +43,17 @@ DELIMITERS = frozenset("/,:;|")
 _WHITE, _NON_WORD, _DELIMITER, _LOWER, _UPPER, _LETTER, _NUMBER = range(7)
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A successful match: the score (higher is better) and the matched character offsets."""
+class Match(NamedTuple):
+    """A successful match: the score (higher is better) and the matched character offsets.
+
+    A named tuple, not a frozen dataclass: the TUI makes one per row per keystroke, and a
+    frozen dataclass costs four times as much to build."""
 
     score: int
     positions: tuple[int, ...]
+    run: bool = False
+    """Found by `match_term`'s fast path: the term as a contiguous run at the first word-boundary
+    occurrence. `extend_run` relies on it to score a longer term without searching again."""
 
 
 def _char_class(char: str) -> int:
@@ -129,39 +135,58 @@ def score_positions(text: str, positions: Sequence[int], classes: str | None = N
     return score
 
 
-_RUN_SCORES: dict[str, int] = {}
-RUN_SCORES_MAX = 4096
+_RUN_MATCHES: dict[tuple[str, int], Match] = {}
+RUN_MATCHES_MAX = 4096
 
 
-def _run_score(kinds: str, run: int, length: int) -> int:
-    """`score_positions` of a contiguous run, which depends only on the classes of the run and
-    of the character before it: the TUI scores the same few shapes across 10,000 rows per
-    keystroke, so each shape's score is computed once (a bounded memo, cleared when full)."""
-    shape = (kinds[run - 1] if run > 0 else _START) + kinds[run:run + length]
-    score = _RUN_SCORES.get(shape)
-    if score is None:
-        if len(_RUN_SCORES) >= RUN_SCORES_MAX:
-            _RUN_SCORES.clear()
+def run_match(kinds: str, run: int, length: int) -> Match:
+    """The match of a contiguous run of `length` characters at offset `run` found by the fast
+    path. Its score depends only on the classes of the run and of the character before it, and
+    the TUI meets the same few (shape, offset) pairs across 10,000 rows per keystroke: each is
+    scored once and its Match shared (a bounded memo, cleared when full)."""
+    key = ((kinds[run - 1] if run > 0 else _START) + kinds[run:run + length], run)
+    found = _RUN_MATCHES.get(key)
+    if found is None:
+        if len(_RUN_MATCHES) >= RUN_MATCHES_MAX:
+            _RUN_MATCHES.clear()
+        shape = key[0]
         # The shape as its own classes, matched from offset 1: offset 0 stands for what precedes.
-        score = _RUN_SCORES[shape] = score_positions(shape, range(1, len(shape)), shape)
-    return score
+        score = score_positions(shape, range(1, len(shape)), shape)
+        found = _RUN_MATCHES[key] = Match(score, tuple(range(run, run + length)), True)
+    return found
+
+
+_CHAINS: dict[str, re.Pattern[str]] = {}
+CHAINS_MAX = 256
+
+
+def _chain(term: str) -> re.Pattern[str]:
+    """A pattern matching `term` as a subsequence from where it is applied, each character at
+    its first occurrence after the previous one (fzf v1's forward scan): `t[^e]*e[^r]*r…`.
+    Negated classes leave nothing to backtrack, so one C-level call replaces a Python loop
+    over the term (and fails as fast when a character is missing)."""
+    pattern = _CHAINS.get(term)
+    if pattern is None:
+        if len(_CHAINS) >= CHAINS_MAX:
+            _CHAINS.clear()
+        source = re.escape(term[0]) + "".join(f"[^{re.escape(char)}]*{re.escape(char)}" for char in term[1:])
+        pattern = _CHAINS[term] = re.compile(source, re.DOTALL)
+    return pattern
 
 
 def _greedy(haystack: str, term: str, start: int) -> list[int] | None:
     """Positions of `term` in `haystack` taking each character at its first occurrence from
     `start` (whose character must be term[0]), then pulled right-to-left to the tightest window."""
-    positions = [start]
-    at = start
-    for char in term[1:]:
-        at = haystack.find(char, at + 1)
-        if at < 0:
-            return None
-        positions.append(at)
+    found = _chain(term).match(haystack, start)
+    if found is None:
+        return None
     # Backward pass (fzf v1): from the last match, take each earlier character at its last
-    # occurrence before the next one; this shortens gaps such as "ab" in "a_xab".
+    # occurrence before the next one; this shortens gaps such as "ab" in "a_xab". Each lands at
+    # or after the forward scan's position for it, so `start` bounds every search.
+    positions = [0] * len(term)
+    at = positions[-1] = found.end() - 1
     for order in range(len(term) - 2, -1, -1):
-        found = haystack.rfind(term[order], positions[order], positions[order + 1])
-        positions[order] = found
+        at = positions[order] = haystack.rfind(term[order], start, at)
     return positions
 
 
@@ -191,7 +216,7 @@ def match_term(text: str, haystack: str, term: str, classes: str | None = None) 
     tries = 0
     while run >= 0 and tries < MAX_STARTS:
         if _PAIR_BONUS[(kinds[run - 1] if run > 0 else _START, kinds[run])] >= BONUS_BOUNDARY:
-            return Match(_run_score(kinds, run, len(term)), tuple(range(run, run + len(term))))
+            return run_match(kinds, run, len(term))
         run = haystack.find(term, run + 1)
         tries += 1
     # General path: align from the first occurrence of term[0] and from later occurrences that
@@ -208,6 +233,22 @@ def match_term(text: str, haystack: str, term: str, classes: str | None = None) 
         if start < 0:
             break
     return best
+
+
+def extend_run(haystack: str, term: str, previous: Match, classes: str) -> Match | None:
+    """`match_term(text, haystack, term)` when `previous` is its result for a shorter prefix of
+    `term` (two or more characters) and `term` still continues that run in place; None when
+    that shortcut does not apply and the caller must call `match_term`.
+
+    Exact, not a heuristic: every word-boundary occurrence of `term` is one of the prefix's,
+    so the prefix's first one (where `previous` starts) is also the term's first, and it is
+    reached in no more tries. Typing a name letter by letter takes this path on every key."""
+    if not previous.run:
+        return None
+    start = previous.positions[0]
+    if not haystack.startswith(term, start):
+        return None
+    return run_match(classes, start, len(term))
 
 
 def _next_boundary(haystack: str, char: str, start: int, kinds: str) -> int:

@@ -306,7 +306,9 @@ class SeshApp(App[Record | None]):
         why = self.attention.flags.get(row.uuid) if row is not None else None
         if row is not None and why:
             parts.append(f"{row.cells['name']}: {why}")
-        self.status_line.update(" · ".join(parts))
+        # One line of fixed height and full width: a new text needs no layout pass (a reflow
+        # of the whole screen on every filter keystroke).
+        self.status_line.update(" · ".join(parts), layout=False)
 
     def _rows_changed(self, remeasure: bool = True) -> None:
         self.table.connected = self.link.connected
@@ -438,11 +440,21 @@ class SeshApp(App[Record | None]):
         self.table.cursor = 0  # the best match, nearest the prompt
         self.table.cursor_uuid = None
         self._rows_changed(remeasure=False)
+        self._repaint_now()
+
+    def _repaint_now(self) -> None:
+        """Put the new rows into the frame that shows the new prompt text. The prompt asked for
+        that frame before the filter ran; the table's own refresh reaches the screen only after
+        it is drawn, and Textual's frame timer, late by then, waits one to two frame periods
+        (16-33 ms) before the next. A screen refresh is marked at once, so the waiting frame
+        draws everything."""
+        self.screen.refresh()
 
     def clear_filter(self) -> None:
         self.filter_input.value = ""
         self.rowset.set_query("")
         self._rows_changed(remeasure=False)
+        self._repaint_now()
 
     def action_cycle_view(self) -> None:
         self.rowset.set_view(self.rowset.view.next())

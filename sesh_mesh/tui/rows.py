@@ -11,7 +11,6 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
 
 from sesh_mesh import fuzzy, ids
 from sesh_mesh.glyphs import glyph
@@ -22,6 +21,10 @@ STALE_MARK = "(stale)"
 
 RECENT_QUERIES = 16
 """How many earlier queries keep their scores (a few hundred KB each at 10,000 rows)."""
+
+LENGTH_BITS = 20
+LENGTH_MAX = (1 << LENGTH_BITS) - 1
+"""A row's line length as a rank tiebreak, capped to fit its bits of the sort key."""
 
 SEARCHED_COLUMNS = ("name", "agent", "machine", "cwd", "tags", "id")
 """The columns the filter matches, in the order they are joined into one searchable line."""
@@ -82,6 +85,8 @@ class Row:
     """Start offset of each searched column inside `text`."""
     sort_key: tuple[str, str]
     archived: bool
+    length: int
+    """len(text), capped to LENGTH_MAX: the filter's tiebreak, part of each hit's sort key."""
     _updated: datetime | None = None
     _parsed: bool = False
 
@@ -145,7 +150,7 @@ def make_row(record: Record, cwd_label: Callable[[str], str], short_id: str | No
     updated = str(record.get("lastActivity") or record.get("updatedAt") or "")
     uuid = str(record["uuid"])
     return Row(record, uuid, cells, text, fuzzy.fold(text), fuzzy.classes_of(text), spans, (updated, uuid),
-               bool(record.get("archived")))
+               bool(record.get("archived")), min(len(text), LENGTH_MAX))
 
 
 def _percent(value: object) -> str:
@@ -154,6 +159,24 @@ def _percent(value: object) -> str:
 
 def _count(value: object) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else "-"
+
+
+@dataclass(slots=True)
+class Scores:
+    """One query's results per row uuid: the match (None: no match), and for each match the
+    part of its sort key that orders hits (`rank_key`)."""
+
+    matches: dict[str, fuzzy.Match | None] = field(default_factory=dict)
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    def forget(self, uuid: str) -> None:
+        self.matches.pop(uuid, None)
+        self.ranks.pop(uuid, None)
+
+
+def rank_key(found: fuzzy.Match, row: Row) -> int:
+    """Orders like (-score, line length): best first, then the shorter line."""
+    return (-found.score << LENGTH_BITS) + row.length
 
 
 @dataclass
@@ -170,11 +193,13 @@ class RowSet:
     query: str = ""
     rows: dict[str, Row] = field(default_factory=dict)
     visible: list[Row] = field(default_factory=list)
-    matches: dict[str, fuzzy.Match] = field(default_factory=dict)
+    _filtering: bool = False
     _scored_query: str = ""
-    _scored: dict[str, fuzzy.Match | None] = field(default_factory=dict)
+    _scored: Scores = field(default_factory=lambda: Scores())
     _in_view: list[Row] | None = None
-    _recent: dict[str, dict[str, fuzzy.Match | None]] = field(default_factory=dict)
+    _in_view_uuids: list[str] = field(default_factory=list)
+    _counts: dict[str, int] | None = None
+    _recent: dict[str, Scores] = field(default_factory=dict)
     """Scores of the last few queries, so backspace is as fast as typing (fzf does the same)."""
     flagged: Container[str] = field(default_factory=frozenset)
     """The sessions that need you: shown first in the active view, alone in the needs-you view."""
@@ -183,7 +208,7 @@ class RowSet:
 
     def replace_all(self, records: Iterable[Record]) -> None:
         self.rows = {}
-        self._scored.clear()
+        self._scored = Scores()
         self._recent.clear()
         self.apply(records)
 
@@ -202,12 +227,13 @@ class RowSet:
         if ids_changed:
             self._reshorten()
         self._in_view = None
+        self._counts = None
         self.refresh()
 
     def _forget_scores(self, uuid: str) -> None:
-        self._scored.pop(uuid, None)
+        self._scored.forget(uuid)
         for scores in self._recent.values():
-            scores.pop(uuid, None)
+            scores.forget(uuid)
 
     def _reshorten(self) -> None:
         """Sessions came, went or learned their agent id: rows whose shown id must grow (or may
@@ -235,14 +261,18 @@ class RowSet:
     def flags_changed(self) -> None:
         """The set behind `flagged` changed: re-derive the order (flagged rows move)."""
         self._in_view = None
+        self._counts = None
         self.refresh()
 
     def counts(self) -> dict[str, int]:
-        archived = sum(1 for row in self.rows.values() if row.archived)
-        flagged = self.flagged
-        needs = sum(1 for uuid in self.rows if uuid in flagged)
-        return {"all": len(self.rows), "archived": archived, "active": len(self.rows) - archived,
-                View.NEEDS.value: needs}
+        """Rows per view; kept until rows or flags change (the status line asks on every key)."""
+        if self._counts is None:
+            archived = sum(1 for row in self.rows.values() if row.archived)
+            flagged = self.flagged
+            needs = sum(1 for uuid in self.rows if uuid in flagged)
+            self._counts = {"all": len(self.rows), "archived": archived, "active": len(self.rows) - archived,
+                            View.NEEDS.value: needs}
+        return dict(self._counts)
 
     def refresh(self) -> None:
         in_view = self._in_view
@@ -253,23 +283,31 @@ class RowSet:
             if view is View.ACTIVE and flagged:
                 in_view.sort(key=lambda row: row.uuid not in flagged)  # stable: newest first within each
             self._in_view = in_view
+            self._in_view_uuids = [row.uuid for row in in_view]
         terms = fuzzy.terms_of(self.query)
         if not terms:
             self.visible = in_view
-            self.matches = {}
+            self._filtering = False
             return
         self._rescore(in_view, terms)
-        scored = self._scored
-        # Best first; ties: shorter line, then newer (the place in newest-first order). Plain
-        # tuples sort in C: a key function was a Python call per hit, 10,000 per keystroke.
-        hits = [(-found.score, len(row.text), place, row, found)
-                for place, row in enumerate(in_view) if (found := scored[row.uuid]) is not None]
-        hits.sort()  # `place` is unique: rows and matches are never compared
-        self.visible = [hit[3] for hit in hits]
-        self.matches = {hit[3].uuid: hit[4] for hit in hits}
+        self._filtering = True
+        # Best first; ties: shorter line, then newer (the place in newest-first order). Each hit
+        # is one int that orders like (-score, length, place), looked up through C-level `map`:
+        # ints sort without the per-comparison cost of tuples, 10,000 of them per keystroke.
+        place_bits = len(in_view).bit_length()
+        hits = [(rank << place_bits) + place
+                for place, rank in enumerate(map(self._scored.ranks.get, self._in_view_uuids)) if rank is not None]
+        hits.sort()
+        place_mask = (1 << place_bits) - 1
+        self.visible = [in_view[key & place_mask] for key in hits]
+
+    def match_of(self, uuid: str) -> fuzzy.Match | None:
+        """How the shown query matched this row (None without a query or when it did not)."""
+        return self._scored.matches.get(uuid) if self._filtering else None
 
     def _rescore(self, rows: list[Row], terms: list[str]) -> None:
         query = " ".join(terms)
+        previous: dict[str, fuzzy.Match | None] = {}
         if query != self._scored_query:
             if self._scored_query:
                 self._recent[self._scored_query] = self._scored
@@ -280,22 +318,40 @@ class RowSet:
                 self._scored = cached
             else:
                 narrowing = bool(self._scored_query) and _extends(query, self._scored_query)
-                previous = self._recent.get(self._scored_query, {}) if narrowing else {}
+                previous = self._recent[self._scored_query].matches if narrowing else {}
                 # A row the shorter query rejected cannot match the longer one: keep it rejected.
-                self._scored = {uuid: None for uuid, found in previous.items() if found is None}
+                self._scored = Scores({uuid: None for uuid, found in previous.items() if found is None})
+                if len(terms) > 1 or " " in self._scored_query:
+                    previous = {}  # extend_run follows one term's run
             self._scored_query = query
         sensitive = fuzzy.smart_case(query)
         folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
-        scored = self._scored
-        # The usual one-term query goes to match_term itself: one call per row, not two.
-        matcher: Callable[[str, str, Any, str | None], fuzzy.Match | None] = fuzzy.match_terms
-        terms_arg: Any = folded_terms
-        if len(folded_terms) == 1:
-            matcher, terms_arg = fuzzy.match_term, folded_terms[0]
+        matches, ranks = self._scored.matches, self._scored.ranks
+        if len(folded_terms) > 1:
+            for row in rows:
+                uuid = row.uuid
+                if uuid not in matches:
+                    found = matches[uuid] = fuzzy.match_terms(row.text, row.text if sensitive else row.folded,
+                                                              folded_terms, row.classes)
+                    if found is not None:
+                        ranks[uuid] = rank_key(found, row)
+            return
+        # The usual query is one term typed a letter at a time: a row whose match is a run the
+        # new letter continues is scored without a search (fuzzy.extend_run).
+        term = folded_terms[0]
+        match_term, extend_run, previous_match = fuzzy.match_term, fuzzy.extend_run, previous.get
         for row in rows:
             uuid = row.uuid
-            if uuid not in scored:
-                scored[uuid] = matcher(row.text, row.text if sensitive else row.folded, terms_arg, row.classes)
+            if uuid in matches:
+                continue
+            haystack = row.text if sensitive else row.folded
+            before = previous_match(uuid)
+            found = extend_run(haystack, term, before, row.classes) if before is not None else None
+            if found is None:
+                found = match_term(row.text, haystack, term, row.classes)
+            matches[uuid] = found
+            if found is not None:
+                ranks[uuid] = (-found.score << LENGTH_BITS) + row.length  # rank_key, inlined
 
     def index_of(self, uuid: str | None) -> int | None:
         if uuid is None:

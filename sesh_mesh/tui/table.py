@@ -253,7 +253,7 @@ class SessionTable(Widget, can_focus=True):
     def _row(self, row: Row, is_cursor: bool, width: int) -> Strip:
         base = self.get_component_rich_style("session-table--stale") if row.stale else Style()
         match_style = self.get_component_rich_style("session-table--match")
-        found = self.rowset.matches.get(row.uuid)
+        found = self.rowset.match_of(row.uuid)
         marks = row.highlights(found.positions) if found else {}
         segments: list[Segment] = []
         sep = Segment(SEPARATOR, base)

@@ -97,22 +97,68 @@ _TEXT = st.text(alphabet=st.sampled_from(list("abAB1 -_/.:é")), min_size=1, max
 @settings(max_examples=500, deadline=None)
 @given(text=_TEXT, data=st.data())
 def test_a_contiguous_run_scores_as_its_positions_do(text: str, data: st.DataObject) -> None:
-    """The memo of run scores (one per shape of classes) gives what scoring the run's positions
-    in the text itself gives, wherever the run starts and whatever precedes it."""
+    """The memo of run matches (one per shape of classes and offset) gives what scoring the
+    run's positions in the text itself gives, wherever the run starts and whatever precedes it."""
     start = data.draw(st.integers(0, len(text) - 1))
     length = data.draw(st.integers(1, len(text) - start))
     kinds = fuzzy.classes_of(text)
-    fuzzy._RUN_SCORES.clear()
-    first = fuzzy._run_score(kinds, start, length)
-    again = fuzzy._run_score(kinds, start, length)  # from the memo
-    assert first == again == fuzzy.score_positions(text, range(start, start + length), kinds)
+    fuzzy._RUN_MATCHES.clear()
+    first = fuzzy.run_match(kinds, start, length)
+    again = fuzzy.run_match(kinds, start, length)  # from the memo
+    assert again is first
+    assert first == fuzzy.Match(fuzzy.score_positions(text, range(start, start + length), kinds),
+                                tuple(range(start, start + length)), True)
 
 
 def test_the_run_memo_stays_bounded() -> None:
-    fuzzy._RUN_SCORES.clear()
+    fuzzy._RUN_MATCHES.clear()
     seen = 0
-    for n in range(fuzzy.RUN_SCORES_MAX + 10):  # each n a different shape: lower and upper case
+    for n in range(fuzzy.RUN_MATCHES_MAX + 10):  # each n a different shape: lower and upper case
         text = format(n, "013b").replace("0", "a").replace("1", "A")
-        fuzzy._run_score(fuzzy.classes_of(text), 0, len(text))
-        seen = max(seen, len(fuzzy._RUN_SCORES))
-    assert seen == fuzzy.RUN_SCORES_MAX and 0 < len(fuzzy._RUN_SCORES) <= fuzzy.RUN_SCORES_MAX
+        fuzzy.run_match(fuzzy.classes_of(text), 0, len(text))
+        seen = max(seen, len(fuzzy._RUN_MATCHES))
+    assert seen == fuzzy.RUN_MATCHES_MAX and 0 < len(fuzzy._RUN_MATCHES) <= fuzzy.RUN_MATCHES_MAX
+
+
+def _reference_greedy(haystack: str, term: str, start: int) -> list[int] | None:
+    """fzf v1's scan written out plainly: first occurrences forward, last occurrences back."""
+    positions = [start]
+    for char in term[1:]:
+        at = haystack.find(char, positions[-1] + 1)
+        if at < 0:
+            return None
+        positions.append(at)
+    for order in range(len(term) - 2, -1, -1):
+        positions[order] = haystack.rfind(term[order], positions[order], positions[order + 1])
+    return positions
+
+
+_SMALL = st.text(alphabet=st.sampled_from(list("abAB1 -_/.:é[]^\\")), min_size=1, max_size=30)
+
+
+@settings(max_examples=800, deadline=None)
+@given(text=_SMALL, term=st.text(alphabet=st.sampled_from(list("abA1-/[]^\\")), min_size=2, max_size=6))
+def test_the_chain_scan_equals_the_plain_scan(text: str, term: str) -> None:
+    """The regex forward scan plus the backward pass finds what the loop of str.find does,
+    from every start that holds the term's first character (and None where it fails)."""
+    for start in range(len(text)):
+        if text[start] == term[0]:
+            assert fuzzy._greedy(text, term, start) == _reference_greedy(text, term, start)
+
+
+@settings(max_examples=800, deadline=None)
+@given(text=_TEXT, prefix=st.text(alphabet=st.sampled_from(list("ab1-")), min_size=2, max_size=4),
+       more=st.text(alphabet=st.sampled_from(list("ab1-")), min_size=1, max_size=3))
+def test_extending_a_run_equals_matching_afresh(text: str, prefix: str, more: str) -> None:
+    """What the TUI does while a name is typed letter by letter: whenever extend_run takes the
+    shortcut, its answer is match_term's for the longer term."""
+    haystack, kinds = fuzzy.fold(text), fuzzy.classes_of(text)
+    before = fuzzy.match_term(text, haystack, prefix, kinds)
+    term = prefix + more
+    fresh = fuzzy.match_term(text, haystack, term, kinds)
+    if before is None:
+        assert fresh is None
+        return
+    extended = fuzzy.extend_run(haystack, term, before, kinds)
+    if extended is not None:
+        assert extended == fresh

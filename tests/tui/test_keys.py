@@ -227,7 +227,8 @@ async def test_filter_highlights_matched_characters(seeded: Daemon, tui: Tui) ->
         await pilot.press("slash", *"arf")
         row = app.rowset.visible[0]
         assert row.uuid == AUTH
-        assert row.highlights(app.rowset.matches[AUTH].positions) == {"name": [0, 5, 7]}
+        found = app.rowset.match_of(AUTH)
+        assert found is not None and row.highlights(found.positions) == {"name": [0, 5, 7]}
         match_style = app.table.get_component_rich_style("session-table--match")
         line = app.table.render_line(1)
         marked = "".join(seg.text for seg in line if seg.style and match_style.color == seg.style.color)

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesh_mesh.glyphs import glyph
 from sesh_mesh.tui.cwd_labels import CwdLabels, FormatterFailed
@@ -89,13 +91,14 @@ def test_filter_ranks_and_rescores_only_changes() -> None:
     rows.apply([record("a", "docs-site"), record("b", "auth-refactor"), record("c", "unrelated", agent="pi")])
     rows.set_query("ref")
     assert [r.uuid for r in rows.visible] == ["b"]
-    assert rows.matches["b"].positions
+    found = rows.match_of("b")
+    assert found is not None and found.positions
     rows.set_query("refa")  # narrowing: rows that failed "ref" are not scored again
     assert [r.uuid for r in rows.visible] == ["b"]
     rows.apply([record("c", "refactor-too", agent="pi")])
     assert {r.uuid for r in rows.visible} == {"b", "c"}
     rows.set_query("")
-    assert len(rows.visible) == 3 and not rows.matches
+    assert len(rows.visible) == 3 and rows.match_of("b") is None
 
 
 def test_cwd_rules_then_home() -> None:
@@ -124,3 +127,27 @@ def test_broken_formatter_is_loud_and_falls_back() -> None:
     wrong = CwdLabels([], formatter="echo one", home="/nonexistent")
     with pytest.raises(FormatterFailed, match="printed 1 lines for 2 cwds"):
         asyncio.run(wrong.run_formatter(["/a", "/b"]))
+
+
+_NAMES = st.text(alphabet=st.sampled_from(list("abAB1-_ /")), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(names=st.lists(_NAMES, min_size=1, max_size=25),
+       keys=st.lists(st.sampled_from([*"ab1-A ", "\b"]), min_size=1, max_size=10))
+def test_typing_ranks_as_a_fresh_query_does(names: list[str], keys: list[str]) -> None:
+    """Letter by letter (narrowing, run extension, backspace back to a remembered query) the
+    view equals a RowSet that meets the final query afresh: same rows, order and matches."""
+    records = [record(f"u{n:03d}", name, agent=("claude", "codex", "pi")[n % 3]) for n, name in enumerate(names)]
+    typed = RowSet(str)
+    typed.apply(records)
+    query = ""
+    for key in keys:
+        query = query[:-1] if key == "\b" else query + key
+        typed.set_query(query)
+        fresh = RowSet(str)
+        fresh.apply(records)
+        fresh.set_query(query)
+        assert [row.uuid for row in typed.visible] == [row.uuid for row in fresh.visible], query
+        shown = [row.uuid for row in typed.visible]
+        assert [typed.match_of(uuid) for uuid in shown] == [fresh.match_of(uuid) for uuid in shown]
