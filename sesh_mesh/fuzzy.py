@@ -135,24 +135,49 @@ def score_positions(text: str, positions: Sequence[int], classes: str | None = N
     return score
 
 
+_RUN_SCORES: dict[str, int] = {}
 _RUN_MATCHES: dict[tuple[str, int], Match] = {}
-RUN_MATCHES_MAX = 4096
+RUN_MEMO_MAX = 4096
+
+
+def _run_score(shape: str) -> int:
+    """`score_positions` of a contiguous run whose classes (after the class of the character
+    before it) are `shape`: the score depends on nothing else, and the TUI meets the same few
+    shapes across 10,000 rows per keystroke, so each is scored once (a bounded memo)."""
+    score = _RUN_SCORES.get(shape)
+    if score is None:
+        if len(_RUN_SCORES) >= RUN_MEMO_MAX:
+            _RUN_SCORES.clear()
+        # The shape as its own classes, matched from offset 1: offset 0 stands for what precedes.
+        score = _RUN_SCORES[shape] = score_positions(shape, range(1, len(shape)), shape)
+    return score
+
+
+_SINGLE_MATCHES: dict[int, Match] = {}
+
+
+def _single_match(at: int, bonus: int) -> Match:
+    """A one-character match, shared by every row that has it at the same offset with the same
+    bonus (the first key of a filter scores all 10,000 rows)."""
+    key = at * 64 + bonus  # bonuses are below 64
+    found = _SINGLE_MATCHES.get(key)
+    if found is None:
+        if len(_SINGLE_MATCHES) >= RUN_MEMO_MAX:
+            _SINGLE_MATCHES.clear()
+        found = _SINGLE_MATCHES[key] = Match(SCORE_MATCH + bonus * BONUS_FIRST_CHAR_MULTIPLIER, (at,))
+    return found
 
 
 def run_match(kinds: str, run: int, length: int) -> Match:
     """The match of a contiguous run of `length` characters at offset `run` found by the fast
-    path. Its score depends only on the classes of the run and of the character before it, and
-    the TUI meets the same few (shape, offset) pairs across 10,000 rows per keystroke: each is
-    scored once and its Match shared (a bounded memo, cleared when full)."""
+    path, shared by every row with the same shape at the same offset (a bounded memo): no
+    positions tuple or Match is built per row per keystroke."""
     key = ((kinds[run - 1] if run > 0 else _START) + kinds[run:run + length], run)
     found = _RUN_MATCHES.get(key)
     if found is None:
-        if len(_RUN_MATCHES) >= RUN_MATCHES_MAX:
+        if len(_RUN_MATCHES) >= RUN_MEMO_MAX:
             _RUN_MATCHES.clear()
-        shape = key[0]
-        # The shape as its own classes, matched from offset 1: offset 0 stands for what precedes.
-        score = score_positions(shape, range(1, len(shape)), shape)
-        found = _RUN_MATCHES[key] = Match(score, tuple(range(run, run + length)), True)
+        found = _RUN_MATCHES[key] = Match(_run_score(key[0]), tuple(range(run, run + length)), True)
     return found
 
 
@@ -172,6 +197,29 @@ def _chain(term: str) -> re.Pattern[str]:
         source = re.escape(term[0]) + "".join(f"[^{re.escape(char)}]*{re.escape(char)}" for char in term[1:])
         pattern = _CHAINS[term] = re.compile(source, re.DOTALL)
     return pattern
+
+
+def _score_by_runs(kinds: str, positions: list[int]) -> int:
+    """`score_positions`, summed run by run from the run memo: a run's share of the score is
+    its memoised score, less its first character's bonus once when it is not the query's first
+    run (only that character earns the doubled bonus), and each gap before a run costs as usual."""
+    score = 0
+    count = len(positions)
+    begin = 0
+    while begin < count:
+        start = end = positions[begin]
+        after = begin + 1
+        while after < count and positions[after] == end + 1:
+            end += 1
+            after += 1
+        before = kinds[start - 1] if start > 0 else _START
+        run = _run_score(before + kinds[start:end + 1])
+        if begin:
+            run -= _PAIR_BONUS[(before, kinds[start])]
+            run += SCORE_GAP_START + SCORE_GAP_EXTENSION * (start - positions[begin - 1] - 2)
+        score += run
+        begin = after
+    return score
 
 
 def _greedy(haystack: str, term: str, start: int) -> list[int] | None:
@@ -209,7 +257,7 @@ def match_term(text: str, haystack: str, term: str, classes: str | None = None) 
             start = haystack.find(term, start + 1)
             if start < 0:
                 break
-        return Match(SCORE_MATCH + best_bonus * BONUS_FIRST_CHAR_MULTIPLIER, (best_at,))
+        return _single_match(best_at, best_bonus)
     # Fast path: the term as a contiguous run starting at a word boundary is what fzf's optimal
     # alignment nearly always picks, and costs one C-level search instead of an alignment.
     run = haystack.find(term)
@@ -226,7 +274,7 @@ def match_term(text: str, haystack: str, term: str, classes: str | None = None) 
         positions = _greedy(haystack, term, start)
         if positions is None:
             break  # a later start cannot find what an earlier one could not
-        score = score_positions(text, positions, kinds)
+        score = _score_by_runs(kinds, positions)
         if best is None or score > best.score:
             best = Match(score, tuple(positions))
         start = _next_boundary(haystack, term[0], positions[0] + 1, kinds)

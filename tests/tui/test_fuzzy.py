@@ -103,6 +103,7 @@ def test_a_contiguous_run_scores_as_its_positions_do(text: str, data: st.DataObj
     length = data.draw(st.integers(1, len(text) - start))
     kinds = fuzzy.classes_of(text)
     fuzzy._RUN_MATCHES.clear()
+    fuzzy._RUN_SCORES.clear()
     first = fuzzy.run_match(kinds, start, length)
     again = fuzzy.run_match(kinds, start, length)  # from the memo
     assert again is first
@@ -111,13 +112,14 @@ def test_a_contiguous_run_scores_as_its_positions_do(text: str, data: st.DataObj
 
 
 def test_the_run_memo_stays_bounded() -> None:
-    fuzzy._RUN_MATCHES.clear()
-    seen = 0
-    for n in range(fuzzy.RUN_MATCHES_MAX + 10):  # each n a different shape: lower and upper case
-        text = format(n, "013b").replace("0", "a").replace("1", "A")
-        fuzzy.run_match(fuzzy.classes_of(text), 0, len(text))
-        seen = max(seen, len(fuzzy._RUN_MATCHES))
-    assert seen == fuzzy.RUN_MATCHES_MAX and 0 < len(fuzzy._RUN_MATCHES) <= fuzzy.RUN_MATCHES_MAX
+    for memo in (fuzzy._RUN_MATCHES, fuzzy._RUN_SCORES):
+        memo.clear()
+        seen = 0
+        for n in range(fuzzy.RUN_MEMO_MAX + 10):  # each n a different shape: lower and upper case
+            text = format(n, "013b").replace("0", "a").replace("1", "A")
+            fuzzy.run_match(fuzzy.classes_of(text), 0, len(text))
+            seen = max(seen, len(memo))
+        assert seen == fuzzy.RUN_MEMO_MAX and 0 < len(memo) <= fuzzy.RUN_MEMO_MAX
 
 
 def _reference_greedy(haystack: str, term: str, start: int) -> list[int] | None:
@@ -162,3 +164,12 @@ def test_extending_a_run_equals_matching_afresh(text: str, prefix: str, more: st
     extended = fuzzy.extend_run(haystack, term, before, kinds)
     if extended is not None:
         assert extended == fresh
+
+
+@settings(max_examples=800, deadline=None)
+@given(text=_SMALL, data=st.data())
+def test_scoring_run_by_run_equals_scoring_each_position(text: str, data: st.DataObject) -> None:
+    """The general path sums memoised runs; that must be score_positions' sum over characters."""
+    positions = sorted(data.draw(st.sets(st.integers(0, len(text) - 1), min_size=1)))
+    kinds = fuzzy.classes_of(text)
+    assert fuzzy._score_by_runs(kinds, positions) == fuzzy.score_positions(text, positions, kinds)
