@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 STDERR_TAIL_LINES = 3
 
 FINISH_WAIT_S = 5.0
+RECORDED_WAIT_S = 5.0
+"""How long a reply waits for the store to show the turn's end (the watcher writes it)."""
 """After its process tree is gone, a turn's result (transcript read, record write) is waited for
 this long at most."""
 
@@ -60,6 +62,7 @@ class HeadlessRunner:
         self._turns: dict[str, asyncio.Future[Any]] = {}
         """The task that awaits each running turn's process and reads its result."""
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._never = asyncio.Event()
         self.listeners: dict[str, LineListener] = {}
         """Per session: called with each JSON line of its next turns' stdout as it is written
         (the streaming op, daemon/stream_ops.py). Without one, stdout is read whole at the end."""
@@ -75,7 +78,20 @@ class HeadlessRunner:
         turn = self._turns.get(uuid)
         if turn is not None:
             await asyncio.wait({turn}, timeout=FINISH_WAIT_S)
+        if why != STOP_DAEMON:  # a stopping daemon's watcher may write nothing more
+            await self.recorded(uuid)
         return True
+
+    async def recorded(self, uuid: str) -> None:
+        """Until the store shows the session's turn over. `_report` hands the end to the watcher,
+        which writes it on its next pass: a reply (or a timeout) sent before that would let a
+        script's next `sesh info` still read busy."""
+        def over() -> bool:
+            record = self.store.get(uuid)
+            return record is None or record.get("turnStatus") != "busy" or uuid in self.running
+
+        if not await self.watcher.turn_events.wait_until(over, RECORDED_WAIT_S, self._never, uuid):
+            log.warning("headless: the end of %s's turn was not in the store after %.0fs", uuid, RECORDED_WAIT_S)
 
     async def shutdown(self) -> list[str]:
         """The daemon stops: end every running turn (nothing outlives the daemon, orphaned to
@@ -125,13 +141,19 @@ class HeadlessRunner:
             return {"reply": None, "usage": None, "delivery": turn_reply.DELIVERED, "via": "headless"}
         limit = float(timeout) if timeout else None
         try:
-            return await asyncio.wait_for(asyncio.shield(turn), limit)
+            result = await asyncio.wait_for(asyncio.shield(turn), limit)
         except TimeoutError:
             await self.abort(uuid, STOP_TIMED_OUT)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(turn, FINISH_WAIT_S)
+            await self.recorded(uuid)
             raise TimedOut(f"the headless turn took longer than {limit:.0f}s and was stopped",
                            "raise --timeout") from None
+        except SeshError:
+            await self.recorded(uuid)
+            raise
+        await self.recorded(uuid)
+        return result
 
     def _unwaited_done(self, turn: asyncio.Future[Any]) -> None:
         """A `--no-wait` turn ended: nobody awaits its result, so its failure is logged here."""
@@ -264,6 +286,9 @@ async def compact_pi(runner: HeadlessRunner, record: Record, env: dict[str, str]
         runner.running.pop(uuid, None)
         why = runner.stopped.pop(uuid, None)
         runner._report(uuid, "idle", "aborted" if why else "completed")
+        if why:  # timed out: the error reaches the caller after the store shows the end
+            await runner.recorded(uuid)
+    await runner.recorded(uuid)
     if not answer.get("success"):
         raise SeshError(f"pi refused to compact: {answer.get('error') or answer}", "see `sesh tail`")
     summary = str((answer.get("data") or {}).get("summary") or "")

@@ -112,10 +112,11 @@ def test_abort_headless(beds: Beds, where: str, agent: str) -> None:
     assert bed.tmux.run("list-panes", "-a", "-F", "#{pane_id}") == panes_before, "a refused resume opened a pane"
 
     ok(sesh(bed, where, "abort", uuid))
+    # abort returns once the owner's store shows the end: a script's next info reads idle.
+    record = bed.alpha.call("info", {"uuid": uuid})
+    assert record["turnStatus"] == "idle", record
     eventually(lambda: no_agent_left(uuid), timeout=15,
                what=f"every process of the aborted turn to be gone (were {comms(running)})")
-    record = eventually(lambda: (r := bed.alpha.call("info", {"uuid": uuid}))["turnStatus"] == "idle" and r,
-                        timeout=15, what="the aborted session to be idle")
     assert record["turn"]["state"] == "ended" and record["turn"]["outcome"] == "aborted", record["turn"]
     if where == "remote":
         eventually(lambda: bed.record("remote", uuid).get("turn") == record["turn"], timeout=15,
