@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median, ms, seeded_daemon, time_command
+from bench.common import median, ms, pct, seeded_daemon, time_command
 from tests.harness import Daemon
 from tests.polling import eventually
 from tests.tmux_helpers import PrivateTmux
@@ -109,8 +109,12 @@ def main() -> None:
         print(f"sesh list --json:              {ms(median(list_times)):>10}")
         print(f"sesh tui, launch to first frame: {ms(median(frames)):>8}   (min {ms(min(frames))}, "
               f"max {ms(max(frames))}; ratio to list --json {median(frames) / median(list_times):.2f}x)")
-        print(f"filter keystroke to re-render: {ms(median(keys)):>10}   (max {ms(max(keys))}, "
-              f"{len(keys)} keys typing {QUERY!r})")
+        print(f"filter keystroke to re-render: {ms(median(keys)):>10}   (p90 {ms(pct(keys, 0.9))}, "
+              f"max {ms(max(keys))}, {len(keys)} keys typing {QUERY!r}); per key, median over runs:")
+        typed = ""
+        for place, char in enumerate(QUERY):  # the same key across runs: which keys cost most
+            typed += char
+            print(f"  {typed!r:<16} {ms(median([run[1][place] for run in runs])):>9}")
         print(f"RSS of the TUI process:        {median(rss) / 1024:>7.1f} MiB")
         loaded, steps = asyncio.run(headless(daemon))
         print(f"headless: snapshot applied {ms(loaded)} after app start; per keystroke (score+rank+render):")

@@ -195,7 +195,7 @@ class RowSet:
     visible: list[Row] = field(default_factory=list)
     _filtering: bool = False
     _scored_query: str = ""
-    _scored: Scores = field(default_factory=lambda: Scores())
+    _scored: Scores = field(default_factory=Scores)
     _in_view: list[Row] | None = None
     _in_view_uuids: list[str] = field(default_factory=list)
     _counts: dict[str, int] | None = None
