@@ -155,10 +155,18 @@ async def capture(socket: str, pane: str, lines: int = 0) -> str:
     return "\n".join(out[-lines:])
 
 
+def is_pane_id(pane: str) -> bool:
+    """A tmux pane id as tmux prints it (`%` and digits), nothing else."""
+    return len(pane) > 1 and pane[0] == "%" and pane[1:].isascii() and pane[1:].isdigit()
+
+
 def leave_mode_command(pane: str) -> list[str]:
     """The tmux command that leaves copy/view mode if `pane` is in it, to chain with others in
     one process (`run_chain`): claude and codex often leave a detached pane in view-mode, which
-    swallows keys."""
+    swallows keys. The pane goes into a command string tmux parses again, so anything but a
+    pane id is refused: `%1; run-shell …` would run."""
+    if not is_pane_id(pane):
+        raise TmuxError(f"not a tmux pane id: {pane!r}")
     return ["if-shell", "-F", "-t", pane, "#{pane_in_mode}", f"send-keys -t {pane} -X cancel"]
 
 
