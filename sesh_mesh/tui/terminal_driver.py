@@ -5,12 +5,14 @@ an unbuffered file, which passes the frame to one write(2) and ignores how much 
 taken. A terminal write that blocks (the terminal reads slower than the frame arrives: a big
 redraw, a slow ssh link) and is then interrupted (a signal, a debugger or profiler attaching)
 returns short, and the rest of that frame is dropped: the screen keeps showing the previous
-filter's rows until something repaints them. `WholeWrites` writes until every byte is out.
+filter's rows until something repaints them. `WholeWrites` writes until every byte is out, and
+waits for a terminal left non-blocking instead of failing (which would end the writer thread).
 """
 
 from __future__ import annotations
 
 import os
+import select
 from typing import Any, TextIO
 
 from textual.drivers.linux_driver import LinuxDriver
@@ -31,7 +33,10 @@ class WholeWrites:
         self._stream.flush()  # anything written to the stream itself goes out first, in order
         pending = memoryview(text.encode(self._encoding, self._errors))
         while pending:
-            pending = pending[os.write(self._fd, pending):]  # os.write retries EINTR (PEP 475)
+            try:
+                pending = pending[os.write(self._fd, pending):]  # os.write retries EINTR (PEP 475)
+            except BlockingIOError:  # a terminal someone set non-blocking: wait until it drains
+                select.select([], [self._fd], [])
         return len(text)
 
     def flush(self) -> None:

@@ -113,3 +113,30 @@ async def test_the_tui_draws_through_whole_writes() -> None:
     assert app.get_driver_class() is TerminalDriver
     driver = TerminalDriver(app, debug=False, mouse=False, size=(80, 24))
     assert isinstance(driver._file, WholeWrites)
+
+
+def test_whole_writes_wait_for_a_non_blocking_terminal() -> None:
+    """A terminal left non-blocking (O_NONBLOCK is shared by every process on it) refuses a
+    full write with EAGAIN; the frame must still arrive whole once the reader catches up."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    os.set_blocking(slave, False)
+    stream = io.TextIOWrapper(io.FileIO(slave, "w", closefd=False), encoding="utf-8", write_through=True)
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            WholeWrites(stream).write(FRAME.decode())
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    try:
+        writer.start()
+        assert _drain(master, done) == FRAME
+    finally:
+        os.close(master)
+        writer.join(timeout=DRAIN_WITHIN_S)
+        stream.close()
+        os.close(slave)
