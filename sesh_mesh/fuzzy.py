@@ -341,15 +341,22 @@ def match_terms(text: str, haystack: str, terms: Sequence[str], classes: str | N
     if len(terms) == 1:
         return match_term(text, haystack, terms[0], classes)
     kinds = classes if classes is not None else classes_of(text)
-    total = 0
-    positions: set[int] = set()
+    found = []
     for term in terms:
-        found = match_term(text, haystack, term, kinds)
-        if found is None:
+        one = match_term(text, haystack, term, kinds)
+        if one is None:
             return None
-        total += found.score
-        positions.update(found.positions)
-    return Match(total, tuple(sorted(positions)))
+        found.append(one)
+    return combine(found)
+
+
+def combine(found: Sequence[Match]) -> Match:
+    """Every term matched: the scores add up and the positions merge (fzf's extended mode)."""
+    if len(found) == 1:
+        return found[0]
+    first, *rest = found
+    positions = set(first.positions).union(*[one.positions for one in rest])
+    return Match(first.score + sum(one.score for one in rest), tuple(sorted(positions)))
 
 
 def rank(query: str, texts: Iterable[str]) -> list[tuple[int, Match]]:

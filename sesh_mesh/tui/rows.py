@@ -22,6 +22,9 @@ STALE_MARK = "(stale)"
 RECENT_QUERIES = 16
 """How many earlier queries keep their scores (a few hundred KB each at 10,000 rows)."""
 
+_UNSCORED = object()
+"""A row a remembered query did not score (it changed since, or was not in view)."""
+
 LENGTH_BITS = 20
 LENGTH_MAX = (1 << LENGTH_BITS) - 1
 """A row's line length as a rank tiebreak, capped to fit its bits of the sort key."""
@@ -328,13 +331,7 @@ class RowSet:
         folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
         matches, ranks = self._scored.matches, self._scored.ranks
         if len(folded_terms) > 1:
-            for row in rows:
-                uuid = row.uuid
-                if uuid not in matches:
-                    found = matches[uuid] = fuzzy.match_terms(row.text, row.text if sensitive else row.folded,
-                                                              folded_terms, row.classes)
-                    if found is not None:
-                        ranks[uuid] = rank_key(found, row)
+            self._rescore_terms(rows, terms, folded_terms, sensitive)
             return
         # The usual query is one term typed a letter at a time: a row whose match is a run the
         # new letter continues is scored without a search (fuzzy.extend_run).
@@ -352,6 +349,38 @@ class RowSet:
             matches[uuid] = found
             if found is not None:
                 ranks[uuid] = (-found.score << LENGTH_BITS) + row.length  # rank_key, inlined
+
+    def _rescore_terms(self, rows: list[Row], terms: list[str], folded: list[str], sensitive: bool) -> None:
+        """A query of several terms: each term's match is taken from that term's own earlier
+        query when one is remembered in the same case mode (typing `auth cl` reuses `auth`),
+        else matched; a row matches when every term does (fuzzy.combine)."""
+        caches = [self._term_scores(term, sensitive) for term in terms]
+        matches, ranks = self._scored.matches, self._scored.ranks
+        match_term, combine = fuzzy.match_term, fuzzy.combine
+        for row in rows:
+            uuid = row.uuid
+            if uuid in matches:
+                continue
+            haystack = row.text if sensitive else row.folded
+            found: list[fuzzy.Match] = []
+            for term, cache in zip(folded, caches, strict=True):
+                one = cache.get(uuid, _UNSCORED) if cache is not None else _UNSCORED
+                if one is _UNSCORED:
+                    one = match_term(row.text, haystack, term, row.classes)
+                if one is None:
+                    break
+                found.append(one)  # type: ignore[arg-type]
+            else:
+                both = matches[uuid] = combine(found)
+                ranks[uuid] = rank_key(both, row)
+                continue
+            matches[uuid] = None
+
+    def _term_scores(self, term: str, sensitive: bool) -> dict[str, fuzzy.Match | None] | None:
+        """The remembered matches of the one-term query `term`, if they were made in this case
+        mode (a one-term query is case-sensitive exactly when its term has an upper-case letter)."""
+        scores = self._recent.get(term)
+        return scores.matches if scores is not None and fuzzy.smart_case(term) == sensitive else None
 
     def index_of(self, uuid: str | None) -> int | None:
         if uuid is None:
