@@ -151,3 +151,17 @@ def test_typing_ranks_as_a_fresh_query_does(names: list[str], keys: list[str]) -
         assert [row.uuid for row in typed.visible] == [row.uuid for row in fresh.visible], query
         shown = [row.uuid for row in typed.visible]
         assert [typed.match_of(uuid) for uuid in shown] == [fresh.match_of(uuid) for uuid in shown]
+
+
+def test_a_remembered_term_is_reused_only_in_its_case_mode() -> None:
+    """`b` alone ignores case; in `b A` every term is case-sensitive, so `b` must not match `B`."""
+    records = [record("u1", "xB-A"), record("u2", "xb-A")]
+    rows = RowSet(str)
+    rows.apply(records)
+    for query in ("b", "b ", "b A"):
+        rows.set_query(query)
+    assert [row.uuid for row in rows.visible] == ["u2"]
+    fresh = RowSet(str)
+    fresh.apply(records)
+    fresh.set_query("b A")
+    assert [row.uuid for row in fresh.visible] == ["u2"]
