@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 STDERR_TAIL_LINES = 3
 
 FINISH_WAIT_S = 5.0
-RECORDED_WAIT_S = 5.0
-"""How long a reply waits for the store to show the turn's end (the watcher writes it)."""
 """After its process tree is gone, a turn's result (transcript read, record write) is waited for
 this long at most."""
 
@@ -62,7 +60,6 @@ class HeadlessRunner:
         self._turns: dict[str, asyncio.Future[Any]] = {}
         """The task that awaits each running turn's process and reads its result."""
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._never = asyncio.Event()
         self.listeners: dict[str, LineListener] = {}
         """Per session: called with each JSON line of its next turns' stdout as it is written
         (the streaming op, daemon/stream_ops.py). Without one, stdout is read whole at the end."""
@@ -83,15 +80,14 @@ class HeadlessRunner:
         return True
 
     async def recorded(self, uuid: str) -> None:
-        """Until the store shows the session's turn over. `_report` hands the end to the watcher,
-        which writes it on its next pass: a reply (or a timeout) sent before that would let a
-        script's next `sesh info` still read busy."""
-        def over() -> bool:
-            record = self.store.get(uuid)
-            return record is None or record.get("turnStatus") != "busy" or uuid in self.running
-
-        if not await self.watcher.turn_events.wait_until(over, RECORDED_WAIT_S, self._never, uuid):
-            log.warning("headless: the end of %s's turn was not in the store after %.0fs", uuid, RECORDED_WAIT_S)
+        """Until the store shows how the session's turn ended. `_report` hands the end to the
+        watcher, whose next pass would write it: a reply (or a timeout) sent before that let a
+        script's next `sesh info` still read busy. So the watcher looks at the session now,
+        after any look in progress, and the reply goes out after that write."""
+        await self.watcher.look_now({uuid})
+        record = self.store.get(uuid)
+        if record is not None and record.get("turnStatus") == "busy" and uuid not in self.running:
+            log.warning("headless: %s still reads busy after its turn ended", uuid)
 
     async def shutdown(self) -> list[str]:
         """The daemon stops: end every running turn (nothing outlives the daemon, orphaned to

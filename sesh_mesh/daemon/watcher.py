@@ -58,6 +58,9 @@ The ticks between look only at the sessions whose state can have changed without
 live ones, ones live at the last look, reported ones, and records changed since their last look
 (at 500 sessions / 100 live panes, re-reading every tail each tick cost 3.4 ms of it)."""
 
+COMMIT_DELAY_S = float(os.environ.get("SESH_TEST_WATCHER_COMMIT_DELAY_S") or 0)
+"""Tests only: each look's commit waits this long, to prove replies do not run ahead of it."""
+
 
 class Watcher:
     def __init__(self, store: Store, sessions: Sessions, machine: str) -> None:
@@ -359,6 +362,13 @@ class Watcher:
 
     # ---- deriving and writing state ----------------------------------------------------------
 
+    async def look_now(self, uuids: set[str]) -> None:
+        """Derive and write these sessions' state now, after any look in progress (which may
+        still hold a state from before the latest report): a headless turn's reply waits for
+        this, so that the store shows the end before the caller can ask."""
+        async with self._looking:
+            await self.reconcile(self._live_by_uuid(), only=uuids)
+
     async def reconcile(self, by_uuid: dict[str, LiveAgent], only: set[str] | None = None) -> None:
         """Derive every local session's state (or only those in `only`) and write what changed.
 
@@ -384,6 +394,8 @@ class Watcher:
         store refuses (one record failing its checks) is written one session at a time, so one
         bad record costs only its own write; the one that fails is logged and looked at again."""
         failed: set[str] = set()
+        if COMMIT_DELAY_S and batch.writes:
+            await asyncio.sleep(COMMIT_DELAY_S)  # tests: a watcher slower than its callers
         try:
             await self.store.write_local_many([(uuid, self._mutation(changes)) for uuid, changes in batch.writes])
         except (SeshError, sqlite3.Error):

@@ -74,7 +74,8 @@ class Bed:
 
 
 @contextlib.contextmanager
-def make_bed(with_remote: bool = True) -> Iterator[Bed]:
+def make_bed(with_remote: bool = True, daemon_extra: dict[str, str] | None = None) -> Iterator[Bed]:
+    """Alpha (and beta) daemons on one fake model server; `daemon_extra` adds to both daemons' env."""
     if not agents_installed():
         pytest.skip("agent CLIs not installed: run tests/agents/install.sh (scripts/test does)")
     root = Path(tempfile.mkdtemp(prefix="sa", dir="/tmp"))
@@ -88,6 +89,7 @@ def make_bed(with_remote: bool = True) -> Iterator[Bed]:
         tmux.conf = Path(env["SESH_TEST_TMUX_CONF"])
         daemon_env = {k: env[k] for k in AGENT_ENV_KEYS if k in env}
         daemon_env["SESH_TMUX_SOCKETS"] = str(socket_path)
+        daemon_env.update(daemon_extra or {})
         try:
             alpha = Daemon("alpha", listen=f"127.0.0.1:{free_port()}", extra_env=daemon_env).start()
             started.append(alpha)

@@ -277,3 +277,26 @@ def test_detached_compact_shows_busy_and_has_a_bound(beds: Beds, agent: str) -> 
     statuses = eventually(lambda: (s := [r.get("turnStatus") for r in feed.of(uuid)]) and s[-1] == "idle" and s,
                           timeout=15, what="the compaction's busy and idle in the change feed")
     assert "busy" in statuses, f"a headless compaction never showed busy: {statuses}"
+
+
+def test_headless_replies_follow_the_write() -> None:
+    """With the watcher's commits slowed to half a second, a headless turn's reply, its timeout
+    (124) and `abort` still return only once the store shows the turn over: `info` right after
+    reads idle. Before, each came back as soon as the turn ended and info read busy."""
+    with make_bed(with_remote=False, daemon_extra={"SESH_TEST_WATCHER_COMMIT_DELAY_S": "0.5"}) as bed:
+        def status() -> str:
+            return str(bed.alpha.call("info", {"uuid": uuid})["turnStatus"])
+
+        uuid = headless_child(bed, "local", "codex")
+        assert status() == "idle"
+        job = f"slow job {uuid_mod.uuid4().hex[:6]} {LONG}"
+        ok(sesh(bed, "local", "send", uuid, job, "--no-wait"))
+        bed.llm.wait_for_request(partial(asks, job), timeout=30)
+        eventually(lambda: status() == "busy", timeout=15, what="the running turn to show busy")
+        ok(sesh(bed, "local", "abort", uuid))
+        assert status() == "idle"
+        late = sesh(bed, "local", "send", uuid, f"too slow {LONG}", "--timeout", "2")
+        assert late.code == 124, late
+        assert status() == "idle"
+        assert ok(sesh(bed, "local", "send", uuid, "after")).out == "ECHO: after\n"
+        assert status() == "idle"
