@@ -84,7 +84,11 @@ class HeadlessRunner:
         watcher, whose next pass would write it: a reply (or a timeout) sent before that let a
         script's next `sesh info` still read busy. So the watcher looks at the session now,
         after any look in progress, and the reply goes out after that write."""
-        await self.watcher.look_now({uuid})
+        try:
+            await self.watcher.look_now({uuid})
+        except Exception:  # the bookkeeping must never replace the turn's own reply or error
+            log.exception("headless: looking at %s after its turn failed", uuid)
+            return
         record = self.store.get(uuid)
         if record is not None and record.get("turnStatus") == "busy" and uuid not in self.running:
             log.warning("headless: %s still reads busy after its turn ended", uuid)
@@ -137,19 +141,16 @@ class HeadlessRunner:
             return {"reply": None, "usage": None, "delivery": turn_reply.DELIVERED, "via": "headless"}
         limit = float(timeout) if timeout else None
         try:
-            result = await asyncio.wait_for(asyncio.shield(turn), limit)
+            return await asyncio.wait_for(asyncio.shield(turn), limit)
         except TimeoutError:
             await self.abort(uuid, STOP_TIMED_OUT)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(turn, FINISH_WAIT_S)
-            await self.recorded(uuid)
             raise TimedOut(f"the headless turn took longer than {limit:.0f}s and was stopped",
                            "raise --timeout") from None
-        except SeshError:
+        finally:
+            # Whatever the outcome. After abort's own look this one finds nothing changed.
             await self.recorded(uuid)
-            raise
-        await self.recorded(uuid)
-        return result
 
     def _unwaited_done(self, turn: asyncio.Future[Any]) -> None:
         """A `--no-wait` turn ended: nobody awaits its result, so its failure is logged here."""
@@ -282,9 +283,7 @@ async def compact_pi(runner: HeadlessRunner, record: Record, env: dict[str, str]
         runner.running.pop(uuid, None)
         why = runner.stopped.pop(uuid, None)
         runner._report(uuid, "idle", "aborted" if why else "completed")
-        if why:  # timed out: the error reaches the caller after the store shows the end
-            await runner.recorded(uuid)
-    await runner.recorded(uuid)
+        await runner.recorded(uuid)  # the answer or the error goes out after the store shows the end
     if not answer.get("success"):
         raise SeshError(f"pi refused to compact: {answer.get('error') or answer}", "see `sesh tail`")
     summary = str((answer.get("data") or {}).get("summary") or "")

@@ -158,7 +158,7 @@ class RecordEvents:
                 return []
             age = _age_s(created, wall_s)
             fresh = age is not None and age <= self.fresh_s
-            return [] if new.deleted or not fresh else [_event("session-created", record, now_iso, {
+            return [] if not fresh else [_event("session-created", record, now_iso, {
                 "cwd": _text(record.get("cwd")), "headless": bool(record.get("headless"))})]
         if old.deleted:
             new.deleted = True  # deletion is absorbing: nothing more to say about it

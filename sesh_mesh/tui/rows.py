@@ -22,9 +22,6 @@ STALE_MARK = "(stale)"
 RECENT_QUERIES = 16
 """How many earlier queries keep their scores (a few hundred KB each at 10,000 rows)."""
 
-_UNSCORED = object()
-"""A row a remembered query did not score (it changed since, or was not in view)."""
-
 LENGTH_BITS = 20
 LENGTH_MAX = (1 << LENGTH_BITS) - 1
 """A row's line length as a rank tiebreak, capped to fit its bits of the sort key."""
@@ -329,10 +326,10 @@ class RowSet:
             self._scored_query = query
         sensitive = fuzzy.smart_case(query)
         folded_terms = terms if sensitive else [fuzzy.fold(term) for term in terms]
-        matches, ranks = self._scored.matches, self._scored.ranks
         if len(folded_terms) > 1:
             self._rescore_terms(rows, terms, folded_terms, sensitive)
             return
+        matches, ranks = self._scored.matches, self._scored.ranks
         # The usual query is one term typed a letter at a time: a row whose match is a run the
         # new letter continues is scored without a search (fuzzy.extend_run).
         term = folded_terms[0]
@@ -364,17 +361,17 @@ class RowSet:
             haystack = row.text if sensitive else row.folded
             found: list[fuzzy.Match] = []
             for term, cache in zip(folded, caches, strict=True):
-                one = cache.get(uuid, _UNSCORED) if cache is not None else _UNSCORED
-                if one is _UNSCORED:
-                    one = match_term(row.text, haystack, term, row.classes)
+                # A remembered query may lack the row (it changed since, or was not in view).
+                one = cache[uuid] if cache is not None and uuid in cache else match_term(
+                    row.text, haystack, term, row.classes)
                 if one is None:
                     break
-                found.append(one)  # type: ignore[arg-type]
-            else:
-                both = matches[uuid] = combine(found)
-                ranks[uuid] = rank_key(both, row)
+                found.append(one)
+            if len(found) < len(folded):
+                matches[uuid] = None
                 continue
-            matches[uuid] = None
+            both = matches[uuid] = combine(found)
+            ranks[uuid] = rank_key(both, row)
 
     def _term_scores(self, term: str, sensitive: bool) -> dict[str, fuzzy.Match | None] | None:
         """The remembered matches of the one-term query `term`, if they were made in this case
